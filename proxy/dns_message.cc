@@ -1,0 +1,264 @@
+// The c-ares wrapper (the only file that includes ares.h).
+//
+// Debian 12's c-ares 1.18 has no ares_dns_parse, so the header and the record framing are read
+// here and c-ares turns names into presentation form (ares_expand_name: RFC 1035 5.1 escaping).
+// Names are first walked and validated here, for two c-ares 1.18 behaviours that matter to a
+// policy proxy:
+//  - ares_expand_name writes a one-byte label holding 0x00 unescaped (its root-name special
+//    case), which ends the C string early: "allowed.test.\000.evil.test" would be judged as
+//    "allowed.test". Such names are rejected.
+//  - ares_parse_a_reply follows every CNAME in record order whatever its owner (its source says
+//    "seems wrong as it introduces order dependency") and caps TTLs by unrelated CNAMEs, so the
+//    answer's chain is followed here instead.
+#include "proxy/dns_message.h"
+
+#include <ares.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+namespace portcullis::proxy {
+namespace {
+
+constexpr size_t kMaxWireName = 255;  // RFC 1035 2.3.4
+constexpr size_t kMaxLabel = 63;
+// Each label between two pointers adds at least two bytes, so a legal name needs fewer hops
+// than this; more means a loop of pointers to pointers.
+constexpr int kMaxPointerHops = 128;
+
+uint16_t read16(std::span<const uint8_t> m, size_t at) {
+  return static_cast<uint16_t>(m[at] << 8 | m[at + 1]);
+}
+
+uint32_t read32(std::span<const uint8_t> m, size_t at) {
+  return uint32_t{m[at]} << 24 | uint32_t{m[at + 1]} << 16 | uint32_t{m[at + 2]} << 8 |
+         uint32_t{m[at + 3]};
+}
+
+struct WireName {
+  std::vector<uint8_t> bytes;  // decompressed: labels and the terminating zero
+  size_t next = 0;             // offset just past the name where it started
+};
+
+// Validates and decompresses the name at `offset` (RFC 1035 4.1.4 compression). A name that
+// runs off the end of the message is kTruncated; a pointer outside it, or any other violation,
+// is kBadName.
+Result<WireName> readWireName(std::span<const uint8_t> m, size_t offset) {
+  WireName name;
+  std::optional<size_t> next;
+  size_t pos = offset;
+  int hops = 0;
+  for (;;) {
+    if (pos >= m.size()) return hops ? DnsParseError::kBadName : DnsParseError::kTruncated;
+    const uint8_t len = m[pos];
+    if ((len & 0xc0) == 0xc0) {
+      if (pos + 1 >= m.size()) return DnsParseError::kTruncated;
+      if (++hops > kMaxPointerHops) return DnsParseError::kBadName;
+      if (!next) next = pos + 2;
+      pos = size_t{len & 0x3fu} << 8 | m[pos + 1];
+      continue;
+    }
+    if (len > kMaxLabel) return DnsParseError::kBadName;  // 01/10 prefixes: retired (RFC 6891)
+    if (len == 0) {
+      name.bytes.push_back(0);
+      name.next = next.value_or(pos + 1);
+      return name;
+    }
+    if (pos + 1 + len > m.size()) {
+      return hops ? DnsParseError::kBadName : DnsParseError::kTruncated;
+    }
+    const uint8_t* label = m.data() + pos + 1;
+    if (std::memchr(label, 0, len) != nullptr) return DnsParseError::kBadName;
+    name.bytes.push_back(len);
+    name.bytes.insert(name.bytes.end(), label, label + len);
+    // Leaves room for the terminating zero within the 255 bytes.
+    if (name.bytes.size() + 1 > kMaxWireName) return DnsParseError::kBadName;
+    pos += 1 + len;
+  }
+}
+
+// ASCII-only lowercasing: length bytes are at most 63, below 'A', so a whole wire name can go
+// through it.
+void lowercase(std::span<uint8_t> bytes) {
+  for (uint8_t& c : bytes) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + ('a' - 'A'));
+  }
+}
+
+struct AresStringDeleter {
+  void operator()(char* s) const { ares_free_string(s); }
+};
+
+std::optional<std::string> presentationName(const std::vector<uint8_t>& wire) {
+  char* raw = nullptr;
+  long consumed = 0;
+  if (ares_expand_name(wire.data(), wire.data(), static_cast<int>(wire.size()), &raw, &consumed) !=
+      ARES_SUCCESS) {
+    return std::nullopt;
+  }
+  std::unique_ptr<char, AresStringDeleter> owned(raw);
+  std::string name(raw);
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  name += '.';  // c-ares strips the final dot and writes the root as ""
+  return name;
+}
+
+class DnsParseCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "dns"; }
+  std::string message(int e) const override {
+    switch (static_cast<DnsParseError>(e)) {
+      case DnsParseError::kShort:
+        return "message shorter than a DNS header";
+      case DnsParseError::kOversized:
+        return "message larger than a DNS query can be";
+      case DnsParseError::kNotQuery:
+        return "message is a response, not a query";
+      case DnsParseError::kNotImplemented:
+        return "opcode is not QUERY";
+      case DnsParseError::kQuestionCount:
+        return "question count is not 1";
+      case DnsParseError::kBadName:
+        return "malformed question name";
+      case DnsParseError::kTruncated:
+        return "question truncated";
+    }
+    return "unknown DNS parse error";
+  }
+};
+
+struct Record {
+  std::vector<uint8_t> owner;  // lowercased wire name
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::vector<uint8_t> target;       // CNAME: lowercased wire name
+  std::optional<IpAddress> address;  // A, AAAA
+};
+
+// RFC 2181 8: a TTL with the top bit set is treated as zero.
+uint32_t sanitizeTtl(uint32_t ttl) { return ttl & 0x80000000u ? 0 : ttl; }
+
+// The answer section's IN-class CNAME, A and AAAA records; nullopt when its framing is broken.
+std::optional<std::vector<Record>> readAnswerRecords(std::span<const uint8_t> m, size_t pos,
+                                                     uint16_t count) {
+  std::vector<Record> records;
+  for (uint16_t i = 0; i < count; ++i) {
+    auto owner_or = readWireName(m, pos);
+    if (!owner_or || owner_or.value().next + 10 > m.size()) return std::nullopt;
+    WireName& owner = owner_or.value();
+    pos = owner.next;
+    const uint16_t type = read16(m, pos);
+    const uint16_t klass = read16(m, pos + 2);
+    const uint32_t ttl = sanitizeTtl(read32(m, pos + 4));
+    const size_t rdlength = read16(m, pos + 8);
+    const size_t rdata = pos + 10;
+    if (rdata + rdlength > m.size()) return std::nullopt;
+    pos = rdata + rdlength;
+    if (klass != kDnsClassIn) continue;
+
+    Record r{std::move(owner.bytes), type, ttl, {}, std::nullopt};
+    if (type == kDnsTypeCname) {
+      auto target = readWireName(m, rdata);
+      if (!target || target.value().next != pos) return std::nullopt;
+      r.target = std::move(target.value().bytes);
+      lowercase(r.target);
+    } else if (type == kDnsTypeA && rdlength == 4) {
+      r.address = IpAddress::v4(read32(m, rdata));
+    } else if (type == kDnsTypeAaaa && rdlength == 16) {
+      std::array<uint8_t, 16> bytes;
+      std::memcpy(bytes.data(), m.data() + rdata, 16);
+      r.address = IpAddress::v6(bytes);
+    } else {
+      continue;
+    }
+    lowercase(r.owner);
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+}  // namespace
+
+const std::error_category& dnsParseCategory() {
+  static const DnsParseCategory category;
+  return category;
+}
+
+std::error_code make_error_code(DnsParseError e) {
+  return {static_cast<int>(e), dnsParseCategory()};
+}
+
+std::optional<DnsHeader> parseDnsHeader(std::span<const uint8_t> m) {
+  if (m.size() < kDnsHeaderSize) return std::nullopt;
+  return DnsHeader{read16(m, 0), read16(m, 2), read16(m, 4),
+                   read16(m, 6), read16(m, 8), read16(m, 10)};
+}
+
+Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> m) {
+  auto header = parseDnsHeader(m);
+  if (!header) return DnsParseError::kShort;
+  if (header->qdcount == 0) return DnsParseError::kQuestionCount;
+  auto wire_or = readWireName(m, kDnsHeaderSize);
+  if (!wire_or) return wire_or.error();
+  WireName& wire = wire_or.value();
+  if (wire.next + 4 > m.size()) return DnsParseError::kTruncated;
+  auto name = presentationName(wire.bytes);
+  if (!name) return DnsParseError::kBadName;
+  DnsMessage message;
+  message.header = *header;
+  message.question.name = std::move(*name);
+  message.question.wire_name = std::move(wire.bytes);
+  message.question.type = read16(m, wire.next);
+  message.question.qclass = read16(m, wire.next + 2);
+  return message;
+}
+
+Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> m) {
+  auto header = parseDnsHeader(m);
+  if (!header) return DnsParseError::kShort;
+  if (m.size() > kDnsMaxQuerySize) return DnsParseError::kOversized;
+  if (header->qr()) return DnsParseError::kNotQuery;
+  if (header->opcode() != 0) return DnsParseError::kNotImplemented;
+  if (header->qdcount != 1) return DnsParseError::kQuestionCount;
+  return parseDnsMessage(m);
+}
+
+bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query) {
+  auto header = parseDnsHeader(answer);
+  return header && header->qr() && header->id == query.id;
+}
+
+std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer) {
+  auto header = parseDnsHeader(answer);
+  if (!header || !header->qr() || header->rcode() != 0 || header->qdcount != 1) return {};
+  auto question = readWireName(answer, kDnsHeaderSize);
+  if (!question || question.value().next + 4 > answer.size()) return {};
+  auto records = readAnswerRecords(answer, question.value().next + 4, header->ancount);
+  if (!records) return {};
+
+  std::vector<uint8_t> name = std::move(question.value().bytes);
+  lowercase(name);
+  uint32_t chain_ttl = std::numeric_limits<uint32_t>::max();
+  for (int links = 0;; ++links) {
+    auto cname = std::find_if(records->begin(), records->end(), [&](const Record& r) {
+      return r.type == kDnsTypeCname && r.owner == name;
+    });
+    if (cname == records->end()) break;
+    if (links == kDnsMaxCnameChain) return {};  // a loop, or longer than any resolver follows
+    chain_ttl = std::min(chain_ttl, cname->ttl);
+    name = cname->target;
+  }
+  std::vector<DnsLearnedAddress> addresses;
+  for (const Record& r : *records) {
+    if (r.address && r.owner == name) {
+      addresses.push_back({*r.address, std::min(r.ttl, chain_ttl)});
+    }
+  }
+  return addresses;
+}
+
+}  // namespace portcullis::proxy

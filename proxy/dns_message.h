@@ -1,0 +1,118 @@
+// DNS wire format, the parts the proxy needs: the header and question of queries (to judge them),
+// the header of answers (to match them to their query), and the A/AAAA records an answer gives
+// for its question name through its CNAME chain (to learn name -> address). RFC 1035 4.1.
+//
+// dns_message.cc is the c-ares wrapper: the only file that includes ares.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+
+namespace portcullis::proxy {
+
+inline constexpr size_t kDnsHeaderSize = 12;
+// A query is a header, one question and at most an OPT record with a few options; anything
+// larger is not a query a stub resolver sends (EDNS0 padding, RFC 8467, stays under 512).
+inline constexpr size_t kDnsMaxQuerySize = 4096;
+inline constexpr size_t kDnsMaxMessageSize = 65535;  // TCP framing's 16-bit length
+
+inline constexpr uint16_t kDnsTypeA = 1;
+inline constexpr uint16_t kDnsTypeCname = 5;
+inline constexpr uint16_t kDnsTypeAaaa = 28;
+inline constexpr uint16_t kDnsClassIn = 1;
+
+enum class DnsRcode : uint8_t {
+  kNoError = 0,
+  kFormErr = 1,
+  kServFail = 2,
+  kNxDomain = 3,
+  kNotImp = 4,
+  kRefused = 5,
+};
+
+// The fixed 12-byte header. Flag accessors follow RFC 1035 4.1.1.
+struct DnsHeader {
+  uint16_t id = 0;
+  uint16_t flags = 0;
+  uint16_t qdcount = 0;
+  uint16_t ancount = 0;
+  uint16_t nscount = 0;
+  uint16_t arcount = 0;
+
+  bool qr() const { return flags & 0x8000; }
+  uint8_t opcode() const { return (flags >> 11) & 0xf; }
+  bool tc() const { return flags & 0x0200; }
+  bool rd() const { return flags & 0x0100; }
+  uint8_t rcode() const { return flags & 0xf; }
+};
+
+struct DnsQuestion {
+  // Presentation form for policy and cache: ASCII-lowercased, with a trailing dot ("." for the
+  // root), RFC 1035 5.1 escapes for bytes that are not printable or are special ("\046", "\.").
+  std::string name;
+  // The name as it appeared on the wire, decompressed (labels and the final zero byte), case
+  // kept: echoed verbatim in locally built answers so 0x20-randomizing clients accept them.
+  std::vector<uint8_t> wire_name;
+  uint16_t type = 0;
+  uint16_t qclass = 0;
+};
+
+// A message's header and first question; the other sections are not read.
+struct DnsMessage {
+  DnsHeader header;
+  DnsQuestion question;
+};
+
+enum class DnsParseError {
+  kShort = 1,       // fewer than 12 bytes: not even a header
+  kOversized,       // larger than a query can be
+  kNotQuery,        // QR set: a response sent to the proxy
+  kNotImplemented,  // an opcode other than QUERY (RFC 1035 4.1.1)
+  kQuestionCount,   // QDCOUNT != 1 (RFC 9619: no DNS software supports more)
+  kBadName,         // label too long, name over 255 bytes, bad pointer, pointer loop, NUL label
+  kTruncated,       // the question ends before its type and class
+};
+const std::error_category& dnsParseCategory();
+std::error_code make_error_code(DnsParseError e);
+
+// The header alone; nullopt when the message is shorter than 12 bytes.
+std::optional<DnsHeader> parseDnsHeader(std::span<const uint8_t> message);
+
+// Header and first question of any message (query or response). QDCOUNT must be at least 1.
+Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> message);
+
+// A query the proxy can judge: parseDnsMessage plus QR clear, opcode QUERY, exactly one
+// question, at most kDnsMaxQuerySize bytes. When it fails and parseDnsHeader succeeds, the
+// sender deserves FORMERR (or NOTIMP for kNotImplemented); otherwise the message is dropped.
+Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> message);
+
+// True when `answer` can be the upstream's answer to `query`: a response with the same ID.
+// The question is not compared: 0x20-randomizing clients check it themselves.
+bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query);
+
+struct DnsLearnedAddress {
+  IpAddress address;
+  uint32_t ttl = 0;  // seconds: the minimum over the record and the CNAMEs leading to it
+  auto operator<=>(const DnsLearnedAddress&) const = default;
+};
+
+// The A and AAAA records of a NOERROR answer that belong to its question name, directly or
+// through a CNAME chain (followed in chain order, whatever the record order, at most
+// kDnsMaxCnameChain links). Empty for other rcodes, no data, or a malformed answer section.
+inline constexpr int kDnsMaxCnameChain = 16;
+std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer);
+
+}  // namespace portcullis::proxy
+
+namespace std {
+template <>
+struct is_error_code_enum<portcullis::proxy::DnsParseError> : true_type {};
+}  // namespace std
