@@ -1,0 +1,235 @@
+#include "datapath/payload_renderer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace portcullis::datapath {
+namespace {
+
+// xt_comment holds 256 bytes; rule names are user text, so keep them printable and unquoted.
+std::string comment(std::string_view text) {
+  std::string clean;
+  for (char c : text.substr(0, 200)) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' || c == ' ';
+    clean += safe ? c : '_';
+  }
+  return "-m comment --comment \"" + std::string(kCommentPrefix) + " " + clean + "\"";
+}
+
+std::string hex(uint32_t value) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", value);
+  return buf;
+}
+
+std::string quoted(std::string_view word) {
+  if (word.find_first_of(" \t\"") == std::string_view::npos) return std::string(word);
+  std::string out = "\"";
+  for (char c : word) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+const std::string kUnclassified = "-m mark --mark 0x0/0xf00";
+
+std::vector<Cidr> ofFamily(const std::vector<Cidr>& cidrs, Family family) {
+  std::vector<Cidr> out;
+  for (const auto& c : cidrs)
+    if (c.family() == family) out.push_back(c);
+  return out;
+}
+
+// The optional parts of a rule: an empty string stands for "no such match".
+std::vector<std::string> alternatives(const std::vector<std::string>& parts) {
+  return parts.empty() ? std::vector<std::string>{""} : parts;
+}
+
+void classify(const DatapathPlan& plan, const Classification& c, Family family,
+              std::vector<std::string>& pre, std::vector<std::string>& output) {
+  const Listener* listener = plan.findListener(c.listener);
+  if (listener == nullptr) return;  // the builder guarantees it exists; nothing to send it to
+  // A selector with addresses of only the other family has nothing to match here.
+  const auto sources = ofFamily(c.sources, family);
+  const auto destinations = ofFamily(c.destinations, family);
+  if ((!c.sources.empty() && sources.empty()) || (!c.destinations.empty() && destinations.empty()))
+    return;
+  std::vector<std::string> src, dst, dev, owner;
+  for (const auto& s : sources) src.push_back("-s " + s.toString() + " ");
+  for (const auto& d : destinations) dst.push_back("-d " + d.toString() + " ");
+  const char* dev_flag = c.local() ? "-o " : "-i ";
+  for (const auto& i : c.interfaces) dev.push_back(dev_flag + quoted(i) + " ");
+  for (const auto& g : c.cgroups) owner.push_back("-m cgroup --path " + quoted(g) + " ");
+  for (uint32_t u : c.uids) owner.push_back("-m owner --uid-owner " + std::to_string(u) + " ");
+  const std::string proto = toString(c.protocol);
+  const std::string port = "-p " + proto + " -m " + proto + " --dport " + std::to_string(c.port) + " ";
+  const std::string tail = kUnclassified + " " +
+                           comment(std::string("classify ") + toString(c.direction) + " " + c.rule) +
+                           " -j MARK --set-xmark " + hex(listener->mark()) + "/0xffffffff";
+  const std::string chain = c.local() ? "-A PORTCULLIS_OUTPUT_mangle " : "-A PORTCULLIS_PRE_mangle ";
+  auto& out = c.local() ? output : pre;
+  // The order of the flags is iptables-save's, so the read-back form rarely differs.
+  for (const auto& s : alternatives(src))
+    for (const auto& d : alternatives(dst))
+      for (const auto& i : alternatives(dev))
+        for (const auto& o : alternatives(owner)) out.push_back(chain + s + d + i + port + o + tail);
+}
+
+void tproxy(const DatapathPlan& plan, Family family, std::vector<std::string>& pre) {
+  const std::string on_ip = (family == Family::kV4 ? plan.bind_v4 : plan.bind_v6).toString();
+  for (const auto& l : plan.listeners) {
+    for (IpProtocol p : {IpProtocol::kTcp, IpProtocol::kUdp}) {
+      if ((p == IpProtocol::kTcp && !l.tcp) || (p == IpProtocol::kUdp && !l.udp)) continue;
+      pre.push_back("-A PORTCULLIS_PRE_mangle -p " + std::string(toString(p)) + " -m mark --mark " +
+                    hex(l.mark()) + " " + comment("tproxy " + l.name) + " -j TPROXY --on-port " +
+                    std::to_string(l.port) + " --on-ip " + on_ip + " --tproxy-mark 0x200/0xffffffff");
+    }
+  }
+}
+
+struct TableEdits {
+  std::vector<std::string> declare, deletes, drops, inserts, appends;
+};
+
+std::string assemble(std::map<std::string, TableEdits>& tables) {
+  // raw and mangle first, as a reader expects; leftovers in other tables after them.
+  std::vector<std::string> order;
+  for (const char* t : {"raw", "mangle"})
+    if (tables.count(t)) order.push_back(t);
+  for (const auto& [name, edits] : tables)
+    if (name != "raw" && name != "mangle") order.push_back(name);
+  std::string out;
+  for (const auto& name : order) {
+    const TableEdits& e = tables[name];
+    out += "*" + name + "\n";
+    for (const auto& c : e.declare) out += ":" + c + " - [0:0]\n";
+    for (const auto& d : e.deletes) out += d + "\n";
+    for (const auto& d : e.drops) out += "-F " + d + "\n";
+    for (const auto& d : e.drops) out += "-X " + d + "\n";
+    for (const auto& i : e.inserts) out += i + "\n";
+    for (const auto& a : e.appends) out += a + "\n";
+    out += "COMMIT\n";
+  }
+  return out;
+}
+
+const OurChain* findOurChain(std::string_view table, std::string_view name) {
+  for (const auto& c : kOurChains)
+    if (c.table == table && c.name == name) return &c;
+  return nullptr;
+}
+
+// Everything of ours in `current` except what `keep_ours` keeps: our four chains (refilled
+// elsewhere) and one exact jump to each.
+PayloadEdits leftovers(const IptablesState& current, bool keep_ours,
+                       std::vector<std::string_view>& present_jumps) {
+  PayloadEdits edits;
+  for (const auto& table : current.tables) {
+    for (const auto& rule : table.rules) {
+      if (isOurChain(rule.chain) || !isOurRule(rule)) continue;
+      const auto target = jumpTarget(rule.spec);
+      const OurChain* ours = target ? findOurChain(table.name, *target) : nullptr;
+      const bool exact = ours && rule.chain == ours->builtin && rule.spec == jumpSpec(*ours);
+      if (keep_ours && exact &&
+          std::find(present_jumps.begin(), present_jumps.end(), ours->name) == present_jumps.end()) {
+        present_jumps.push_back(ours->name);
+        continue;
+      }
+      edits.deletes.push_back({table.name, rule});
+    }
+    for (const auto& chain : table.chains) {
+      if (!isOurChain(chain) || (keep_ours && findOurChain(table.name, chain))) continue;
+      edits.drop_chains.push_back({table.name, IptablesRule{chain, ""}});
+    }
+  }
+  return edits;
+}
+
+}  // namespace
+
+const char* toString(IpProtocol p) { return p == IpProtocol::kTcp ? "tcp" : "udp"; }
+const char* toString(TrafficDirection d) {
+  return d == TrafficDirection::kEgress ? "egress" : "ingress";
+}
+
+std::string jumpSpec(const OurChain& chain) {
+  return comment("jump") + " -j " + std::string(chain.name);
+}
+
+std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) {
+  std::vector<std::string> pre_raw, output_raw, pre, output;
+  const std::string to_proxy = "-m mark --mark " + hex(kMarkToProxy) + "/" + hex(kMarkMagicMask);
+  const std::string from_proxy = "-m mark --mark " + hex(kMarkFromProxy) + "/" + hex(kMarkFromProxyMask);
+  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + to_proxy + " " + comment("notrack to-proxy") +
+                    " -j CT --notrack");
+  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + from_proxy + " " + comment("notrack from-proxy") +
+                    " -j CT --notrack");
+  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + from_proxy + " " +
+                       comment("notrack from-proxy") + " -j CT --notrack");
+
+  // Return traffic of the proxy's transparent upstream sockets goes to the proxy first, as in
+  // Cilium; TCP only for non-SYN packets (SPEC.md: a SYN reusing a TIME_WAIT 4-tuple must not
+  // match). Classification then skips anything already marked: to-proxy and from-proxy alike.
+  const bool any_tcp = std::any_of(plan.listeners.begin(), plan.listeners.end(),
+                                   [](const Listener& l) { return l.tcp; });
+  const bool any_udp = std::any_of(plan.listeners.begin(), plan.listeners.end(),
+                                   [](const Listener& l) { return l.udp; });
+  const std::string set_to_proxy = " -j MARK --set-xmark 0x200/0xffffffff";
+  if (any_tcp)
+    pre.push_back("-A PORTCULLIS_PRE_mangle -p tcp -m socket --transparent ! --syn " +
+                  comment("transparent socket tcp") + set_to_proxy);
+  if (any_udp)
+    pre.push_back("-A PORTCULLIS_PRE_mangle -p udp -m socket --transparent " +
+                  comment("transparent socket udp") + set_to_proxy);
+  for (const auto& c : plan.classifications) classify(plan, c, family, pre, output);
+  tproxy(plan, family, pre);
+  return {{kOurChains[0], std::move(pre_raw)},
+          {kOurChains[1], std::move(output_raw)},
+          {kOurChains[2], std::move(pre)},
+          {kOurChains[3], std::move(output)}};
+}
+
+std::string renderEdits(const DatapathPlan& plan, Family family, const PayloadEdits& edits) {
+  std::map<std::string, TableEdits> tables;
+  for (const auto& d : edits.deletes)
+    tables[d.table].deletes.push_back("-D " + d.rule.chain + " " + d.rule.spec);
+  for (const auto& d : edits.drop_chains) tables[d.table].drops.push_back(d.rule.chain);
+  const bool refills_any = !edits.refill.empty();
+  const auto contents = refills_any ? renderChains(plan, family) : std::vector<ChainContent>{};
+  for (const auto& content : contents) {
+    const OurChain& c = content.chain;
+    if (std::find(edits.refill.begin(), edits.refill.end(), c.name) == edits.refill.end()) continue;
+    auto& t = tables[std::string(c.table)];
+    t.declare.emplace_back(c.name);
+    t.appends.insert(t.appends.end(), content.rules.begin(), content.rules.end());
+  }
+  for (const auto& c : kOurChains) {
+    if (std::find(edits.add_jumps.begin(), edits.add_jumps.end(), c.name) == edits.add_jumps.end())
+      continue;
+    tables[std::string(c.table)].inserts.push_back("-I " + std::string(c.builtin) + " " + jumpSpec(c));
+  }
+  return assemble(tables);
+}
+
+std::string renderInstall(const DatapathPlan& plan, Family family, const IptablesState& current) {
+  std::vector<std::string_view> present;
+  PayloadEdits edits = leftovers(current, /*keep_ours=*/true, present);
+  for (const auto& c : kOurChains) {
+    edits.refill.push_back(c.name);
+    if (std::find(present.begin(), present.end(), c.name) == present.end())
+      edits.add_jumps.push_back(c.name);
+  }
+  return renderEdits(plan, family, edits);
+}
+
+std::optional<std::string> renderRemoval(const IptablesState& current) {
+  std::vector<std::string_view> present;
+  PayloadEdits edits = leftovers(current, /*keep_ours=*/false, present);
+  if (edits.deletes.empty() && edits.drop_chains.empty()) return std::nullopt;
+  return renderEdits(DatapathPlan{}, Family::kV4, edits);
+}
+
+}  // namespace portcullis::datapath
