@@ -107,7 +107,7 @@ std::optional<E> YamlReader::choice(const YamlValue& v,
                                     bool ignore_case) {
   std::string all;
   for (const auto& [name, value] : names) all += (all.empty() ? "" : "|") + std::string(name);
-  auto text = scalar(v, all);
+  auto text = scalar(v, "one of " + all);
   if (!text) return std::nullopt;
   for (const auto& [name, value] : names) {
     if (matchesChoice(*text, name, ignore_case)) return value;
