@@ -10,3 +10,6 @@ add_library(llhttp STATIC
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 target_compile_options(llhttp PRIVATE -w)
 set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)
+# Strict mode: no bare LF line ends, no whitespace tricks; the proxy refuses what origins might
+# read differently (request smuggling).
+target_compile_definitions(llhttp PRIVATE LLHTTP_STRICT_MODE=1)

@@ -1,0 +1,103 @@
+#include "proxy/dns_policy_gate.h"
+
+#include "common/log.h"
+#include "proxy/dns_response.h"
+
+namespace portcullis::proxy {
+
+DnsInFlightSlot& DnsInFlightSlot::operator=(DnsInFlightSlot&& other) noexcept {
+  if (this != &other) {
+    reset();
+    gate_ = std::exchange(other.gate_, nullptr);
+  }
+  return *this;
+}
+
+void DnsInFlightSlot::reset() {
+  if (gate_ != nullptr) --std::exchange(gate_, nullptr)->in_flight_;
+}
+
+DnsPolicyGate::DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions options,
+                             std::shared_ptr<DnsNameCache> names, Observer observer)
+    : policy_(policy),
+      options_(options),
+      names_(std::move(names)),
+      observer_(std::move(observer)) {}
+
+DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message) {
+  policy_.refresh(udp_policy_, udp_generation_);
+  const policy::FlowRules rules =
+      udp_policy_ ? udp_policy_->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
+  return decide(flow, message, udp_policy_, rules);
+}
+
+DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
+                                 DnsFlowMemo& memo) {
+  if (policy_.refresh(memo.policy, memo.generation)) {
+    memo.rules = memo.policy ? memo.policy->matchFlow(flow, policy::L7Protocol::kDns)
+                             : policy::FlowRules{};
+  }
+  return decide(flow, message, memo.policy, memo.rules);
+}
+
+DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::error_code why) {
+  DnsCounters::bump(counters_.malformed);
+  DnsDecision d;
+  const auto header = parseDnsHeader(message);
+  // A response is never answered: answering one could start a loop between two responders.
+  if (!header || header->qr()) return d;
+  d.kind = DnsDecision::Kind::kAnswer;
+  d.answer = buildDnsHeaderAnswer(*header, why == DnsParseError::kNotImplemented
+                                               ? DnsRcode::kNotImp
+                                               : DnsRcode::kFormErr);
+  return d;
+}
+
+DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint8_t> message,
+                                  const PolicyStore::Pointer& policy,
+                                  const policy::FlowRules& rules) {
+  auto parsed = parseDnsQuery(message);
+  if (!parsed) return malformed(message, parsed.error());
+  DnsDecision d;
+  d.query = std::move(parsed.value());
+  // No policy loaded, or no rule selecting the flow: deny (SPEC.md "No matching rule: deny").
+  const policy::NameVerdict verdict =
+      policy ? policy->dns(rules, d.query.question.name) : policy::NameVerdict{};
+  if (observer_) {
+    observer_({flow, d.query.question.name, d.query.question.type, verdict.allowed, verdict.rule});
+  }
+  d.kind = DnsDecision::Kind::kAnswer;
+  if (!verdict.allowed) {
+    DnsCounters::bump(counters_.denied);
+    d.answer = buildDnsAnswer(d.query, options_.reject == policy::DnsReject::kNxdomain
+                                           ? DnsRcode::kNxDomain
+                                           : DnsRcode::kRefused);
+    return d;
+  }
+  if (in_flight_ >= options_.max_in_flight) {
+    DnsCounters::bump(counters_.over_limit);
+    d.answer = buildDnsAnswer(d.query, DnsRcode::kServFail);
+    return d;
+  }
+  DnsCounters::bump(counters_.allowed);
+  ++in_flight_;
+  d.slot = DnsInFlightSlot(this);
+  d.kind = DnsDecision::Kind::kForward;
+  return d;
+}
+
+void DnsPolicyGate::answered(const DnsMessage& query, std::span<const uint8_t> answer) {
+  if (!names_) return;
+  if (query.question.type != kDnsTypeA && query.question.type != kDnsTypeAaaa) return;
+  const auto addresses = dnsAnswerAddresses(answer);
+  if (!addresses.empty()) {
+    names_->learn(query.question.name, addresses, DnsNameCache::Clock::now());
+  }
+}
+
+std::vector<uint8_t> DnsPolicyGate::failed(const DnsMessage& query, bool timed_out) {
+  DnsCounters::bump(timed_out ? counters_.upstream_timeouts : counters_.upstream_failures);
+  return buildDnsAnswer(query, DnsRcode::kServFail);
+}
+
+}  // namespace portcullis::proxy

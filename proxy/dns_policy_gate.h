@@ -1,0 +1,115 @@
+// The transport-independent half of the DNS proxy: what to do with a client's message (SPEC.md
+// "Verdicts on the wire"), the max-in-flight bound, what to learn from an upstream's answer, and
+// the counters. The UDP and TCP sessions only move bytes around it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "policy/compiled_policy.h"
+#include "proxy/dns_counters.h"
+#include "proxy/dns_message.h"
+#include "proxy/dns_name_cache.h"
+#include "proxy/policy_store.h"
+
+namespace portcullis::proxy {
+
+class DnsPolicyGate;
+
+// A forwarded query's place under proxy.dns.max-in-flight, given back when destroyed. The gate
+// must outlive it: sessions hold the gate by shared_ptr.
+class DnsInFlightSlot {
+ public:
+  DnsInFlightSlot() = default;
+  DnsInFlightSlot(DnsInFlightSlot&& other) noexcept : gate_(std::exchange(other.gate_, nullptr)) {}
+  DnsInFlightSlot& operator=(DnsInFlightSlot&& other) noexcept;
+  DnsInFlightSlot(const DnsInFlightSlot&) = delete;
+  DnsInFlightSlot& operator=(const DnsInFlightSlot&) = delete;
+  ~DnsInFlightSlot() { reset(); }
+  void reset();
+  explicit operator bool() const { return gate_ != nullptr; }
+
+ private:
+  friend class DnsPolicyGate;
+  explicit DnsInFlightSlot(DnsPolicyGate* gate) : gate_(gate) {}
+  DnsPolicyGate* gate_ = nullptr;
+};
+
+struct DnsDecision {
+  enum class Kind : uint8_t {
+    kDrop,     // not even a header, or a response: nothing to answer
+    kAnswer,   // send `answer` back (denied, malformed, over the limit)
+    kForward,  // allowed: send the client's bytes to the original destination
+  };
+  Kind kind = Kind::kDrop;
+  std::vector<uint8_t> answer;
+  DnsMessage query;      // when the question parsed
+  DnsInFlightSlot slot;  // kForward
+};
+
+// What a session remembers of the policy between the queries of one flow (a TCP connection):
+// matchFlow runs again only when a new policy was stored.
+struct DnsFlowMemo {
+  PolicyStore::Pointer policy;
+  uint64_t generation = 0;
+  policy::FlowRules rules;
+};
+
+// One judged query, for the access log.
+struct DnsQueryEvent {
+  const policy::Flow& flow;
+  std::string_view name;
+  uint16_t type = 0;
+  bool allowed = false;
+  std::string_view rule;  // the deciding rule; empty when no rule selects the flow
+};
+
+class DnsPolicyGate {
+ public:
+  using Observer = std::function<void(const DnsQueryEvent&)>;
+
+  // `names` may be null (nothing learned).
+  DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions options,
+                std::shared_ptr<DnsNameCache> names, Observer observer = {});
+  DnsPolicyGate(const DnsPolicyGate&) = delete;
+  DnsPolicyGate& operator=(const DnsPolicyGate&) = delete;
+
+  // For a UDP datagram: the flow is judged afresh.
+  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message);
+  // For one query of a TCP connection: the flow's rules are kept in `memo`.
+  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message,
+                    DnsFlowMemo& memo);
+
+  // The upstream's answer to a forwarded query, relayed to the client as it is.
+  void answered(const DnsMessage& query, std::span<const uint8_t> answer);
+  // SERVFAIL for a forwarded query whose upstream failed or timed out.
+  std::vector<uint8_t> failed(const DnsMessage& query, bool timed_out);
+
+  const policy::DnsOptions& options() const { return options_; }
+  DnsCounters& counters() { return counters_; }
+  const DnsCounters& counters() const { return counters_; }
+  uint32_t inFlight() const { return in_flight_; }
+
+ private:
+  friend class DnsInFlightSlot;
+
+  DnsDecision decide(const policy::Flow& flow, std::span<const uint8_t> message,
+                     const PolicyStore::Pointer& policy, const policy::FlowRules& rules);
+  DnsDecision malformed(std::span<const uint8_t> message, std::error_code why);
+
+  const PolicyStore& policy_;
+  const policy::DnsOptions options_;
+  const std::shared_ptr<DnsNameCache> names_;
+  const Observer observer_;
+  DnsCounters counters_;
+  uint32_t in_flight_ = 0;
+  // The UDP path's cached policy: refreshed per datagram with one atomic load.
+  PolicyStore::Pointer udp_policy_;
+  uint64_t udp_generation_ = 0;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,57 @@
+// Sockets that send UDP answers from the original destination's address and port, so the client
+// sees them come from the server it asked (issue 5). IP_PKTINFO can choose a source address but
+// not a source port, so each original destination gets its own IP_TRANSPARENT socket bound to
+// it (SO_REUSEADDR: several proxies may bind the same one). The sockets are never connected: an
+// unconnected socket is not the "established" socket TPROXY looks up first (xt_TPROXY,
+// nf_tproxy_get_sock_v4 skips unconnected UDP sockets), so queries to that server keep reaching
+// the listener. A socket unused for one idle period is closed at the next.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <span>
+#include <system_error>
+
+#include "common/duration.h"
+
+namespace portcullis::proxy {
+
+class DnsReplySockets {
+ public:
+  using udp = boost::asio::ip::udp;
+
+  explicit DnsReplySockets(boost::asio::io_context& io,
+                           Duration idle = std::chrono::seconds(10), size_t max_sockets = 1024);
+  DnsReplySockets(const DnsReplySockets&) = delete;
+  DnsReplySockets& operator=(const DnsReplySockets&) = delete;
+
+  // Sends `answer` to `client` from `from`, without blocking.
+  std::error_code send(const udp::endpoint& from, const udp::endpoint& client,
+                       std::span<const uint8_t> answer);
+  size_t size() const { return sockets_.size(); }
+  void close();
+
+ private:
+  struct Entry {
+    std::unique_ptr<udp::socket> socket;
+    bool used = true;  // since the last sweep
+  };
+
+  std::error_code open(const udp::endpoint& from, udp::socket& socket);
+  void sweep();
+  void armSweep();
+
+  boost::asio::io_context& io_;
+  boost::asio::steady_timer timer_;
+  const Duration idle_;
+  const size_t max_sockets_;
+  std::map<udp::endpoint, Entry> sockets_;
+  bool sweeping_ = false;
+};
+
+}  // namespace portcullis::proxy

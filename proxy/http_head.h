@@ -1,0 +1,60 @@
+// A parsed HTTP/1.x request or response head. Views point into the HttpParser that produced it
+// and stay valid until that parser starts its next message.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace portcullis::proxy {
+
+struct HttpHeader {
+  std::string_view name;
+  std::string_view value;  // without surrounding whitespace
+};
+
+struct HttpHead {
+  std::string_view method;  // requests
+  std::string_view target;  // requests: as on the request line
+  uint16_t status = 0;      // responses
+  std::string_view reason;  // responses
+  uint8_t version_major = 1;
+  uint8_t version_minor = 1;
+  std::vector<HttpHeader> headers;  // in the order received, duplicates kept
+  bool keep_alive = false;  // the sender allows another message on this connection
+  // Requests: CONNECT, or Upgrade with "Connection: upgrade". Responses: a 101 that accepts
+  // the upgrade, or a 2xx to CONNECT. The bytes after this message are not HTTP.
+  bool upgrade = false;
+  bool chunked = false;
+  std::optional<uint64_t> content_length;
+
+  bool isConnect() const { return method == "CONNECT"; }
+  bool isHttp10() const { return version_major == 1 && version_minor == 0; }
+  // Whether a request carries content (RFC 9112 6.3: no Content-Length or chunked means none).
+  bool hasBody() const { return chunked || content_length.value_or(0) > 0; }
+  // The first header of that name (case-insensitive), or nullptr.
+  const HttpHeader* find(std::string_view name) const;
+  // Whether any header of that name lists `token` in its comma-separated value, ignoring case
+  // ("Connection: keep-alive, Upgrade" has the token "upgrade").
+  bool hasToken(std::string_view name, std::string_view token) const;
+  // RFC 9110 10.1.1.
+  bool expectsContinue() const { return hasToken("expect", "100-continue"); }
+};
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// Calls f(token) for each comma-separated, whitespace-trimmed, non-empty element of a list.
+template <class F>
+void forEachListElement(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) f(item);
+  }
+}
+
+}  // namespace portcullis::proxy
