@@ -11,8 +11,6 @@ int pending(const char* name) {
 }
 }  // namespace
 
-int runCommand(Args) { return pending("run"); }
-int cleanupCommand(Args) { return pending("cleanup"); }
 int statusCommand(Args) { return pending("status"); }
 
 }  // namespace portcullis::app

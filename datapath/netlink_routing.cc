@@ -82,6 +82,8 @@ class NetlinkRuleTable final : public RuleTable {
     std::vector<FwmarkRule> out;
     for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
       auto* r = reinterpret_cast<rtnl_rule*>(o);
+      // The dump is not filtered by family: IPv4 rules come back for an IPv6 request too.
+      if (rtnl_rule_get_family(r) != af(family)) continue;
       const uint32_t mark = rtnl_rule_get_mark(r);
       // libnl answers UINT32_MAX for "no fwmark attribute".
       if (mark == std::numeric_limits<uint32_t>::max() || rtnl_rule_get_action(r) != FR_ACT_TO_TBL)
@@ -131,7 +133,7 @@ class NetlinkRouteTable final : public RouteTable {
     std::vector<TableRoute> out;
     for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
       auto* r = reinterpret_cast<rtnl_route*>(o);
-      if (rtnl_route_get_table(r) != table) continue;
+      if (rtnl_route_get_table(r) != table || rtnl_route_get_family(r) != af(family)) continue;
       TableRoute route{table, fromNlAddr(rtnl_route_get_dst(r), family),
                        rtnl_route_get_type(r) == RTN_LOCAL, ""};
       if (rtnl_route_get_nnexthops(r) > 0) {
@@ -172,6 +174,8 @@ class NetlinkRouteTable final : public RouteTable {
     RoutePtr r(rtnl_route_alloc());
     rtnl_route_set_family(r.get(), static_cast<uint8_t>(af(route.family())));
     rtnl_route_set_table(r.get(), route.table);
+    // What `ip route add` sets, so `ip route show table T` reads as SPEC.md writes it.
+    rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
     AddrPtr dst = toNlAddr(route.destination);
     rtnl_route_set_dst(r.get(), dst.get());  // takes its own reference
     if (route.local) {

@@ -1,0 +1,230 @@
+#include "app/daemon.h"
+
+#include <cstdio>
+#include <random>
+
+#include "app/commands.h"
+#include "app/config_loader.h"
+#include "app/datapath_plan_builder.h"
+#include "common/log.h"
+#include "datapath/leftovers.h"
+#include "datapath/netlink_routing.h"
+#include "datapath/payload_renderer.h"
+#include "datapath/port_allocator.h"
+#include "datapath/system_port_usage.h"
+#include "policy/compiled_policy.h"
+
+namespace portcullis::app {
+namespace {
+
+void logErrors(const std::vector<policy::Diagnostic>& errors) {
+  for (const auto& d : errors) log::error(d.toString());
+}
+
+std::string hex(uint32_t value) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", value);
+  return buf;
+}
+
+std::string protocols(const datapath::Listener& l) {
+  return std::string(l.tcp ? "tcp" : "") + (l.tcp && l.udp ? "+" : "") + (l.udp ? "udp" : "");
+}
+
+}  // namespace
+
+Daemon::Daemon(Options options)
+    : options_(std::move(options)), signals_(io_), reconcile_timer_(io_) {}
+
+Daemon::~Daemon() = default;
+
+bool Daemon::load() {
+  auto loaded = loadConfig(options_.config_path);
+  if (!loaded.ok()) {
+    logErrors(loaded.errors);
+    return false;
+  }
+  auto compiled = policy::CompiledPolicy::compile(loaded.value->policy);
+  if (!compiled.ok()) {
+    logErrors(compiled.errors);
+    return false;
+  }
+  config_ = std::move(loaded.value->config);
+  policy_ = std::move(loaded.value->policy);
+  policy_store_.store(std::move(*compiled.value));
+  return true;
+}
+
+int Daemon::printPlan(const datapath::DatapathPlan& plan) {
+  for (const auto& l : plan.listeners)
+    std::printf("listener %s port %u mark %s %s\n", l.name.c_str(), l.port, hex(l.mark()).c_str(),
+                protocols(l).c_str());
+  const datapath::IptablesState nothing;
+  std::printf("# iptables-restore -w --noflush (IPv4)\n%s",
+              datapath::renderInstall(plan, Family::kV4, nothing).c_str());
+  if (plan.ipv6)
+    std::printf("# ip6tables-restore -w --noflush (IPv6)\n%s",
+                datapath::renderInstall(plan, Family::kV6, nothing).c_str());
+  std::printf("# rules\n");
+  for (const auto& r : datapath::desiredRules(plan)) std::printf("%s\n", r.toString().c_str());
+  std::printf("# routes\n");
+  for (const auto& r : datapath::desiredRoutes(plan)) std::printf("%s\n", r.toString().c_str());
+  return std::fflush(stdout) == 0 ? kExitOk : kExitRuntime;
+}
+
+bool Daemon::openKernel() {
+  using policy::IptablesBackend;
+  datapath::IptablesBackend backend = datapath::IptablesBackend::kNft;
+  switch (config_.datapath.iptables) {
+    case IptablesBackend::kNft: backend = datapath::IptablesBackend::kNft; break;
+    case IptablesBackend::kLegacy: backend = datapath::IptablesBackend::kLegacy; break;
+    case IptablesBackend::kAuto: backend = datapath::Iptables::detect(runner_); break;
+  }
+  log::info("iptables backend: ", datapath::toString(backend));
+  iptables_.emplace(runner_, backend);
+  auto rules = datapath::openNetlinkRuleTable();
+  auto routes = datapath::openNetlinkRouteTable();
+  if (!rules || !routes) {
+    log::error("cannot open netlink: ", (!rules ? rules.error() : routes.error()).message());
+    return false;
+  }
+  rules_ = std::move(rules.value());
+  routes_ = std::move(routes.value());
+  return true;
+}
+
+std::map<std::string, uint16_t> Daemon::leftoverPorts() {
+  std::map<std::string, uint16_t> ports;
+  for (Family f : {Family::kV4, Family::kV6}) {
+    auto saved = iptables_->save(f);
+    if (!saved) continue;
+    for (const auto& [name, port] :
+         datapath::leftoverListenerPorts(datapath::IptablesState::parse(saved.value()))) {
+      if (ports.emplace(name, port).second) log::info("leftover listener ", name, " port ", port);
+    }
+  }
+  return ports;
+}
+
+bool Daemon::allocatePorts(const policy::Policy& policy,
+                           const std::map<std::string, uint16_t>& preferred) {
+  std::vector<datapath::PortRequest> wanted;
+  for (const auto& request : listenerRequests(policy, preferred)) {
+    // A listener keeps its port across reloads: its socket is already bound there.
+    if (!ports_.count(request.listener)) wanted.push_back(request);
+  }
+  if (wanted.empty()) return true;
+  datapath::SystemPortUsage usage(config_.proxy.bind_v4, config_.proxy.bind_v6, config_.datapath.ipv6);
+  datapath::PortAllocator allocator(usage, config_.proxy.port_range_first,
+                                    config_.proxy.port_range_last, std::random_device{}());
+  auto allocated = allocator.allocate(wanted);
+  if (!allocated) return false;
+  ports_.merge(allocated.value());
+  return true;
+}
+
+void Daemon::startListeners() {
+  // The proxy's TCP/UDP transparent listeners join io_ here, one per datapath::Listener of
+  // datapath_->plan(), reading policy_store_. None exist yet: the datapath runs on its own.
+}
+
+int Daemon::run() {
+  if (!load()) return kExitBadConfig;
+  if (options_.dry_run) {
+    // Changes nothing: no leftovers are read, no netlink socket is opened.
+    if (!allocatePorts(policy_, {})) return kExitDatapath;
+    return printPlan(buildDatapathPlan(config_, policy_, ports_));
+  }
+  if (!openKernel()) return kExitDatapath;
+  if (!allocatePorts(policy_, leftoverPorts())) return kExitDatapath;
+  const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};
+  auto installed = datapath::Datapath::install(kernel, buildDatapathPlan(config_, policy_, ports_));
+  if (!installed) {
+    log::error("datapath setup failed (", installed.error().message(), "); rolled back");
+    return kExitDatapath;
+  }
+  datapath_.emplace(std::move(installed.value()));
+  for (const auto& l : datapath_->plan().listeners)
+    log::info("listener ", l.name, " port ", l.port, " mark ", hex(l.mark()));
+  reconciler_.emplace(kernel, datapath_->plan());
+  if (auto learned = reconciler_->learn(); !learned)
+    log::warn("cannot read back the installed rules: ", learned.error().message());
+  startListeners();
+
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
+  waitForSignal();
+  scheduleReconcile();
+  log::info("running; reconcile every ", formatDuration(config_.datapath.reconcile_interval));
+  io_.run();
+  return exit_code_;
+}
+
+void Daemon::waitForSignal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;  // cancelled at shutdown
+    if (signal_number == SIGHUP) {
+      reload();
+      waitForSignal();
+    } else {
+      shutdown(signal_number);
+    }
+  });
+}
+
+void Daemon::scheduleReconcile() {
+  reconcile_timer_.expires_after(config_.datapath.reconcile_interval);
+  reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto repaired = reconciler_->check(); !repaired)
+      log::error("reconcile check failed: ", repaired.error().message());
+    else if (repaired.value() > 0)
+      log::info("reconcile: ", repaired.value(), " repairs (", reconciler_->repairs(), " in total)");
+    scheduleReconcile();
+  });
+}
+
+void Daemon::reload() {
+  log::info("SIGHUP: reloading policy");
+  auto loaded = loadPolicies(config_);
+  if (!loaded.ok()) {
+    logErrors(loaded.errors);
+    log::error("reload rejected; the previous policy stays in force");
+    return;
+  }
+  auto compiled = policy::CompiledPolicy::compile(*loaded.value);
+  if (!compiled.ok()) {
+    logErrors(compiled.errors);
+    log::error("reload rejected; the previous policy stays in force");
+    return;
+  }
+  if (!allocatePorts(*loaded.value, {})) {
+    log::error("reload rejected: no port for a new listener");
+    return;
+  }
+  auto plan = buildDatapathPlan(config_, *loaded.value, ports_);
+  if (plan != datapath_->plan()) {
+    if (auto updated = datapath_->update(plan); !updated) {
+      log::error("reload rejected: datapath update failed (", updated.error().message(), ")");
+      return;
+    }
+    if (auto learned = reconciler_->learn(plan); !learned)
+      log::warn("cannot read back the updated rules: ", learned.error().message());
+  }
+  policy_ = std::move(*loaded.value);
+  policy_store_.store(std::move(*compiled.value));
+  log::info("policy reloaded: ", policy_.rules.size(), " rules, generation ", policy_store_.generation());
+}
+
+void Daemon::shutdown(int signal_number) {
+  log::info("signal ", signal_number, ": tearing down");
+  reconcile_timer_.cancel();
+  signals_.cancel();
+  if (datapath_) {
+    if (auto removed = datapath_->teardown(); !removed) exit_code_ = kExitRuntime;
+  }
+  io_.stop();
+}
+
+}  // namespace portcullis::app

@@ -1,0 +1,75 @@
+// `portcullis run`: the process lifecycle (DESIGN.md "Concurrency"; SPEC.md "Command line").
+// Start: load config and policy (exit 1, nothing installed), allocate listener ports (adopting
+// a crashed run's ports when free), install the datapath (exit 2, rolled back), start the
+// listeners; then reconcile every interval, reload the policy on SIGHUP, tear down on
+// SIGINT/SIGTERM (exit 0).
+//
+// Everything runs on one io_context; the proxy listeners are plugged into the same one at the
+// "start listeners" step.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "datapath/datapath.h"
+#include "datapath/iptables.h"
+#include "datapath/process_command_runner.h"
+#include "datapath/reconciler.h"
+#include "policy/model.h"
+#include "proxy/policy_store.h"
+
+namespace portcullis::app {
+
+class Daemon {
+ public:
+  struct Options {
+    std::string config_path;
+    bool dry_run = false;
+  };
+
+  explicit Daemon(Options options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs until SIGINT/SIGTERM (or, with dry_run, until the plan is printed); the exit code.
+  int run();
+
+ private:
+  bool load();
+  int printPlan(const datapath::DatapathPlan& plan);
+  bool openKernel();
+  std::map<std::string, uint16_t> leftoverPorts();
+  bool allocatePorts(const policy::Policy& policy, const std::map<std::string, uint16_t>& preferred);
+  void startListeners();
+  void waitForSignal();
+  void scheduleReconcile();
+  void reload();
+  void shutdown(int signal_number);
+
+  Options options_;
+  policy::Config config_;
+  policy::Policy policy_;
+  proxy::PolicyStore policy_store_;
+  std::map<std::string, uint16_t> ports_;  // listener name -> port, kept across reloads
+
+  datapath::ProcessCommandRunner runner_;
+  std::optional<datapath::Iptables> iptables_;
+  std::unique_ptr<datapath::RuleTable> rules_;
+  std::unique_ptr<datapath::RouteTable> routes_;
+  std::optional<datapath::Datapath> datapath_;
+  std::optional<datapath::Reconciler> reconciler_;
+
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer reconcile_timer_;
+  int exit_code_ = 0;
+};
+
+}  // namespace portcullis::app
