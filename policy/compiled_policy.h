@@ -56,16 +56,19 @@ struct HeaderEdit {
   auto operator<=>(const HeaderEdit&) const = default;
 };
 
+// Names point into the CompiledPolicy, which must outlive the verdict.
 struct HttpVerdict {
   bool allowed = false;
-  std::string_view rule;  // the deciding rule's name; empty when no rule matched the flow
+  // Allowed: the rule of the deciding entry. Denied: the first rule that selected the flow
+  // (for logs and metrics), or empty when no rule selected it.
+  std::string_view rule;
   std::vector<HeaderEdit> edits;       // to apply before forwarding (headerMatches mismatches)
   std::vector<std::string> mismatches; // headerMatches names that mismatched (LOG and the rest)
 };
 
 struct NameVerdict {  // DNS question names and TLS server names
   bool allowed = false;
-  std::string_view rule;
+  std::string_view rule;  // as HttpVerdict::rule
 };
 
 class CompiledPolicy {
@@ -79,8 +82,14 @@ class CompiledPolicy {
   const Policy& source() const;
   FlowRules matchFlow(const Flow& flow, L7Protocol l7) const;
 
+  // The first `http` entry, in policy order, of the flow's rules that matches the request
+  // decides. For kTls flows, the entries of the rules with terminating_tls judge the decrypted
+  // requests (an empty list there allows all of them).
   HttpVerdict http(const FlowRules& rules, const HttpRequestView& request) const;
+  // Allowed when a `dns` entry of the flow's rules matches; an empty list allows every name.
   NameVerdict dns(const FlowRules& rules, std::string_view question_name) const;
+  // Allowed when a server name of the flow's rules matches (DNS name semantics); an empty SNI
+  // is denied; a rule without a `tls` list allows every SNI (interception or visibility only).
   NameVerdict tls(const FlowRules& rules, std::string_view server_name) const;
 
   // Conveniences for a single request.
@@ -89,6 +98,9 @@ class CompiledPolicy {
   }
   NameVerdict dns(const Flow& flow, std::string_view question_name) const {
     return dns(matchFlow(flow, L7Protocol::kDns), question_name);
+  }
+  NameVerdict tls(const Flow& flow, std::string_view server_name) const {
+    return tls(matchFlow(flow, L7Protocol::kTls), server_name);
   }
 
  private:

@@ -1,0 +1,221 @@
+#include "policy/http_matcher.h"
+
+#include <algorithm>
+
+namespace portcullis::policy {
+namespace {
+
+constexpr const char* kFieldNames[] = {"method", "path", "host"};
+
+// Field values exclude leading and trailing whitespace (RFC 9110 5.5).
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Header names are case-insensitive (RFC 9110 5.1).
+bool sameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return lowerAscii(x) == lowerAscii(y);
+         });
+}
+
+enum class Presence { kAbsent, kOtherValue, kMatch };
+
+// `value` nullptr: any value will do.
+Presence findHeader(std::span<const HeaderView> headers, std::string_view name,
+                    const std::string* value) {
+  Presence found = Presence::kAbsent;
+  for (const HeaderView& h : headers) {
+    if (!sameName(h.name, name)) continue;
+    if (value == nullptr || trimOws(h.value) == *value) return Presence::kMatch;
+    found = Presence::kOtherValue;
+  }
+  return found;
+}
+
+// Per-thread buffers, so a verdict allocates nothing once warm (RE2::Set::Match itself still
+// allocates its match set per call).
+struct Scratch {
+  std::array<std::vector<int>, 3> ids;
+  std::vector<uint32_t> candidates;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+}  // namespace
+
+std::string_view hostWithoutPort(std::string_view host) {
+  if (host.starts_with('[')) {
+    const auto close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(1, close - 1);
+  }
+  const auto colon = host.rfind(':');
+  // Two colons or more: an IPv6 literal without brackets, which has no port to strip.
+  if (colon == std::string_view::npos || host.find(':') != colon) return host;
+  const std::string_view port = host.substr(colon + 1);
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return host;
+  }
+  return host.substr(0, colon);
+}
+
+HttpMatcher::HttpMatcher()
+    : fields_{FieldIndex{RegexSet({.case_sensitive = true}), {}, {}, {}},
+              FieldIndex{RegexSet({.case_sensitive = true}), {}, {}, {}},
+              FieldIndex{RegexSet({.case_sensitive = false}), {}, {}, {}}} {}
+HttpMatcher::~HttpMatcher() = default;
+HttpMatcher::HttpMatcher(HttpMatcher&&) noexcept = default;
+HttpMatcher& HttpMatcher::operator=(HttpMatcher&&) noexcept = default;
+
+void HttpMatcher::add(uint32_t rule, const HttpRule& entry, std::vector<Diagnostic>& errors) {
+  const auto id = static_cast<uint32_t>(entries_.size());
+  Entry e;
+  e.rule = rule;
+  const std::array<const std::string*, kFieldCount> text = {&entry.method, &entry.path,
+                                                            &entry.host};
+  for (int f = 0; f < kFieldCount; ++f) {
+    if (text[f]->empty()) continue;
+    const RegexSet::Added added = fields_[f].patterns.add(*text[f]);
+    if (!added.ok()) {
+      errors.push_back({entry.where, std::string("invalid http ") + kFieldNames[f] + " regex \"" +
+                                         *text[f] + "\": " + added.error});
+      return;
+    }
+    e.pattern[f] = added.id;
+  }
+  for (int f = 0; f < kFieldCount; ++f) {
+    FieldIndex& index = fields_[f];
+    if (e.pattern[f] == kAnyPattern) {
+      index.any.push_back(id);
+      continue;
+    }
+    if (static_cast<size_t>(e.pattern[f]) == index.entries.size()) {
+      index.entries.emplace_back();
+      index.last_added = entry.where;
+    }
+    index.entries[e.pattern[f]].push_back(id);
+  }
+  for (const std::string& h : entry.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos) {
+      e.headers.push_back({std::string(trimOws(h)), {}, false});
+    } else {
+      const std::string_view line(h);
+      e.headers.push_back({std::string(trimOws(line.substr(0, colon))),
+                           std::string(trimOws(line.substr(colon + 1))), true});
+    }
+  }
+  e.header_matches = entry.header_matches;
+  entries_.push_back(std::move(e));
+}
+
+void HttpMatcher::addAllowAll(uint32_t rule) {
+  const auto id = static_cast<uint32_t>(entries_.size());
+  entries_.push_back(Entry{.rule = rule});
+  for (FieldIndex& index : fields_) index.any.push_back(id);
+}
+
+void HttpMatcher::compile(std::vector<Diagnostic>& errors) {
+  for (int f = 0; f < kFieldCount; ++f) {
+    if (std::string error = fields_[f].patterns.compile(); !error.empty()) {
+      errors.push_back({fields_[f].last_added, std::string("http ") + kFieldNames[f] + ": " + error});
+    }
+  }
+}
+
+bool HttpMatcher::headersMatch(const Entry& entry, const HttpRequestView& request,
+                               std::vector<HeaderEdit>& edits,
+                               std::vector<std::string>& mismatches) const {
+  for (const Header& h : entry.headers) {
+    if (findHeader(request.headers, h.name, h.value_required ? &h.value : nullptr) !=
+        Presence::kMatch) {
+      return false;
+    }
+  }
+  const size_t edits_before = edits.size();
+  const size_t mismatches_before = mismatches.size();
+  for (const HeaderMatch& m : entry.header_matches) {
+    const Presence p = findHeader(request.headers, m.name, m.value.empty() ? nullptr : &m.value);
+    if (p == Presence::kMatch) continue;
+    // Cilium's HeaderMatch.mismatch: without an action a mismatch fails the entry; with one
+    // the entry still matches and the proxy logs and/or edits the header.
+    switch (m.mismatch) {
+      case MismatchAction::kDeny:
+        edits.resize(edits_before);
+        mismatches.resize(mismatches_before);
+        return false;
+      case MismatchAction::kLog:
+        break;
+      case MismatchAction::kAdd:
+        edits.push_back({HeaderEdit::Op::kAdd, m.name, m.value});
+        break;
+      case MismatchAction::kDelete:
+        edits.push_back({HeaderEdit::Op::kDelete, m.name, {}});
+        break;
+      case MismatchAction::kReplace:
+        edits.push_back({HeaderEdit::Op::kReplace, m.name, m.value});
+        break;
+    }
+    mismatches.push_back(m.name);
+  }
+  return true;
+}
+
+std::optional<uint32_t> HttpMatcher::decide(std::span<const uint32_t> rules,
+                                            const HttpRequestView& request,
+                                            std::vector<HeaderEdit>& edits,
+                                            std::vector<std::string>& mismatches) const {
+  if (rules.empty() || entries_.empty()) return std::nullopt;
+  Scratch& s = scratch();
+  const std::array<std::string_view, kFieldCount> text = {request.method, request.target,
+                                                          hostWithoutPort(request.host)};
+  // Short texts first, and stop at the first field no entry can satisfy.
+  int walk = kMethod;
+  size_t fewest = SIZE_MAX;
+  for (const int f : {kMethod, kHost, kPath}) {
+    const FieldIndex& index = fields_[f];
+    index.patterns.match(text[f], s.ids[f]);
+    size_t count = index.any.size();
+    for (const int id : s.ids[f]) count += index.entries[id].size();
+    if (count == 0) return std::nullopt;
+    if (count < fewest) {
+      fewest = count;
+      walk = f;
+    }
+  }
+
+  // An entry has one pattern per field, so these lists are disjoint.
+  const FieldIndex& walked = fields_[walk];
+  std::span<const uint32_t> candidates = walked.any;
+  if (s.ids[walk].size() + (walked.any.empty() ? 0 : 1) > 1) {
+    s.candidates.assign(walked.any.begin(), walked.any.end());
+    for (const int id : s.ids[walk]) {
+      s.candidates.insert(s.candidates.end(), walked.entries[id].begin(), walked.entries[id].end());
+    }
+    std::sort(s.candidates.begin(), s.candidates.end());
+    candidates = s.candidates;
+  } else if (!s.ids[walk].empty()) {
+    candidates = walked.entries[s.ids[walk].front()];
+  }
+
+  for (const uint32_t candidate : candidates) {
+    const Entry& entry = entries_[candidate];
+    if (!std::binary_search(rules.begin(), rules.end(), entry.rule)) continue;
+    bool fields_match = true;
+    for (int f = 0; f < kFieldCount && fields_match; ++f) {
+      fields_match = f == walk || entry.pattern[f] == kAnyPattern ||
+                     std::binary_search(s.ids[f].begin(), s.ids[f].end(), entry.pattern[f]);
+    }
+    if (fields_match && headersMatch(entry, request, edits, mismatches)) return entry.rule;
+  }
+  return std::nullopt;
+}
+
+}  // namespace portcullis::policy

@@ -1,0 +1,67 @@
+// Which values (rule indexes) allow a DNS question name or a TLS server name.
+//
+// Exact names sit in a hash map. Patterns are bucketed by their literal suffix (the trailing
+// labels without a star, see DnsPattern::literalSuffix), and each bucket's patterns are matched
+// together with one RegexSet. A lookup probes the buckets of the name's label suffixes (one hash
+// lookup per label), so its cost follows the name's length and the few patterns sharing its
+// suffixes, not the number of patterns; one DFA over all patterns would instead hold states
+// listing thousands of `*.`-led patterns, and churn its cache on varied names.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/regex_set.h"
+
+namespace portcullis::policy {
+
+class NameMatcher {
+ public:
+  NameMatcher();
+  ~NameMatcher();
+  NameMatcher(NameMatcher&&) noexcept;
+  NameMatcher& operator=(NameMatcher&&) noexcept;
+
+  // Build, in any order of values. An empty L7 list allows every name.
+  void addAll(uint32_t value);
+  void addName(std::string_view name, uint32_t value);
+  // Returns an error message (a pattern that does not compile); empty on success.
+  std::string addPattern(std::string_view pattern, uint32_t value);
+  // Returns an error message (resource limits); empty on success. Call once, before lookups.
+  std::string compile();
+
+  // The smallest value in `allowed` (ascending) whose names or patterns match `name`.
+  std::optional<uint32_t> firstMatch(std::string_view name,
+                                     std::span<const uint32_t> allowed) const;
+  // Every value matching `name`, ascending: for tests and diagnostics.
+  std::vector<uint32_t> matches(std::string_view name) const;
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <class V>
+  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+  struct Bucket {
+    RegexSet patterns;
+    std::vector<std::vector<uint32_t>> values;  // by pattern id
+  };
+
+  // Calls visit(std::span<const uint32_t>) with the values of every name or pattern matching
+  // the canonical name.
+  template <class Visit>
+  void forEachMatch(std::string_view canonical_name, Visit&& visit) const;
+
+  std::vector<uint32_t> all_;
+  StringMap<std::vector<uint32_t>> exact_;
+  StringMap<Bucket> buckets_;
+};
+
+}  // namespace portcullis::policy
