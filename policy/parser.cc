@@ -2,6 +2,7 @@
 // rules in rule_set_check.cc.
 #include "policy/parser.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -159,6 +160,10 @@ std::optional<L7Protocol> PolicyReader::l7(const YamlMap& m, const Rule& r, bool
   for (const char* key : {"http", "dns", "tls"}) {
     if (const YamlMap::Field* f = m.field(key)) sections.push_back(f);
   }
+  // The first section in the file is taken as meant; the later ones are the errors.
+  std::sort(sections.begin(), sections.end(), [](const auto* a, const auto* b) {
+    return a->key_where < b->key_where;
+  });
   std::optional<L7Protocol> kind;
   if (terminating) {
     for (const YamlMap::Field* f : sections) {
