@@ -41,10 +41,11 @@ class DnsCounters {
 
   DnsCounterValues values() const {
     constexpr auto r = std::memory_order_relaxed;
-    return {allowed.load(r),           denied.load(r),         malformed.load(r),
-            upstream_failures.load(r), upstream_timeouts.load(r), over_limit.load(r),
-            not_redirected.load(r),    reply_failures.load(r), tcp_connections.load(r),
-            tcp_rejected.load(r)};
+    return {allowed.load(r),           denied.load(r),
+            malformed.load(r),         upstream_failures.load(r),
+            upstream_timeouts.load(r), over_limit.load(r),
+            not_redirected.load(r),    reply_failures.load(r),
+            tcp_connections.load(r),   tcp_rejected.load(r)};
   }
 };
 

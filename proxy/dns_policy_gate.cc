@@ -34,8 +34,8 @@ DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8
 DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
                                  DnsFlowMemo& memo) {
   if (policy_.refresh(memo.policy, memo.generation)) {
-    memo.rules = memo.policy ? memo.policy->matchFlow(flow, policy::L7Protocol::kDns)
-                             : policy::FlowRules{};
+    memo.rules =
+        memo.policy ? memo.policy->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
   }
   return decide(flow, message, memo.policy, memo.rules);
 }
@@ -47,9 +47,8 @@ DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::erro
   // A response is never answered: answering one could start a loop between two responders.
   if (!header || header->qr()) return d;
   d.kind = DnsDecision::Kind::kAnswer;
-  d.answer = buildDnsHeaderAnswer(*header, why == DnsParseError::kNotImplemented
-                                               ? DnsRcode::kNotImp
-                                               : DnsRcode::kFormErr);
+  d.answer = buildDnsHeaderAnswer(
+      *header, why == DnsParseError::kNotImplemented ? DnsRcode::kNotImp : DnsRcode::kFormErr);
   return d;
 }
 

@@ -81,8 +81,7 @@ class DnsPolicyGate {
   // For a UDP datagram: the flow is judged afresh.
   DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message);
   // For one query of a TCP connection: the flow's rules are kept in `memo`.
-  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message,
-                    DnsFlowMemo& memo);
+  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message, DnsFlowMemo& memo);
 
   // The upstream's answer to a forwarded query, relayed to the client as it is.
   void answered(const DnsMessage& query, std::span<const uint8_t> answer);

@@ -25,8 +25,8 @@ class DnsReplySockets {
  public:
   using udp = boost::asio::ip::udp;
 
-  explicit DnsReplySockets(boost::asio::io_context& io,
-                           Duration idle = std::chrono::seconds(10), size_t max_sockets = 1024);
+  explicit DnsReplySockets(boost::asio::io_context& io, Duration idle = std::chrono::seconds(10),
+                           size_t max_sockets = 1024);
   DnsReplySockets(const DnsReplySockets&) = delete;
   DnsReplySockets& operator=(const DnsReplySockets&) = delete;
 

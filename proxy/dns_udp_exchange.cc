@@ -57,10 +57,9 @@ void DnsUdpExchange::cancel() {
 }
 
 void DnsUdpExchange::waitReadable() {
-  socket_.async_wait(udp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->onReadable(ec);
-                     });
+  socket_.async_wait(
+      udp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
 }
 
 void DnsUdpExchange::onReadable(const boost::system::error_code& ec) {

@@ -1,0 +1,50 @@
+// The TCP half of a DNS listener: an IP_TRANSPARENT acceptor on (bind address, port); under
+// TPROXY an accepted socket's local address is the client's original destination. Each
+// connection gets a DnsTcpSession; beyond max_tcp_connections new ones are closed at once.
+//
+// Runs on one io_context driven by one thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <unordered_map>
+
+#include "common/result.h"
+#include "proxy/dns_listener_options.h"
+#include "proxy/dns_policy_gate.h"
+
+namespace portcullis::proxy {
+
+class DnsTcpSession;
+
+class DnsTcpListener : public std::enable_shared_from_this<DnsTcpListener> {
+ public:
+  using tcp = boost::asio::ip::tcp;
+
+  static Result<std::shared_ptr<DnsTcpListener>> open(
+      boost::asio::io_context& io, const tcp::endpoint& bind,
+      std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate);
+  DnsTcpListener(boost::asio::io_context& io, std::shared_ptr<const DnsListenerOptions> options,
+                 std::shared_ptr<DnsPolicyGate> gate);
+
+  void start();
+  // Stops accepting and closes every connection.
+  void close();
+  tcp::endpoint localEndpoint() const { return local_; }
+  size_t connections() const { return sessions_.size(); }
+
+ private:
+  void doAccept();
+  void onAccept(const boost::system::error_code& ec, tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<const DnsListenerOptions> options_;
+  std::shared_ptr<DnsPolicyGate> gate_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint local_;
+  std::unordered_map<DnsTcpSession*, std::weak_ptr<DnsTcpSession>> sessions_;
+  bool closed_ = false;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,176 @@
+#include "proxy/dns_tcp_session.h"
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/log.h"
+#include "proxy/dns_tcp_exchange.h"
+
+namespace portcullis::proxy {
+
+DnsTcpSession::DnsTcpSession(boost::asio::io_context& io, tcp::socket socket, tcp::endpoint server,
+                             policy::Flow flow, std::shared_ptr<const DnsListenerOptions> options,
+                             std::shared_ptr<DnsPolicyGate> gate, OnClose on_close)
+    : io_(io),
+      socket_(std::move(socket)),
+      idle_timer_(io),
+      server_(std::move(server)),
+      flow_(flow),
+      options_(std::move(options)),
+      gate_(std::move(gate)),
+      on_close_(std::move(on_close)) {}
+
+void DnsTcpSession::start() {
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  last_activity_ = std::chrono::steady_clock::now();
+  idle_timer_.expires_at(last_activity_ + options_->tcp_idle_timeout);
+  armIdleTimer();
+  resume();
+}
+
+void DnsTcpSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  idle_timer_.cancel();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  for (auto& [raw, weak] : exchanges_) {
+    if (auto exchange = weak.lock()) exchange->cancel();
+  }
+  if (on_close_) std::exchange(on_close_, nullptr)(*this);
+}
+
+void DnsTcpSession::resume() {
+  if (closed_) return;
+  if (client_done_) {
+    if (pending() == 0) close();
+    return;
+  }
+  if (reading_ || pending() >= options_->max_tcp_pipeline) return;
+  doReadLength();
+}
+
+void DnsTcpSession::doReadLength() {
+  reading_ = true;
+  boost::asio::async_read(socket_, boost::asio::buffer(length_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                            self->onLength(ec);
+                          });
+}
+
+void DnsTcpSession::onLength(const boost::system::error_code& ec) {
+  if (closed_ || ec == boost::asio::error::operation_aborted) return;
+  if (ec == boost::asio::error::eof) {
+    reading_ = false;
+    client_done_ = true;
+    return resume();
+  }
+  if (ec) return close();
+  const size_t length = size_t{length_[0]} << 8 | length_[1];
+  if (length == 0) {
+    DnsCounters::bump(gate_->counters().malformed);
+    reading_ = false;
+    return resume();
+  }
+  message_.resize(length);
+  boost::asio::async_read(socket_, boost::asio::buffer(message_),
+                          [self = shared_from_this()](const boost::system::error_code& e, size_t) {
+                            self->onMessage(e);
+                          });
+}
+
+void DnsTcpSession::onMessage(const boost::system::error_code& ec) {
+  if (closed_ || ec == boost::asio::error::operation_aborted) return;
+  reading_ = false;
+  if (ec) return close();  // EOF inside a message breaks the framing: nothing left to answer
+  last_activity_ = std::chrono::steady_clock::now();
+  handle();
+  resume();
+}
+
+void DnsTcpSession::handle() {
+  DnsDecision decision = gate_->judge(flow_, message_, memo_);
+  switch (decision.kind) {
+    case DnsDecision::Kind::kDrop:
+      return;
+    case DnsDecision::Kind::kAnswer:
+      return send(decision.answer);
+    case DnsDecision::Kind::kForward:
+      break;
+  }
+  auto exchange = std::make_shared<DnsTcpExchange>(
+      io_, server_, std::move(decision.query), std::move(decision.slot),
+      [self = shared_from_this()](DnsTcpExchange& e, std::error_code ec,
+                                  std::span<const uint8_t> answer) {
+        self->onUpstream(e, ec, answer);
+      });
+  exchanges_.emplace(exchange.get(), exchange);
+  exchange->start(message_, options_->upstream_mark, gate_->options().upstream_timeout);
+}
+
+void DnsTcpSession::onUpstream(DnsTcpExchange& exchange, std::error_code ec,
+                               std::span<const uint8_t> answer) {
+  exchanges_.erase(&exchange);
+  exchange.slot().reset();
+  if (closed_ || ec == std::errc::operation_canceled) return;
+  last_activity_ = std::chrono::steady_clock::now();
+  if (ec) {
+    log::debug("dns: tcp upstream ", server_.address().to_string(), ":", server_.port(), " for ",
+               exchange.query().question.name, ": ", ec.message());
+    send(gate_->failed(exchange.query(), ec == std::errc::timed_out));
+  } else {
+    gate_->answered(exchange.query(), answer);
+    send(answer);
+  }
+  resume();
+}
+
+void DnsTcpSession::send(std::span<const uint8_t> answer) {
+  std::vector<uint8_t> framed;
+  framed.reserve(answer.size() + 2);
+  framed.push_back(static_cast<uint8_t>(answer.size() >> 8));
+  framed.push_back(static_cast<uint8_t>(answer.size()));
+  framed.insert(framed.end(), answer.begin(), answer.end());
+  writes_.push_back(std::move(framed));
+  doWrite();
+}
+
+void DnsTcpSession::doWrite() {
+  if (writing_ || writes_.empty() || closed_) return;
+  writing_ = true;
+  boost::asio::async_write(socket_, boost::asio::buffer(writes_.front()),
+                           [self = shared_from_this()](const boost::system::error_code& ec,
+                                                       size_t) { self->onWrite(ec); });
+}
+
+void DnsTcpSession::onWrite(const boost::system::error_code& ec) {
+  if (closed_ || ec == boost::asio::error::operation_aborted) return;
+  writing_ = false;
+  if (ec) {
+    DnsCounters::bump(gate_->counters().reply_failures);
+    return close();
+  }
+  writes_.pop_front();
+  last_activity_ = std::chrono::steady_clock::now();
+  doWrite();
+  resume();
+}
+
+void DnsTcpSession::armIdleTimer() {
+  idle_timer_.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->onIdleTimer(ec); });
+}
+
+void DnsTcpSession::onIdleTimer(const boost::system::error_code& ec) {
+  if (closed_ || ec == boost::asio::error::operation_aborted) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = last_activity_ + options_->tcp_idle_timeout;
+  // Upstream exchanges end by their own timeout; a client that stops sending mid-message or
+  // stops reading its answers makes no progress and is closed.
+  if (exchanges_.empty() && now >= deadline) return close();
+  idle_timer_.expires_at(exchanges_.empty() ? deadline : now + options_->tcp_idle_timeout);
+  armIdleTimer();
+}
+
+}  // namespace portcullis::proxy

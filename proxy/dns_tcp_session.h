@@ -1,0 +1,79 @@
+// One client's DNS-over-TCP connection to a DNS listener. Queries are read one after another
+// (RFC 7766 6.2.1: a client may pipeline), each judged by the gate and either answered at once
+// or forwarded through its own DnsTcpExchange; answers are written as they complete, in
+// whatever order that is (RFC 7766 7: responses may be sent out of order). Reading pauses while
+// max_tcp_pipeline queries are pending; the connection closes after tcp_idle_timeout with
+// nothing pending, on a framing error, or when the client closes and all is answered.
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/compiled_policy.h"
+#include "proxy/dns_listener_options.h"
+#include "proxy/dns_policy_gate.h"
+
+namespace portcullis::proxy {
+
+class DnsTcpExchange;
+
+class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
+ public:
+  using tcp = boost::asio::ip::tcp;
+  using OnClose = std::function<void(DnsTcpSession&)>;
+
+  DnsTcpSession(boost::asio::io_context& io, tcp::socket socket, tcp::endpoint server,
+                policy::Flow flow, std::shared_ptr<const DnsListenerOptions> options,
+                std::shared_ptr<DnsPolicyGate> gate, OnClose on_close);
+
+  void start();
+  void close();
+
+ private:
+  void doReadLength();
+  void onLength(const boost::system::error_code& ec);
+  void onMessage(const boost::system::error_code& ec);
+  void handle();
+  void onUpstream(DnsTcpExchange& exchange, std::error_code ec, std::span<const uint8_t> answer);
+  void send(std::span<const uint8_t> answer);
+  void doWrite();
+  void onWrite(const boost::system::error_code& ec);
+  void armIdleTimer();
+  void onIdleTimer(const boost::system::error_code& ec);
+  // Reads the next query if reading is allowed and none is being read; closes when done.
+  void resume();
+  size_t pending() const { return exchanges_.size() + writes_.size(); }
+
+  boost::asio::io_context& io_;
+  tcp::socket socket_;
+  boost::asio::steady_timer idle_timer_;
+  const tcp::endpoint server_;
+  const policy::Flow flow_;
+  const std::shared_ptr<const DnsListenerOptions> options_;
+  std::shared_ptr<DnsPolicyGate> gate_;
+  OnClose on_close_;
+  DnsFlowMemo memo_;
+
+  std::array<uint8_t, 2> length_{};
+  std::vector<uint8_t> message_;
+  std::deque<std::vector<uint8_t>> writes_;  // framed answers; the front is being written
+  // Weak: an exchange lives by its pending operations and holds this session through its
+  // completion handler, not the other way around.
+  std::unordered_map<DnsTcpExchange*, std::weak_ptr<DnsTcpExchange>> exchanges_;
+  std::chrono::steady_clock::time_point last_activity_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool client_done_ = false;  // EOF from the client: answer what is pending, then close
+  bool closed_ = false;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,79 @@
+// The UDP half of a DNS listener: one socket on (bind address, port), IP_TRANSPARENT under
+// TPROXY, each datagram's original destination read from IP_ORIGDSTADDR. Datagrams are read in
+// batches (recvmmsg); each is judged by the gate and answered at once (denied, malformed, over
+// the limit) or forwarded through its own DnsUdpExchange, so a slow upstream blocks nothing
+// else. Answers leave from the original destination (DnsReplySockets).
+//
+// Runs on one io_context driven by one thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "proxy/dns_listener_options.h"
+#include "proxy/dns_message.h"
+#include "proxy/dns_policy_gate.h"
+#include "proxy/dns_reply_sockets.h"
+#include "proxy/dns_socket.h"
+
+namespace portcullis::proxy {
+
+class DnsUdpExchange;
+
+class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
+ public:
+  using udp = boost::asio::ip::udp;
+  static constexpr size_t kBatch = 32;
+
+  // Binds; the error is the bind's (EADDRINUSE: the daemon draws another port).
+  static Result<std::shared_ptr<DnsUdpListener>> open(
+      boost::asio::io_context& io, const udp::endpoint& bind,
+      std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate);
+  DnsUdpListener(boost::asio::io_context& io, std::shared_ptr<const DnsListenerOptions> options,
+                 std::shared_ptr<DnsPolicyGate> gate);
+
+  void start();
+  // Stops reading and cancels the queries in flight (their clients get nothing).
+  void close();
+  udp::endpoint localEndpoint() const { return local_; }
+
+ private:
+  struct Slot {
+    std::array<uint8_t, kDnsMaxQuerySize + 1> data;  // one more: MSG_TRUNC marks oversized
+    std::array<uint8_t, kOriginalDestinationControlSize> control;
+    sockaddr_storage from;
+    iovec iov;
+  };
+
+  void waitReadable();
+  void onReadable(const boost::system::error_code& ec);
+  void handle(std::span<const uint8_t> datagram, const udp::endpoint& client,
+              const udp::endpoint& observed);
+  void forward(DnsDecision decision, std::span<const uint8_t> datagram, const udp::endpoint& client,
+               const udp::endpoint& server);
+  void onUpstream(DnsUdpExchange& exchange, std::error_code ec, std::span<const uint8_t> answer);
+  void reply(const udp::endpoint& server, const udp::endpoint& client,
+             std::span<const uint8_t> answer);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<const DnsListenerOptions> options_;
+  std::shared_ptr<DnsPolicyGate> gate_;
+  udp::socket socket_;
+  udp::endpoint local_;
+  DnsReplySockets reply_sockets_;
+  std::vector<Slot> slots_;
+  std::vector<mmsghdr> headers_;
+  std::unordered_map<DnsUdpExchange*, std::weak_ptr<DnsUdpExchange>> in_flight_;
+  bool closed_ = false;
+};
+
+}  // namespace portcullis::proxy
