@@ -28,6 +28,7 @@ struct HttpHead {
   bool upgrade = false;
   bool chunked = false;
   std::optional<uint64_t> content_length;
+  bool body_until_close = false;  // responses: neither length nor chunked, the close ends it
 
   bool isConnect() const { return method == "CONNECT"; }
   bool isHttp10() const { return version_major == 1 && version_minor == 0; }

@@ -273,6 +273,7 @@ struct HttpParser::Impl {
     }
     head.upgrade = parser.upgrade != 0;
     head.keep_alive = llhttp_should_keep_alive(&parser) != 0;
+    head.body_until_close = type == Type::kResponse && llhttp_message_needs_eof(&parser) != 0;
   }
 
   int onMessageComplete() {

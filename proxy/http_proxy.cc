@@ -1,0 +1,124 @@
+#include "proxy/http_proxy.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+
+#include "common/log.h"
+#include "proxy/http_proxy_context.h"
+#include "proxy/http_session.h"
+#include "proxy/transparent_listener.h"
+
+namespace portcullis::proxy {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Every address of this host, for refusing connections whose original destination is one of
+// our listeners reached through a non-loopback address.
+std::vector<asio::ip::address> localAddresses() {
+  std::vector<asio::ip::address> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.emplace_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      out.emplace_back(asio::ip::address_v6(bytes, in6->sin6_scope_id));
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t shard,
+                      Tcp::socket socket) {
+  HttpCounters::Shard& counters = context->counters().shard(shard);
+  if (!context->tryAdmit()) {
+    // Accept and close, rather than leave the client hanging in the backlog.
+    bump(counters.connections_over_limit);
+    setAbortiveClose(socket);
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  auto session = std::make_shared<HttpSession>(std::move(socket), context, counters);
+  context->add(session);
+  session->start();
+}
+
+}  // namespace
+
+HttpProxy::HttpProxy(IoPool& pool, HttpProxyOptions options, PolicyStore& policies)
+    : pool_(pool),
+      context_(std::make_shared<HttpProxyContext>(std::move(options), policies, pool.threads())) {}
+
+HttpProxy::~HttpProxy() { stopAccepting(); }
+
+const HttpProxyOptions& HttpProxy::options() const { return context_->options(); }
+
+Result<void> HttpProxy::start() {
+  const HttpProxyOptions& opts = context_->options();
+  if (opts.bind.empty()) return std::make_error_code(std::errc::invalid_argument);
+  TransparentListener::Options listener_options;
+  listener_options.transparent = opts.transparent;
+  listener_options.reuse_port = pool_.contexts() > 1;
+  listener_options.strand_per_connection = pool_.strandPerSession();
+  uint16_t port = 0;
+  for (Tcp::endpoint endpoint : opts.bind) {
+    if (endpoint.port() == 0) endpoint.port(port);
+    for (size_t i = 0; i < pool_.contexts(); ++i) {
+      auto listener = TransparentListener::open(
+          pool_.context(i), endpoint, listener_options,
+          [context = context_, i](Tcp::socket socket) { acceptConnection(context, i, std::move(socket)); });
+      if (!listener) {
+        log::error(opts.name, ": cannot listen on ", endpoint, ": ", listener.error().message());
+        stopAccepting();
+        return listener.error();
+      }
+      if (endpoint.port() == 0) endpoint.port(listener.value()->endpoint().port());
+      if (port == 0) port = endpoint.port();
+      listeners_.push_back(std::move(listener).value());
+    }
+    endpoints_.push_back(endpoint);
+  }
+  context_->setOwnEndpoints(endpoints_, localAddresses());
+  for (const auto& listener : listeners_) listener->start();
+  return ok();
+}
+
+void HttpProxy::stopAccepting() {
+  for (const auto& listener : listeners_) listener->stop();
+  listeners_.clear();
+}
+
+void HttpProxy::shutdown(Duration grace, std::function<void()> done) {
+  stopAccepting();
+  const std::vector<std::shared_ptr<HttpSession>> sessions = context_->sessions();
+  for (const auto& session : sessions) {
+    asio::post(session->executor(), [session] { session->drain(); });
+  }
+  grace_timer_ = std::make_unique<asio::steady_timer>(pool_.context(0), grace);
+  grace_timer_->async_wait([context = context_](boost::system::error_code ec) {
+    if (ec) return;
+    for (const auto& session : context->sessions()) {
+      asio::post(session->executor(), [session] { session->abort(); });
+    }
+  });
+  context_->setOnEmpty(std::move(done));
+}
+
+HttpCountersSnapshot HttpProxy::counters() const { return context_->counters().snapshot(); }
+
+uint32_t HttpProxy::activeConnections() const { return context_->active(); }
+
+}  // namespace portcullis::proxy

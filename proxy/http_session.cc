@@ -1,0 +1,428 @@
+// The downstream half of HttpSession: reading requests, the verdict, canned answers, endings and
+// timeouts. The upstream half (connect, response, tunnel) is in http_session_upstream.cc.
+#include "proxy/http_session.h"
+
+#include <boost/asio/write.hpp>
+
+#include "common/log.h"
+#include "proxy/http_forwarding.h"
+#include "proxy/http_responses.h"
+
+namespace portcullis::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+HttpSession::HttpSession(Tcp::socket downstream, std::shared_ptr<HttpProxyContext> context,
+                         HttpCounters::Shard& counters)
+    : down_(std::move(downstream)),
+      up_(down_.get_executor()),
+      timer_(down_.get_executor()),
+      context_(std::move(context)),
+      counters_(counters),
+      request_(HttpParser::Type::kRequest,
+               {options().limits.max_header_bytes, options().max_headers}),
+      response_(HttpParser::Type::kResponse,
+                {options().limits.max_header_bytes, options().max_headers}),
+      down_in_(options().buffer_bytes),
+      up_in_(options().buffer_bytes) {
+  bump(counters_.connections_accepted);
+  bump<int64_t>(counters_.connections_active, 1);
+}
+
+HttpSession::~HttpSession() {
+  bump<int64_t>(counters_.connections_active, -1);
+  context_->release();
+  context_->remove(this);
+}
+
+void HttpSession::start() {
+  error_code ec;
+  client_ = down_.remote_endpoint(ec);
+  std::error_code dst_ec;
+  destination_ = context_->originalDestination(down_, dst_ec);
+  if (ec || dst_ec) {
+    close(true);
+    return;
+  }
+  if (context_->isOwnEndpoint(destination_)) {
+    bump(counters_.loops_refused);
+    log::debug(options().name, ": refused a connection to the proxy itself from ", client_);
+    close(true);
+    return;
+  }
+  flow_ = {options().direction, ipAddressOf(client_.address()),
+           ipAddressOf(destination_.address()), destination_.port(), policy::Protocol::kTcp};
+  down_.set_option(Tcp::no_delay(true), ec);
+  setDeadline(Phase::kHeader, options().limits.header_timeout);
+  readRequestHead();
+}
+
+void HttpSession::drain() {
+  if (!active() || draining_) return;
+  draining_ = true;
+  if (phase_ == Phase::kIdle || phase_ == Phase::kHeader) {
+    close(true);  // between requests: nothing to finish
+    return;
+  }
+  exchange_.keep_downstream = false;  // the response head, if still to come, says close
+}
+
+void HttpSession::abort() {
+  if (stage_ != Stage::kClosed) close(true);
+}
+
+// ---------------------------------------------------------------- request head
+
+void HttpSession::readRequestHead() {
+  const HttpParser::Step step = request_.parse(down_in_.data());
+  down_in_.consume(step.consumed);
+  switch (step.event) {
+    case HttpParser::Event::kHead: onRequestHead(); return;
+    case HttpParser::Event::kError: {
+      bump(counters_.parse_errors);
+      log::debug(options().name, ": 400 for ", client_, ": ", request_.error().message(), " (",
+                 request_.errorDetail(), ")");
+      respondAndClose(kBadRequest);
+      return;
+    }
+    case HttpParser::Event::kMessageEnd:  // a head always comes first
+    case HttpParser::Event::kNeedMore: break;
+  }
+  if (!request_.idle()) {
+    // Part of a head is here: from now on the rest must come within header-timeout.
+    if (phase_ != Phase::kHeader) setDeadline(Phase::kHeader, options().limits.header_timeout);
+    down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+      self->onRequestHeadRead(e, n);
+    });
+    return;
+  }
+  // Between requests: wait for readability without holding buffers (idle connections are cheap).
+  down_in_.release();
+  up_in_.release();
+  down_.async_wait(Tcp::socket::wait_read,
+                   [self = shared_from_this()](error_code e) { self->onRequestHeadReadable(e); });
+}
+
+void HttpSession::onRequestHeadReadable(const error_code& ec) {
+  if (!active()) return;
+  if (ec) return fail(ec, "wait for request");
+  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    self->onRequestHeadRead(e, n);
+  });
+}
+
+void HttpSession::onRequestHeadRead(const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (ec == asio::error::eof) {
+    // The client closed: between requests that is the normal end of a keep-alive connection.
+    close(false);
+    return;
+  }
+  if (ec) return fail(ec, "read request");
+  down_in_.commit(n);
+  readRequestHead();
+}
+
+void HttpSession::onRequestHead() {
+  const HttpHead& head = request_.head();
+  exchange_ = Exchange{};
+  exchange_.connect = head.isConnect();
+  exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
+  const policy::HttpVerdict verdict = judge(head);
+  if (!verdict.allowed) {
+    bump(counters_.requests_denied);
+    log::debug(options().name, ": 403 ", head.method, " ", head.target, " from ", client_, " to ",
+               destination_, verdict.rule.empty() ? "" : " rule ", verdict.rule);
+    deny();
+    return;
+  }
+  bump(counters_.requests_allowed);
+  exchange_.upgrade = head.upgrade;
+  ConnectionMode mode = exchange_.keep_downstream ? ConnectionMode::kKeepAlive : ConnectionMode::kClose;
+  if (head.upgrade && !exchange_.connect) mode = ConnectionMode::kUpgrade;
+  up_head_.clear();
+  writeRequestHead(head, verdict.edits, mode, up_head_);
+  response_.expectResponseTo(head.method == "HEAD" ? HttpParser::RequestKind::kHead
+                             : exchange_.connect   ? HttpParser::RequestKind::kConnect
+                                                   : HttpParser::RequestKind::kNormal);
+  if (up_.is_open() && upstream_reusable_) {
+    upstream_reused_ = true;
+    setDeadline(Phase::kStream, options().limits.idle_timeout);
+    writeUpstreamHead();
+  } else {
+    connectUpstream();
+  }
+}
+
+policy::HttpVerdict HttpSession::judge(const HttpHead& head) {
+  if (context_->policies().refresh(policy_, policy_generation_)) {
+    // matchFlow once per connection, again only when a reload swapped the policy.
+    rules_ = policy_ ? policy_->matchFlow(flow_, policy::L7Protocol::kHttp) : policy::FlowRules{};
+  }
+  if (!policy_) return {};  // no policy loaded: nothing is allowed
+  header_views_.clear();
+  for (const HttpHeader& h : head.headers) header_views_.push_back({h.name, h.value});
+  const policy::HttpRequestView view{head.method, head.target, requestHost(head), header_views_};
+  return policy_->http(rules_, view);
+}
+
+// ---------------------------------------------------------------- denied requests
+
+void HttpSession::deny() {
+  const HttpHead& head = request_.head();
+  // The connection survives a 403 only if the request's body can be read off it first: a CONNECT
+  // would be followed by tunnel bytes, a client waiting for 100-continue may never send the body.
+  const bool unframed = exchange_.connect || (head.hasBody() && head.expectsContinue()) ||
+                        head.content_length.value_or(0) > options().max_discard_bytes;
+  if (unframed) exchange_.keep_downstream = false;
+  if (unframed || !exchange_.keep_downstream) {
+    respondAndClose(kForbiddenClose);
+    return;
+  }
+  setDeadline(Phase::kStream, options().limits.idle_timeout);
+  discardRequestBody();
+}
+
+void HttpSession::discardRequestBody() {
+  const HttpParser::Step step = request_.parse(down_in_.data());
+  down_in_.consume(step.consumed);
+  exchange_.discarded += step.consumed;
+  if (exchange_.discarded > options().max_discard_bytes) {
+    respondAndClose(kForbiddenClose);
+    return;
+  }
+  switch (step.event) {
+    case HttpParser::Event::kMessageEnd:
+      request_.resumeAfterUpgrade();  // a refused Upgrade: the connection stays HTTP
+      respond(kForbidden, true);
+      return;
+    case HttpParser::Event::kError:
+      bump(counters_.parse_errors);
+      respondAndClose(kBadRequest);
+      return;
+    case HttpParser::Event::kHead:
+    case HttpParser::Event::kNeedMore: break;
+  }
+  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    self->onDiscardRead(e, n);
+  });
+}
+
+void HttpSession::onDiscardRead(const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (ec) return fail(ec, "read denied body");
+  touch();
+  down_in_.commit(n);
+  discardRequestBody();
+}
+
+// ---------------------------------------------------------------- request body
+
+void HttpSession::pumpRequestBody() {
+  const HttpParser::Step step = request_.parse(down_in_.data());
+  if (step.event == HttpParser::Event::kError) {
+    // The head went upstream already; the origin sees a cut request, the client a 400 if no
+    // response started, and neither connection is reused.
+    bump(counters_.parse_errors);
+    respondAndClose(kBadRequest);
+    return;
+  }
+  if (step.consumed == 0) {
+    afterRequestBody(step.event);
+    return;
+  }
+  asio::async_write(up_, asio::buffer(down_in_.data().substr(0, step.consumed)),
+                    [self = shared_from_this(), event = step.event](error_code e, size_t n) {
+                      self->onRequestBodyWritten(e, event, n);
+                    });
+}
+
+void HttpSession::onRequestBodyWritten(const error_code& ec, HttpParser::Event event, size_t n) {
+  if (!active()) return;
+  if (ec) {
+    // The origin stopped reading; if it answered early, that answer is on its way down.
+    log::debug(options().name, ": upstream write: ", ec.message());
+    if (!exchange_.response_started) {
+      bump(counters_.upstream_errors);
+      respondAndClose(kBadGateway);
+    }
+    return;
+  }
+  down_in_.consume(n);
+  afterRequestBody(event);
+}
+
+void HttpSession::afterRequestBody(HttpParser::Event event) {
+  touch();
+  if (event == HttpParser::Event::kMessageEnd) {
+    exchange_.request_done = true;
+    if (!exchange_.response_started) {
+      setDeadline(Phase::kResponse, options().response_timeout);
+    }
+    if (exchange_.response_done) finishExchange();
+    return;
+  }
+  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    self->onRequestBodyRead(e, n);
+  });
+}
+
+void HttpSession::onRequestBodyRead(const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (ec) return fail(ec, "read request body");
+  down_in_.commit(n);
+  pumpRequestBody();
+}
+
+// Both the request and its final response are complete.
+void HttpSession::finishExchange() {
+  if (!exchange_.upstream_keep) closeUpstream();
+  upstream_reusable_ = exchange_.upstream_keep && up_.is_open();
+  if (!exchange_.keep_downstream || draining_) {
+    lingerClose(exchange_.response_until_close);
+    return;
+  }
+  request_.resumeAfterUpgrade();  // an Upgrade the origin declined
+  setDeadline(Phase::kIdle, options().limits.idle_timeout);
+  readRequestHead();
+}
+
+// ---------------------------------------------------------------- endings
+
+void HttpSession::respond(std::string_view canned, bool keep_alive) {
+  asio::async_write(down_, asio::buffer(canned),
+                    [self = shared_from_this(), keep_alive](error_code e, size_t) {
+                      if (!self->active()) return;
+                      if (e) return self->fail(e, "write response");
+                      if (!keep_alive || self->draining_) return self->lingerClose(false);
+                      self->setDeadline(Phase::kIdle, self->options().limits.idle_timeout);
+                      self->readRequestHead();
+                    });
+}
+
+void HttpSession::respondAndClose(std::string_view canned) {
+  if (!active()) return;
+  closeUpstream();
+  if (exchange_.response_started) {
+    close(true);  // mid-response: the client can only learn of the failure by the reset
+    return;
+  }
+  exchange_.response_started = true;
+  stage_ = Stage::kClosing;
+  error_code ignored;
+  down_.cancel(ignored);  // a pending body read must not race the answer
+  setDeadline(Phase::kLinger, options().linger_timeout);
+  asio::async_write(down_, asio::buffer(canned), [self = shared_from_this()](error_code e, size_t) {
+    if (self->stage_ != Stage::kClosing) return;
+    if (e) return self->close(true);
+    self->lingerClose(false);
+  });
+}
+
+// Waits for the client to close first (the answer told it to), reading and dropping what it
+// still sends; only a response delimited by the close needs our FIN first.
+void HttpSession::lingerClose(bool fin_first) {
+  if (stage_ == Stage::kClosed) return;
+  stage_ = Stage::kClosing;
+  closeUpstream();
+  error_code ignored;
+  down_.cancel(ignored);  // a pending request read gives way to the linger read
+  if (fin_first) down_.shutdown(Tcp::socket::shutdown_send, ignored);
+  setDeadline(Phase::kLinger, options().linger_timeout);
+  lingerRead();
+}
+
+void HttpSession::lingerRead() {
+  down_in_.consume(down_in_.data().size());
+  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    if (self->stage_ != Stage::kClosing) return;
+    if (e) return self->close(false);
+    self->down_in_.commit(n);
+    self->lingerRead();
+  });
+}
+
+void HttpSession::closeUpstream() {
+  error_code ignored;
+  if (up_.is_open()) up_.close(ignored);
+  upstream_reusable_ = false;
+}
+
+void HttpSession::close(bool abortive) {
+  if (stage_ == Stage::kClosed) return;
+  stage_ = Stage::kClosed;
+  error_code ignored;
+  timer_.cancel();
+  closeUpstream();
+  if (abortive) setAbortiveClose(down_);
+  down_.close(ignored);
+}
+
+void HttpSession::fail(const error_code& ec, std::string_view where) {
+  if (ec == asio::error::operation_aborted || !active()) return;
+  if (ec != asio::error::eof && ec != asio::error::connection_reset) {
+    log::debug(options().name, ": ", where, ": ", ec.message(), " (client ", client_, ")");
+  }
+  close(ec != asio::error::eof);
+}
+
+// ---------------------------------------------------------------- time
+
+// One timer per session, re-armed only when a deadline moves earlier: moving it later (the
+// common case, every request) costs a clock read and no system call.
+void HttpSession::setDeadline(Phase phase, Duration timeout) {
+  phase_ = phase;
+  deadline_ = Clock::now() + timeout;
+  if (!timer_armed_ || deadline_ < timer_expiry_) armTimer();
+}
+
+void HttpSession::touch() {
+  if (phase_ == Phase::kStream) deadline_ = Clock::now() + options().limits.idle_timeout;
+}
+
+void HttpSession::armTimer() {
+  timer_armed_ = true;
+  timer_expiry_ = deadline_;
+  timer_.expires_at(deadline_);
+  timer_.async_wait([self = shared_from_this(), seq = ++timer_seq_](error_code e) {
+    self->onTimer(e, seq);
+  });
+}
+
+void HttpSession::onTimer(const error_code& /*ec*/, uint64_t seq) {
+  if (seq != timer_seq_ || stage_ == Stage::kClosed) return;
+  timer_armed_ = false;
+  if (Clock::now() < deadline_) {
+    armTimer();
+    return;
+  }
+  onTimeout();
+}
+
+void HttpSession::onTimeout() {
+  switch (phase_) {
+    case Phase::kHeader:
+      bump(counters_.header_timeouts);
+      log::debug(options().name, ": header timeout for ", client_);
+      close(true);
+      return;
+    case Phase::kIdle:
+      bump(counters_.idle_timeouts);
+      close(false);
+      return;
+    case Phase::kConnect:
+    case Phase::kResponse:
+      bump(counters_.upstream_timeouts);
+      log::debug(options().name, ": 504 for ", client_, ": ", destination_, " timed out");
+      respondAndClose(kGatewayTimeout);
+      return;
+    case Phase::kStream:
+      bump(counters_.idle_timeouts);
+      close(true);
+      return;
+    case Phase::kLinger: close(false); return;
+  }
+}
+
+}  // namespace portcullis::proxy

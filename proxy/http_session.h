@@ -1,0 +1,150 @@
+// One downstream connection accepted by an HTTP listener, and the upstream connection it opens
+// to the original destination (Boost.Beast's advanced server is the model: one object per
+// connection, enable_shared_from_this, do/on pairs, one place where errors end).
+//
+// Requests are handled one at a time, so responses go back strictly in order; pipelined
+// requests wait, unparsed, in the downstream buffer. Within a request both directions stream at
+// once (a request body goes up while the response comes down), each through one bounded buffer
+// that is not refilled before it was written out (backpressure). The upstream connection is
+// reused for the next request when both sides allow it.
+//
+// Closing: when the proxy ends a connection it waits (linger-timeout) for the client to close
+// first, so the proxy's socket, which carries the original destination's 4-tuple, does not sit
+// in TIME_WAIT; a socket that must be closed sooner is reset (SO_LINGER 0).
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/compiled_policy.h"
+#include "proxy/byte_buffer.h"
+#include "proxy/http_counters.h"
+#include "proxy/http_parser.h"
+#include "proxy/http_proxy_context.h"
+
+namespace portcullis::proxy {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(Tcp::socket downstream, std::shared_ptr<HttpProxyContext> context,
+              HttpCounters::Shard& counters);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  void start();
+  // Shutdown, step 1: finish the exchange in flight announcing Connection: close; an idle
+  // connection is reset at once. Call on executor().
+  void drain();
+  // Shutdown, step 2 (the grace period is over): reset both connections. Call on executor().
+  void abort();
+
+  Tcp::socket::executor_type executor() { return down_.get_executor(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Stage : uint8_t { kActive, kClosing, kClosed };
+  enum class Phase : uint8_t { kHeader, kIdle, kConnect, kResponse, kStream, kLinger };
+
+  // State of the request/response exchange in progress.
+  struct Exchange {
+    bool connect = false;        // CONNECT
+    bool upgrade = false;        // Upgrade or CONNECT, allowed and forwarded
+    bool keep_downstream = false;
+    bool request_done = false;
+    bool response_started = false;  // a byte of the final response went downstream
+    bool response_interim = false;  // the head being forwarded is a 1xx
+    bool response_done = false;
+    bool response_until_close = false;
+    bool upstream_keep = false;
+    bool retried = false;
+    uint64_t discarded = 0;
+  };
+
+  // --- request side (http_session.cc) ---
+  void readRequestHead();
+  void onRequestHeadReadable(const boost::system::error_code& ec);
+  void onRequestHeadRead(const boost::system::error_code& ec, size_t n);
+  void onRequestHead();
+  policy::HttpVerdict judge(const HttpHead& head);
+  void deny();
+  void discardRequestBody();
+  void onDiscardRead(const boost::system::error_code& ec, size_t n);
+  void pumpRequestBody();
+  void onRequestBodyWritten(const boost::system::error_code& ec, HttpParser::Event event, size_t n);
+  void afterRequestBody(HttpParser::Event event);
+  void onRequestBodyRead(const boost::system::error_code& ec, size_t n);
+  void finishExchange();
+
+  // --- upstream side (http_session_upstream.cc) ---
+  void connectUpstream();
+  void onUpstreamConnect(const boost::system::error_code& ec);
+  void writeUpstreamHead();
+  void onUpstreamHeadWritten(const boost::system::error_code& ec);
+  void readResponse();
+  void onResponseRead(const boost::system::error_code& ec, size_t n);
+  void onResponseHead();
+  void onResponseWritten(const boost::system::error_code& ec, HttpParser::Event event, size_t n);
+  void onResponseEnd();
+  bool retryOnFreshConnection();
+  void startTunnel();
+  void tunnel(bool to_upstream);
+  void onTunnelRead(bool to_upstream, const boost::system::error_code& ec, size_t n);
+  void onTunnelWritten(bool to_upstream, const boost::system::error_code& ec, size_t n);
+
+  // --- endings and time (http_session.cc) ---
+  void respond(std::string_view canned, bool keep_alive);
+  void respondAndClose(std::string_view canned);
+  void lingerClose(bool fin_first);
+  void lingerRead();
+  void closeUpstream();
+  void close(bool abortive);
+  void fail(const boost::system::error_code& ec, std::string_view where);
+  void setDeadline(Phase phase, Duration timeout);
+  void touch();
+  void armTimer();
+  void onTimer(const boost::system::error_code& ec, uint64_t seq);
+  void onTimeout();
+  bool active() const { return stage_ == Stage::kActive; }
+  const HttpProxyOptions& options() const { return context_->options(); }
+
+  Tcp::socket down_;
+  Tcp::socket up_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<HttpProxyContext> context_;
+  HttpCounters::Shard& counters_;
+
+  Tcp::endpoint client_;
+  Tcp::endpoint destination_;
+  policy::Flow flow_;
+  PolicyStore::Pointer policy_;
+  uint64_t policy_generation_ = 0;
+  policy::FlowRules rules_;
+  std::vector<policy::HeaderView> header_views_;
+
+  HttpParser request_;
+  HttpParser response_;
+  ByteBuffer down_in_;
+  ByteBuffer up_in_;
+  std::string up_head_;    // the request head as sent upstream (kept for one retry)
+  std::string down_head_;  // the response head as sent downstream
+
+  Exchange exchange_;
+  bool upstream_reusable_ = false;
+  bool upstream_reused_ = false;
+  bool draining_ = false;
+  int tunnel_open_ = 0;  // directions of a tunnel still carrying bytes
+  Stage stage_ = Stage::kActive;
+
+  Phase phase_ = Phase::kHeader;
+  Clock::time_point deadline_;
+  Clock::time_point timer_expiry_;
+  bool timer_armed_ = false;
+  uint64_t timer_seq_ = 0;
+};
+
+}  // namespace portcullis::proxy

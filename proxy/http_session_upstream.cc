@@ -1,0 +1,271 @@
+// The upstream half of HttpSession: the connection to the original destination, the response
+// going back down, and the tunnel of an allowed Upgrade or CONNECT.
+#include <boost/asio/write.hpp>
+
+#include "common/log.h"
+#include "proxy/http_responses.h"
+#include "proxy/http_forwarding.h"
+#include "proxy/http_session.h"
+
+namespace portcullis::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+// ---------------------------------------------------------------- connect
+
+void HttpSession::connectUpstream() {
+  closeUpstream();
+  upstream_reused_ = false;
+  error_code ec;
+  up_.open(destination_.protocol(), ec);
+  std::error_code setup;
+  if (!ec && options().upstream_mark != 0) setup = setMark(up_, options().upstream_mark);
+  if (!ec && !setup && options().preserve_source) {
+    // The origin sees the client's address; the datapath's `-m socket --transparent` rule
+    // brings the replies back to this socket.
+    setup = setTransparent(up_, destination_.protocol());
+    if (!setup) up_.bind(Tcp::endpoint(client_.address(), 0), ec);
+  }
+  if (ec || setup) {
+    log::warn(options().name, ": upstream socket for ", destination_, ": ",
+              ec ? ec.message() : setup.message());
+    bump(counters_.upstream_unavailable);
+    respondAndClose(kServiceUnavailable);
+    return;
+  }
+  setDeadline(Phase::kConnect, options().connect_timeout);
+  up_.async_connect(destination_,
+                    [self = shared_from_this()](error_code e) { self->onUpstreamConnect(e); });
+}
+
+void HttpSession::onUpstreamConnect(const error_code& ec) {
+  if (!active()) return;
+  if (ec) {
+    log::debug(options().name, ": 503 for ", client_, ": ", destination_, ": ", ec.message());
+    bump(counters_.upstream_unavailable);
+    respondAndClose(kServiceUnavailable);
+    return;
+  }
+  error_code ignored;
+  up_.set_option(Tcp::no_delay(true), ignored);
+  setDeadline(Phase::kStream, options().limits.idle_timeout);
+  writeUpstreamHead();
+}
+
+void HttpSession::writeUpstreamHead() {
+  asio::async_write(up_, asio::buffer(up_head_), [self = shared_from_this()](error_code e, size_t) {
+    self->onUpstreamHeadWritten(e);
+  });
+}
+
+void HttpSession::onUpstreamHeadWritten(const error_code& ec) {
+  if (!active()) return;
+  if (ec) {
+    if (retryOnFreshConnection()) return;
+    bump(counters_.upstream_errors);
+    respondAndClose(kBadGateway);
+    return;
+  }
+  touch();
+  readResponse();
+  if (exchange_.request_done) {  // a retry: the request had ended before
+    setDeadline(Phase::kResponse, options().response_timeout);
+    return;
+  }
+  pumpRequestBody();
+}
+
+// A reused connection may have been closed by the origin just as the request went out (its
+// keep-alive timeout); a request whose body has not been sent can safely go again, once.
+bool HttpSession::retryOnFreshConnection() {
+  if (!upstream_reused_ || exchange_.retried || exchange_.response_started ||
+      request_.head().hasBody() || !response_.idle()) {
+    return false;
+  }
+  exchange_.retried = true;
+  connectUpstream();
+  return true;
+}
+
+// ---------------------------------------------------------------- response
+
+void HttpSession::readResponse() {
+  const HttpParser::Step step = response_.parse(up_in_.data());
+  const bool body = exchange_.response_started || exchange_.response_interim;
+  switch (step.event) {
+    case HttpParser::Event::kHead:
+      up_in_.consume(step.consumed);
+      onResponseHead();
+      return;
+    case HttpParser::Event::kError:
+      log::debug(options().name, ": bad response from ", destination_, ": ",
+                 response_.error().message(), " (", response_.errorDetail(), ")");
+      bump(counters_.upstream_errors);
+      respondAndClose(kBadGateway);
+      return;
+    case HttpParser::Event::kNeedMore:
+    case HttpParser::Event::kMessageEnd: break;
+  }
+  if (!body || step.consumed == 0) {
+    up_in_.consume(step.consumed);
+    onResponseWritten({}, step.event, 0);
+    return;
+  }
+  asio::async_write(down_, asio::buffer(up_in_.data().substr(0, step.consumed)),
+                    [self = shared_from_this(), event = step.event](error_code e, size_t n) {
+                      if (self->active() && !e) self->up_in_.consume(n);
+                      self->onResponseWritten(e, event, n);
+                    });
+}
+
+void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event event, size_t /*n*/) {
+  if (!active()) return;
+  if (ec) return fail(ec, "write response");
+  touch();
+  if (event == HttpParser::Event::kMessageEnd) {
+    onResponseEnd();
+    return;
+  }
+  up_.async_read_some(up_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    self->onResponseRead(e, n);
+  });
+}
+
+void HttpSession::onResponseRead(const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (!ec) {
+    touch();
+    up_in_.commit(n);
+    readResponse();
+    return;
+  }
+  if (ec == asio::error::operation_aborted) return;
+  if (response_.idle() && !exchange_.response_started && retryOnFreshConnection()) return;
+  if (ec == asio::error::eof) {
+    const HttpParser::Step step = response_.finish();
+    exchange_.upstream_keep = false;
+    if (step.event == HttpParser::Event::kMessageEnd) {
+      onResponseWritten({}, step.event, 0);  // the close delimited the body
+      return;
+    }
+  }
+  log::debug(options().name, ": upstream ", destination_, " ended the response: ", ec.message());
+  bump(counters_.upstream_errors);
+  respondAndClose(kBadGateway);  // or, mid-response, a reset: the client must not trust it
+}
+
+void HttpSession::onResponseHead() {
+  const HttpHead& head = response_.head();
+  const bool informational = head.status / 100 == 1 && !head.upgrade;
+  if (head.status == 101 && !head.upgrade) {
+    bump(counters_.upstream_errors);  // switching protocols without a protocol to switch to
+    respondAndClose(kBadGateway);
+    return;
+  }
+  if ((head.upgrade && !exchange_.upgrade)) {
+    bump(counters_.upstream_errors);
+    respondAndClose(kBadGateway);
+    return;
+  }
+  ConnectionMode mode = ConnectionMode::kKeepAlive;
+  if (!informational) {
+    exchange_.response_interim = false;
+    exchange_.response_started = true;
+    exchange_.response_until_close = head.body_until_close;
+    exchange_.upstream_keep = head.keep_alive && !head.upgrade;
+    // A body delimited by the close can only reach the client the same way.
+    if (head.body_until_close || draining_) exchange_.keep_downstream = false;
+    if (head.upgrade) {
+      mode = exchange_.connect ? ConnectionMode::kKeepAlive : ConnectionMode::kUpgrade;
+    } else if (!exchange_.keep_downstream) {
+      mode = ConnectionMode::kClose;
+    }
+    setDeadline(Phase::kStream, options().limits.idle_timeout);
+  } else {
+    exchange_.response_interim = true;  // 100 Continue, 103 Early Hints: forwarded as they are
+  }
+  down_head_.clear();
+  writeResponseHead(head, mode, down_head_);
+  asio::async_write(down_, asio::buffer(down_head_), [self = shared_from_this()](error_code e, size_t n) {
+    if (!self->active()) return;
+    if (e) return self->onResponseWritten(e, HttpParser::Event::kNeedMore, n);
+    self->readResponse();
+  });
+}
+
+void HttpSession::onResponseEnd() {
+  if (exchange_.response_interim) {
+    exchange_.response_interim = false;
+    readResponse();  // the final response follows
+    return;
+  }
+  if (response_.upgraded()) {
+    startTunnel();
+    return;
+  }
+  exchange_.response_done = true;
+  if (exchange_.request_done) {
+    finishExchange();
+    return;
+  }
+  // The origin answered before the request body ended (413, an early 401...): the rest of that
+  // body cannot be framed for another request, so both connections end here.
+  exchange_.keep_downstream = false;
+  exchange_.upstream_keep = false;
+  finishExchange();
+}
+
+// ---------------------------------------------------------------- tunnel
+
+void HttpSession::startTunnel() {
+  bump(counters_.tunnels);
+  upstream_reusable_ = false;
+  setDeadline(Phase::kStream, options().limits.idle_timeout);
+  tunnel_open_ = 2;
+  tunnel(true);
+  tunnel(false);
+}
+
+// Moves what is buffered for one direction, then reads more: down_in_ carries client bytes
+// upstream, up_in_ carries origin bytes downstream.
+void HttpSession::tunnel(bool to_upstream) {
+  ByteBuffer& buffer = to_upstream ? down_in_ : up_in_;
+  Tcp::socket& from = to_upstream ? down_ : up_;
+  Tcp::socket& to = to_upstream ? up_ : down_;
+  if (!buffer.empty()) {
+    asio::async_write(to, asio::buffer(buffer.data()),
+                      [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                        self->onTunnelWritten(to_upstream, e, n);
+                      });
+    return;
+  }
+  from.async_read_some(buffer.space(), [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+    self->onTunnelRead(to_upstream, e, n);
+  });
+}
+
+void HttpSession::onTunnelRead(bool to_upstream, const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (ec == asio::error::eof) {
+    // Half-close: pass the FIN on and keep the other direction going until it ends too.
+    error_code ignored;
+    (to_upstream ? up_ : down_).shutdown(Tcp::socket::shutdown_send, ignored);
+    if (--tunnel_open_ == 0) close(false);
+    return;
+  }
+  if (ec) return fail(ec, "tunnel read");
+  touch();
+  (to_upstream ? down_in_ : up_in_).commit(n);
+  tunnel(to_upstream);
+}
+
+void HttpSession::onTunnelWritten(bool to_upstream, const error_code& ec, size_t n) {
+  if (!active()) return;
+  if (ec) return fail(ec, "tunnel write");
+  touch();
+  (to_upstream ? down_in_ : up_in_).consume(n);
+  tunnel(to_upstream);
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,32 @@
+// The Linux socket options a transparent proxy needs, on Asio sockets. Errors are values.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <system_error>
+
+#include "common/ip_address.h"
+
+namespace portcullis::proxy {
+
+using Tcp = boost::asio::ip::tcp;
+
+// SO_MARK: packets the proxy sends carry this mark so the datapath never redirects them again
+// (SPEC.md "Datapath layout": 0xa00). Needs CAP_NET_ADMIN.
+std::error_code setMark(Tcp::socket& socket, uint32_t mark);
+
+// IP_TRANSPARENT / IPV6_TRANSPARENT: a listener accepts connections addressed to any
+// destination (TPROXY); an upstream socket may bind to a non-local (the client's) address.
+// Needs CAP_NET_ADMIN.
+std::error_code setTransparent(Tcp::socket& socket, const Tcp& protocol);
+std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol);
+
+// SO_LINGER {on, 0}: close() sends RST and leaves no TIME_WAIT socket behind.
+void setAbortiveClose(Tcp::socket& socket);
+
+// Bytes written but not yet acknowledged by the peer (SIOCOUTQ); 0 when unknown.
+int unsentBytes(Tcp::socket& socket);
+
+IpAddress ipAddressOf(const boost::asio::ip::address& address);
+
+}  // namespace portcullis::proxy
