@@ -122,6 +122,10 @@ Result<CommandOutput> ProcessCommandRunner::run(const std::vector<std::string>& 
   in_read.reset();
   out_write.reset();
   err_write.reset();
+  // Our ends only: a blocking write of a large payload would wait for a child that is itself
+  // blocked writing output we are not reading yet.
+  for (const Fd* fd : {&in_write, &out_read, &err_read})
+    ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) | O_NONBLOCK);
   CommandOutput result;
   pump(in_write, out_read, err_read, stdin_data, result);
   int status = 0;

@@ -1,0 +1,155 @@
+#include "datapath/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/datapath/fakes.h"
+#include "tests/datapath/sample_plan.h"
+
+namespace portcullis::datapath {
+namespace {
+
+using testing::FakeCommandRunner;
+using testing::FakeRouteTable;
+using testing::FakeRuleTable;
+using testing::Journal;
+using testing::readTestData;
+
+std::string without(std::string text, const std::string& line) {
+  const auto at = text.find(line + "\n");
+  EXPECT_NE(at, std::string::npos) << line;
+  if (at != std::string::npos) text.erase(at, line.size() + 1);
+  return text;
+}
+
+const std::string kTproxyDns =
+    "-A PORTCULLIS_PRE_mangle -p udp -m mark --mark 0x234e0200 -m comment --comment \"portcullis: tproxy "
+    "portcullis-dns-egress\" -j TPROXY --on-port 20003 --on-ip 127.0.0.1 --tproxy-mark 0x200/0xffffffff";
+const std::string kJumpPreMangle =
+    "-A PREROUTING -m comment --comment \"portcullis: jump\" -j PORTCULLIS_PRE_mangle";
+
+class ReconcilerDecision : public ::testing::Test {
+ protected:
+  std::string installed = readTestData("installed_v4.save");
+  InstalledForm form = InstalledForm::readBack(IptablesState::parse(installed));
+};
+
+TEST_F(ReconcilerDecision, LearnsTheCanonicalFormAsPrinted) {
+  const auto& pre = form.chains.at("PORTCULLIS_PRE_mangle");
+  ASSERT_EQ(pre.size(), 8u);
+  // Written as "! --syn", printed as iptables-save spells it.
+  EXPECT_NE(pre[0].find("-m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN"), std::string::npos);
+  EXPECT_EQ(form.jumps.at("PORTCULLIS_PRE_mangle"), kJumpPreMangle.substr(14));
+}
+
+TEST_F(ReconcilerDecision, NothingDriftedNothingToDo) {
+  const auto repair = decideRepair(form, IptablesState::parse(installed));
+  EXPECT_FALSE(repair.needed());
+  EXPECT_TRUE(repair.edits.refill.empty());
+}
+
+TEST_F(ReconcilerDecision, DeletedTproxyRuleRefillsOnlyItsChain) {
+  const auto repair = decideRepair(form, IptablesState::parse(without(installed, kTproxyDns)));
+  ASSERT_EQ(repair.findings.size(), 1u);
+  EXPECT_EQ(repair.edits.refill, (std::vector<std::string_view>{"PORTCULLIS_PRE_mangle"}));
+  EXPECT_TRUE(repair.edits.add_jumps.empty());
+  EXPECT_TRUE(repair.edits.deletes.empty());
+}
+
+TEST_F(ReconcilerDecision, ChangedRuleRefillsItsChain) {
+  std::string changed = installed;
+  changed.replace(changed.find("--on-port 20003"), 15, "--on-port 20004");
+  EXPECT_EQ(decideRepair(form, IptablesState::parse(changed)).edits.refill,
+            (std::vector<std::string_view>{"PORTCULLIS_PRE_mangle"}));
+}
+
+TEST_F(ReconcilerDecision, DeletedJumpIsReAddedAlone) {
+  const auto repair = decideRepair(form, IptablesState::parse(without(installed, kJumpPreMangle)));
+  ASSERT_EQ(repair.findings.size(), 1u);
+  EXPECT_TRUE(repair.edits.refill.empty());
+  EXPECT_EQ(repair.edits.add_jumps, (std::vector<std::string_view>{"PORTCULLIS_PRE_mangle"}));
+}
+
+TEST_F(ReconcilerDecision, DuplicateJumpIsDeleted) {
+  std::string doubled = installed;
+  doubled.insert(doubled.find(kJumpPreMangle), kJumpPreMangle + "\n");
+  const auto repair = decideRepair(form, IptablesState::parse(doubled));
+  ASSERT_EQ(repair.edits.deletes.size(), 1u);
+  EXPECT_EQ(repair.edits.deletes[0].table, "mangle");
+  EXPECT_EQ(repair.edits.deletes[0].rule.line(), kJumpPreMangle);
+}
+
+TEST_F(ReconcilerDecision, FlushedAndDeletedChainIsRecreatedWithItsJump) {
+  std::string gone = without(installed, kJumpPreMangle);
+  gone = without(gone, ":PORTCULLIS_PRE_mangle - [0:0]");
+  for (auto at = gone.find("-A PORTCULLIS_PRE_mangle"); at != std::string::npos;
+       at = gone.find("-A PORTCULLIS_PRE_mangle"))
+    gone.erase(at, gone.find('\n', at) - at + 1);
+  const auto repair = decideRepair(form, IptablesState::parse(gone));
+  EXPECT_EQ(repair.edits.refill, (std::vector<std::string_view>{"PORTCULLIS_PRE_mangle"}));
+  EXPECT_EQ(repair.edits.add_jumps, (std::vector<std::string_view>{"PORTCULLIS_PRE_mangle"}));
+}
+
+TEST_F(ReconcilerDecision, ForeignChangesAreNotDrift) {
+  std::string busy = installed;
+  busy.insert(busy.find("COMMIT"), "-A PREROUTING -i eth7 -j ACCEPT\n");
+  EXPECT_FALSE(decideRepair(form, IptablesState::parse(busy)).needed());
+}
+
+// The whole loop against fakes: the plan whose installed form is installed_v4.save.
+DatapathPlan installedPlan() {
+  DatapathPlan plan;
+  plan.ipv6 = false;
+  plan.listeners = {{"portcullis-http-egress", 20006, true, false},
+                    {"portcullis-dns-egress", 20003, true, true}};
+  Classification web;
+  web.rule = "web-egress";
+  web.interfaces = {"veth+"};
+  web.sources = {testing::cidr("198.18.1.0/24")};
+  web.destinations = {testing::cidr("198.18.2.0/24")};
+  web.port = 80;
+  web.listener = "portcullis-http-egress";
+  Classification dns;
+  dns.rule = "dns-egress";
+  dns.port = 53;
+  dns.listener = "portcullis-dns-egress";
+  Classification dns_udp = dns;
+  dns_udp.protocol = IpProtocol::kUdp;
+  plan.classifications = {web, dns, dns_udp};
+  return plan;
+}
+
+TEST(Reconciler, RepairsAndCountsEachDrift) {
+  Journal journal;
+  FakeCommandRunner runner(journal);
+  FakeRuleTable rules(journal);
+  FakeRouteTable routes(journal);
+  Iptables iptables(runner, IptablesBackend::kNft);
+  const DatapathPlan plan = installedPlan();
+  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
+  rules.rules = desiredRules(plan);
+  routes.routes = desiredRoutes(plan);
+  Reconciler reconciler(Kernel{&iptables, &rules, &routes}, plan);
+  ASSERT_TRUE(reconciler.learn());
+
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"iptables-nft-save"}));
+
+  runner.saves["iptables-nft-save"] = without(readTestData("installed_v4.save"), kTproxyDns);
+  rules.rules.clear();
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 2u);
+  EXPECT_EQ(journal, (std::vector<std::string>{
+                         "iptables-nft-save",
+                         "iptables-nft-restore -w --noflush",
+                         "ip -4 rule add fwmark 0x200/0xf00 lookup 2004 priority 9",
+                     }));
+  // The refill is exactly the rendered chain, in one transaction.
+  PayloadEdits refill;
+  refill.refill = {"PORTCULLIS_PRE_mangle"};
+  EXPECT_EQ(runner.stdins.back(), renderEdits(plan, Family::kV4, refill));
+  EXPECT_EQ(reconciler.repairs(), 2u);
+}
+
+}  // namespace
+}  // namespace portcullis::datapath
