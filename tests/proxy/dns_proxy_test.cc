@@ -427,7 +427,6 @@ TEST_F(DnsProxyTest, ANewPolicyAppliesToTheNextQueryOnUdpAndOnAnOpenTcpConnectio
 }
 
 TEST_F(DnsProxyTest, NoPolicyMeansDeny) {
-  store_.store(nullptr);
   PolicyStore empty;
   DnsProxyConfig config;
   config.bind_v6 = std::nullopt;
