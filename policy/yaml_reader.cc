@@ -1,7 +1,10 @@
 #include "policy/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
+#include <sstream>
 #include <string>
 
 namespace portcullis::policy {
@@ -32,6 +35,32 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   });
 }
 
+// Only counts documents and remembers where the second one starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  int documents() const { return documents_; }
+  const YAML::Mark& second() const { return second_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ == 2) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  int documents_ = 0;
+  YAML::Mark second_ = YAML::Mark::null_mark();
+};
+
 }  // namespace
 
 const YamlValue* YamlMap::find(std::string_view key) const {
@@ -51,22 +80,31 @@ YamlReader::YamlReader(std::string_view file) : file_(file) {}
 std::optional<YamlValue> YamlReader::load(std::string_view text) {
   budget_ = 8 * text.size() + 4096;
   const SourceLocation start{file_, 1, 1};
-  std::vector<YAML::Node> documents;
+  const std::string copy(text);
+  YAML::Node root;
+  DocumentCounter counter;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    root = YAML::Load(copy);
+    // yaml-cpp 0.7's LoadAll never returns on some inputs (a lone ',' is reported as an empty
+    // document again and again without being consumed), so the documents are counted with the
+    // event parser, stopping at the second.
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
   } catch (const YAML::Exception& e) {
     // yaml-cpp marks are 0-based; some errors carry none.
     error(e.mark.is_null() ? start : SourceLocation{file_, e.mark.line + 1, e.mark.column + 1},
           "YAML syntax error: " + e.msg);
     return std::nullopt;
   }
-  if (documents.empty()) return YamlValue{YAML::Node(YAML::NodeType::Null), start, ""};
-  if (documents.size() > 1) {
-    error(locate(documents[1], start), "expected one YAML document, found " +
-                                           std::to_string(documents.size()));
+  if (counter.documents() > 1) {
+    const YAML::Mark m = counter.second();
+    error(m.is_null() ? start : SourceLocation{file_, m.line + 1, m.column + 1},
+          "expected one YAML document, found another");
     return std::nullopt;
   }
-  return YamlValue{documents[0], locate(documents[0], start), ""};
+  return YamlValue{root, locate(root, start), ""};
 }
 
 void YamlReader::error(const SourceLocation& where, std::string message) {

@@ -82,7 +82,7 @@ const std::vector<Case>& errorCases() {
        {{2, 12, "proxy.bind-v4: expected an IPv4 address, got '::1'"},
         {3, 12, "proxy.bind-v6: expected an IPv6 address, got '127.0.0.1'"}}},
       {"several documents", lines({"policy-files: [p.yaml]", "---", "policy-files: [q.yaml]"}),
-       {{3, 1, "expected one YAML document, found 2"}}},
+       {{2, 1, "expected one YAML document, found another"}}},
       {"admin without brackets",
        lines({"proxy: {admin: \"::1:9964\"}", "policy-files: [p.yaml]"}),
        {{1, 16, "proxy.admin: expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "

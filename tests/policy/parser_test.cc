@@ -62,8 +62,10 @@ const std::vector<Case>& errorCases() {
       {"yaml syntax error", lines({"rules:", "  - name: a", "   direction: egress"}),
        {{3, 4, "YAML syntax error: end of sequence not found"}}},
       {"several documents", lines({"rules: []", "---", "rules: []"}),
-       {{3, 1, "expected one YAML document, found 2"}}},
+       {{2, 1, "expected one YAML document, found another"}}},
       {"empty file", "", {{1, 1, "expected a map, got nothing"}}},
+      // yaml-cpp's LoadAll never returns on this one.
+      {"lone comma", ",", {{1, 1, "expected one YAML document, found another"}}},
       {"rules missing", lines({"rule: []"}),
        {{1, 1, "unknown key 'rule' at the top level; allowed: rules"},
         {1, 1, "missing required key 'rules' at the top level"}}},
