@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Drift repair: with a 1 s reconcile interval, a deleted TPROXY rule, a deleted jump, a deleted
+# ip rule (IPv4 and IPv6) and a deleted route are each put back within one interval (polled
+# for at most 3 s), and each repair is logged.
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/lib/netns.sh"
+source "$here/lib/portcullis.sh" "$1"
+netns_require_root
+
+ns=$(netns_new node)
+dir=$NETNS_TMP
+pc_write_config "$dir"
+pc_start "$ns" "$dir/config.yaml" "$dir/run.log"
+pc_state "$ns" >"$dir/installed"
+http=$(pc_listener_port "$dir/run.log" portcullis-http-egress)
+
+restored() { pc_state "$ns" | diff -q "$dir/installed" - >/dev/null; }
+expect_repair() {  # WHAT: the state must differ now and come back within the interval
+  ! restored || fail "$1: the deletion did not take"
+  wait_until 3 restored || { pc_state "$ns" | diff -u "$dir/installed" - >&2; fail "$1 not repaired"; }
+  echo "ok: $1 repaired"
+}
+
+# `iptables -S CHAIN` prints "-N CHAIN" first, so line L is rule number L-1.
+line=$(ip netns exec "$ns" iptables -t mangle -S PORTCULLIS_PRE_mangle | grep -n -- "--on-port $http " | cut -d: -f1)
+[[ -n $line ]] || fail "no TPROXY rule for port $http"
+ip netns exec "$ns" iptables -t mangle -D PORTCULLIS_PRE_mangle $((line - 1))
+expect_repair "deleted TPROXY rule"
+
+ip netns exec "$ns" iptables -t mangle -D PREROUTING -m comment --comment "portcullis: jump" -j PORTCULLIS_PRE_mangle
+expect_repair "deleted jump"
+
+ip netns exec "$ns" ip6tables -t raw -D OUTPUT -m comment --comment "portcullis: jump" -j PORTCULLIS_OUTPUT_raw
+expect_repair "deleted IPv6 jump"
+
+ip -n "$ns" rule del fwmark 0x200/0xf00 lookup 2004 pref 9
+expect_repair "deleted ip rule"
+
+ip -n "$ns" -6 rule del fwmark 0x200/0xf00 lookup 2004 pref 9
+expect_repair "deleted IPv6 ip rule"
+
+ip -n "$ns" route del local 0.0.0.0/0 dev lo table 2004
+expect_repair "deleted route"
+
+repairs=$(grep -c "repaired" "$dir/run.log")
+[[ $repairs -ge 6 ]] || { cat "$dir/run.log" >&2; fail "expected 6 logged repairs, got $repairs"; }
+netns_stop "$PC_PID" TERM || fail "portcullis did not exit cleanly"
+echo "PASS: every deletion was repaired within one interval"
