@@ -101,7 +101,7 @@ std::optional<IpAddress> ConfigReader::address(const YamlValue& v, Family family
   auto a = IpAddress::parse(*text);
   if (!a || a->family() != family) {
     yaml_.error(v.where, v.path + ": expected an " + (family == Family::kV4 ? "IPv4" : "IPv6") +
-                             " address, got '" + *text + "'");
+                             " address, got " + excerpt(*text));
     return std::nullopt;
   }
   return a;
@@ -138,7 +138,7 @@ void ConfigReader::admin(const YamlValue& v, ProxyConfig& p) {
                        number >= 1 && number <= 65535;
   if (!shape_ok || !host_ok || !port_ok) {
     yaml_.error(v.where, v.path + ": expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
-                                  "[::1]:9964, got '" + *text + "'");
+                                  "[::1]:9964, got " + excerpt(*text));
     return;
   }
   p.admin_host = std::string(host);
@@ -212,7 +212,7 @@ void ConfigReader::policyFiles(const YamlValue& v, Config& c) {
     if (path.is_relative() && !folder.empty()) path = folder / path;
     std::string resolved = path.lexically_normal().string();
     if (!seen.insert(resolved).second) {
-      yaml_.error(item.where, item.path + ": '" + *text + "' is listed twice");
+      yaml_.error(item.where, item.path + ": " + excerpt(*text) + " is listed twice");
       continue;
     }
     c.policy_files.push_back(std::move(resolved));

@@ -15,6 +15,8 @@
 namespace portcullis::policy {
 namespace {
 
+constexpr std::size_t kMaxRegexError = 120;
+
 // How messages name a rule; its name may be missing or invalid.
 std::string label(const Rule& r) { return r.name.empty() ? "this rule" : "rule '" + r.name + "'"; }
 
@@ -76,7 +78,7 @@ std::optional<std::string> PolicyReader::checked(const YamlValue& v, Check check
   auto text = yaml_.string(v);
   if (!text) return std::nullopt;
   if (std::optional<std::string> why = check(*text)) {
-    yaml_.error(v.where, v.path + ": " + *why + ", got '" + *text + "'");
+    yaml_.error(v.where, v.path + ": " + *why + ", got " + excerpt(*text));
     return std::nullopt;
   }
   return text;
@@ -86,6 +88,8 @@ std::optional<std::string> PolicyReader::regex(const YamlValue& v, bool ignore_c
   auto text = yaml_.string(v);
   if (!text) return std::nullopt;
   if (std::optional<std::string> why = regexError(*text, ignore_case)) {
+    // RE2 quotes the rest of the pattern from the error on, which may be long.
+    if (why->size() > kMaxRegexError) *why = why->substr(0, kMaxRegexError) + "...";
     yaml_.error(v.where, v.path + ": invalid RE2 regular expression: " + *why);
     return std::nullopt;
   }
@@ -221,7 +225,7 @@ std::optional<Selector> PolicyReader::selector(const YamlValue& v,
                         auto cidr = Cidr::parse(*text);
                         if (!cidr) {
                           yaml_.error(e.where, e.path + ": expected a CIDR like 198.18.0.0/15 or "
-                                                        "2001:db8::/32, got '" + *text + "'");
+                                                        "2001:db8::/32, got " + excerpt(*text));
                         }
                         return cidr;
                       })

@@ -13,15 +13,6 @@ namespace {
 // Scalars quoted in messages are cut here, so one message stays one readable line.
 constexpr std::size_t kQuoteLimit = 60;
 
-std::string quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, kQuoteLimit)) {
-    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  }
-  if (text.size() > kQuoteLimit) out += "...";
-  return out + "'";
-}
-
 std::string in(const std::string& path) { return path.empty() ? "at the top level" : "in " + path; }
 
 std::string child(const std::string& path, std::string_view key) {
@@ -62,6 +53,15 @@ class DocumentCounter : public YAML::EventHandler {
 };
 
 }  // namespace
+
+std::string excerpt(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, kQuoteLimit)) {
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  if (text.size() > kQuoteLimit) out += "...";
+  return out + "'";
+}
 
 const YamlValue* YamlMap::find(std::string_view key) const {
   const Field* f = field(key);
@@ -108,6 +108,10 @@ std::optional<YamlValue> YamlReader::load(std::string_view text) {
 }
 
 void YamlReader::error(const SourceLocation& where, std::string message) {
+  // One diagnostic is one line, whatever text (a key, RE2's error) it quotes.
+  for (char& c : message) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
   errors_.push_back(Diagnostic{where, std::move(message)});
 }
 
@@ -129,7 +133,7 @@ std::string YamlReader::describe(const YAML::Node& node) const {
   switch (node.Type()) {
     case YAML::NodeType::Map: return "a map";
     case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return quote(node.Scalar());
+    case YAML::NodeType::Scalar: return excerpt(node.Scalar());
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: break;
   }
@@ -170,11 +174,11 @@ std::optional<YamlMap> YamlReader::map(const YamlValue& v,
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string names;
       for (std::string_view a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
-      error(key_where, "unknown key " + quote(key) + " " + in(v.path) + "; allowed: " + names);
+      error(key_where, "unknown key " + excerpt(key) + " " + in(v.path) + "; allowed: " + names);
       continue;
     }
     if (const YamlMap::Field* first = m.field(key)) {
-      error(key_where, "duplicate key " + quote(key) + " " + in(v.path) + " (first at line " +
+      error(key_where, "duplicate key " + excerpt(key) + " " + in(v.path) + " (first at line " +
                            std::to_string(first->key_where.line) + ")");
       continue;
     }
@@ -236,7 +240,7 @@ std::optional<uint64_t> YamlReader::integer(const YamlValue& v, uint64_t min, ui
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
   if (digits.empty() || end != digits.data() + digits.size() ||
       (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
-    error(v.where, v.path + ": expected an integer in " + range + ", got " + quote(*text));
+    error(v.where, v.path + ": expected an integer in " + range + ", got " + excerpt(*text));
     return std::nullopt;
   }
   if (ec == std::errc::result_out_of_range || value < min || value > max) {
@@ -251,7 +255,7 @@ std::optional<bool> YamlReader::boolean(const YamlValue& v) {
   if (!text) return std::nullopt;
   if (equalsIgnoreCase(*text, "true")) return true;
   if (equalsIgnoreCase(*text, "false")) return false;
-  error(v.where, v.path + ": expected true or false, got " + quote(*text));
+  error(v.where, v.path + ": expected true or false, got " + excerpt(*text));
   return std::nullopt;
 }
 
@@ -261,7 +265,7 @@ std::optional<Duration> YamlReader::positiveDuration(const YamlValue& v) {
   const std::optional<Duration> d = parseDuration(*text);
   if (!d) {
     error(v.where,
-          v.path + ": expected a duration like 300ms, 10s, 5m or 1h, got " + quote(*text));
+          v.path + ": expected a duration like 300ms, 10s, 5m or 1h, got " + excerpt(*text));
     return std::nullopt;
   }
   if (d->count() <= 0) {
@@ -278,12 +282,12 @@ bool YamlReader::matchesChoice(std::string_view text, std::string_view name,
 
 void YamlReader::choiceError(const YamlValue& v, const std::string& text,
                              const std::string& names) {
-  error(v.where, v.path + ": expected one of " + names + ", got " + quote(text));
+  error(v.where, v.path + ": expected one of " + names + ", got " + excerpt(text));
 }
 
 std::optional<YamlValue> YamlReader::required(const YamlMap& m, std::string_view key) {
   if (const YamlValue* v = m.find(key)) return *v;
-  error(m.where(), "missing required key " + quote(key) + " " + in(m.path()));
+  error(m.where(), "missing required key " + excerpt(key) + " " + in(m.path()));
   return std::nullopt;
 }
 

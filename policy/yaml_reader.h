@@ -20,6 +20,9 @@
 
 namespace portcullis::policy {
 
+// `text` in single quotes for a message: control characters replaced, cut after 60 characters.
+std::string excerpt(std::string_view text);
+
 // A node together with where it stands and the path that names it in messages
 // ("rules[2].selector.ports[0].port").
 struct YamlValue {
