@@ -15,6 +15,33 @@ bool isPlainLabelChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+// `*` matches a run of label characters; any other pattern character matches itself. One
+// backtracking point is enough: a star cannot cross a dot, so when the text between two stars
+// holds a dot its position is forced, and otherwise the later star absorbs whatever the earlier
+// one would have taken (the classic wildcard argument).
+bool glob(std::string_view p, std::string_view s) {
+  size_t pi = 0;
+  size_t si = 0;
+  size_t star = std::string_view::npos;
+  size_t resume = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      resume = si;
+    } else if (pi < p.size() && p[pi] == s[si]) {
+      ++pi;
+      ++si;
+    } else if (star != std::string_view::npos && isPlainLabelChar(s[resume])) {
+      pi = star + 1;
+      si = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
 void appendRegex(std::string_view pattern, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : pattern) {
@@ -57,6 +84,22 @@ DnsPattern::DnsPattern(std::string_view pattern) {
     rest.remove_prefix(kSubdomainsPrefix.size());
   }
   appendRegex(rest, regex_);
+}
+
+bool DnsPattern::matches(std::string_view name) const {
+  if (matches_all_) return true;
+  std::string_view p = canonical_;
+  if (!p.starts_with(kSubdomainsPrefix)) return glob(p, name);
+  p.remove_prefix(kSubdomainsPrefix.size());
+  // One or more whole labels, then the rest of the pattern.
+  size_t at = 0;
+  while (true) {
+    const size_t start = at;
+    while (at < name.size() && isPlainLabelChar(name[at])) ++at;
+    if (at == start || at == name.size() || name[at] != '.') return false;
+    ++at;
+    if (glob(p, name.substr(at))) return true;
+  }
 }
 
 std::string_view DnsPattern::literalSuffix() const {

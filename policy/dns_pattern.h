@@ -26,8 +26,11 @@ class DnsPattern {
   bool matchesAll() const { return matches_all_; }
   // No star: an exact name, compared as a string.
   bool isExact() const { return !matches_all_ && canonical_.find('*') == std::string::npos; }
-  // RE2 syntax for the whole canonical name, to be anchored at both ends and compiled as
-  // Latin-1; empty for exact and match-all patterns.
+  // Whether the canonical name (see canonicalDnsName) matches. Hand-written rather than a
+  // per-pattern RE2: one RE2::FullMatch costs ~100-300 ns of fixed overhead, this ~20 ns.
+  bool matches(std::string_view canonical_name) const;
+  // The same language in RE2 syntax, for matching many patterns at once with RE2::Set: to be
+  // anchored at both ends and compiled as Latin-1; empty for exact and match-all patterns.
   const std::string& regex() const { return regex_; }
   // The trailing labels that contain no star ("*.ci*.io." -> "io."; "**.a.b." -> "a.b.";
   // "x*." -> ""): every name the pattern matches ends with them.

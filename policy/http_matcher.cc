@@ -67,9 +67,9 @@ std::string_view hostWithoutPort(std::string_view host) {
 }
 
 HttpMatcher::HttpMatcher()
-    : fields_{FieldIndex{RegexSet({.case_sensitive = true}), {}, {}, {}},
-              FieldIndex{RegexSet({.case_sensitive = true}), {}, {}, {}},
-              FieldIndex{RegexSet({.case_sensitive = false}), {}, {}, {}}} {}
+    : fields_{FieldIndex{RegexSet({.case_sensitive = true}), {}, {}},
+              FieldIndex{RegexSet({.case_sensitive = true}), {}, {}},
+              FieldIndex{RegexSet({.case_sensitive = false}), {}, {}}} {}
 HttpMatcher::~HttpMatcher() = default;
 HttpMatcher::HttpMatcher(HttpMatcher&&) noexcept = default;
 HttpMatcher& HttpMatcher::operator=(HttpMatcher&&) noexcept = default;
@@ -89,19 +89,19 @@ void HttpMatcher::add(uint32_t rule, const HttpRule& entry, std::vector<Diagnost
       return;
     }
     e.pattern[f] = added.id;
+    e.klass |= 1 << f;
   }
   for (int f = 0; f < kFieldCount; ++f) {
+    if (e.pattern[f] == kAnyPattern) continue;
     FieldIndex& index = fields_[f];
-    if (e.pattern[f] == kAnyPattern) {
-      index.any.push_back(id);
-      continue;
-    }
     if (static_cast<size_t>(e.pattern[f]) == index.entries.size()) {
       index.entries.emplace_back();
       index.last_added = entry.where;
     }
-    index.entries[e.pattern[f]].push_back(id);
+    index.entries[e.pattern[f]].ids.push_back(id);
   }
+  if (e.klass == 0) unconstrained_.push_back(id);
+  ++class_sizes_[e.klass];
   for (const std::string& h : entry.headers) {
     const auto colon = h.find(':');
     if (colon == std::string::npos) {
@@ -117,15 +117,28 @@ void HttpMatcher::add(uint32_t rule, const HttpRule& entry, std::vector<Diagnost
 }
 
 void HttpMatcher::addAllowAll(uint32_t rule) {
-  const auto id = static_cast<uint32_t>(entries_.size());
+  unconstrained_.push_back(static_cast<uint32_t>(entries_.size()));
+  ++class_sizes_[0];
   entries_.push_back(Entry{.rule = rule});
-  for (FieldIndex& index : fields_) index.any.push_back(id);
 }
 
 void HttpMatcher::compile(std::vector<Diagnostic>& errors) {
   for (int f = 0; f < kFieldCount; ++f) {
-    if (std::string error = fields_[f].patterns.compile(); !error.empty()) {
-      errors.push_back({fields_[f].last_added, std::string("http ") + kFieldNames[f] + ": " + error});
+    FieldIndex& index = fields_[f];
+    if (std::string error = index.patterns.compile(); !error.empty()) {
+      errors.push_back({index.last_added, std::string("http ") + kFieldNames[f] + ": " + error});
+    }
+    for (PatternEntries& pe : index.entries) {
+      // Ids were added ascending; a stable sort by class keeps them ascending within a class.
+      std::stable_sort(pe.ids.begin(), pe.ids.end(), [&](uint32_t a, uint32_t b) {
+        return entries_[a].klass < entries_[b].klass;
+      });
+      size_t at = 0;
+      for (int c = 0; c <= kClassCount; ++c) {
+        while (at < pe.ids.size() && entries_[pe.ids[at]].klass < c) ++at;
+        pe.begin[c] = static_cast<uint32_t>(at);
+      }
+      pe.ids.shrink_to_fit();
     }
   }
 }
@@ -176,44 +189,49 @@ std::optional<uint32_t> HttpMatcher::decide(std::span<const uint32_t> rules,
   Scratch& s = scratch();
   const std::array<std::string_view, kFieldCount> text = {request.method, request.target,
                                                           hostWithoutPort(request.host)};
-  // Short texts first, and stop at the first field no entry can satisfy.
-  int walk = kMethod;
-  size_t fewest = SIZE_MAX;
-  for (const int f : {kMethod, kHost, kPath}) {
-    const FieldIndex& index = fields_[f];
-    index.patterns.match(text[f], s.ids[f]);
-    size_t count = index.any.size();
-    for (const int id : s.ids[f]) count += index.entries[id].size();
-    if (count == 0) return std::nullopt;
-    if (count < fewest) {
-      fewest = count;
-      walk = f;
-    }
-  }
+  for (int f = 0; f < kFieldCount; ++f) fields_[f].patterns.match(text[f], s.ids[f]);
+  const auto in_rules = [&](const Entry& e) {
+    return std::binary_search(rules.begin(), rules.end(), e.rule);
+  };
 
-  // An entry has one pattern per field, so these lists are disjoint.
-  const FieldIndex& walked = fields_[walk];
-  std::span<const uint32_t> candidates = walked.any;
-  if (s.ids[walk].size() + (walked.any.empty() ? 0 : 1) > 1) {
-    s.candidates.assign(walked.any.begin(), walked.any.end());
+  // Entries passing the fields and the flow's rules; the disjoint lists of one pattern per
+  // class and field make duplicates impossible.
+  std::vector<uint32_t>& survivors = s.candidates;
+  survivors.clear();
+  for (const uint32_t id : unconstrained_) {
+    if (in_rules(entries_[id])) survivors.push_back(id);
+  }
+  for (int c = 1; c < kClassCount; ++c) {
+    if (class_sizes_[c] == 0) continue;
+    int walk = -1;
+    size_t fewest = SIZE_MAX;
+    for (int f = 0; f < kFieldCount && fewest > 0; ++f) {
+      if ((c & (1 << f)) == 0) continue;
+      size_t count = 0;
+      for (const int id : s.ids[f]) count += fields_[f].entries[id].count(c);
+      if (count < fewest) {
+        fewest = count;
+        walk = f;
+      }
+    }
+    if (fewest == 0) continue;
     for (const int id : s.ids[walk]) {
-      s.candidates.insert(s.candidates.end(), walked.entries[id].begin(), walked.entries[id].end());
+      const PatternEntries& pe = fields_[walk].entries[id];
+      for (uint32_t i = pe.begin[c]; i < pe.begin[c + 1]; ++i) {
+        const Entry& entry = entries_[pe.ids[i]];
+        bool fields_match = true;
+        for (int f = 0; f < kFieldCount && fields_match; ++f) {
+          fields_match = f == walk || entry.pattern[f] == kAnyPattern ||
+                         std::binary_search(s.ids[f].begin(), s.ids[f].end(), entry.pattern[f]);
+        }
+        if (fields_match && in_rules(entry)) survivors.push_back(pe.ids[i]);
+      }
     }
-    std::sort(s.candidates.begin(), s.candidates.end());
-    candidates = s.candidates;
-  } else if (!s.ids[walk].empty()) {
-    candidates = walked.entries[s.ids[walk].front()];
   }
-
-  for (const uint32_t candidate : candidates) {
-    const Entry& entry = entries_[candidate];
-    if (!std::binary_search(rules.begin(), rules.end(), entry.rule)) continue;
-    bool fields_match = true;
-    for (int f = 0; f < kFieldCount && fields_match; ++f) {
-      fields_match = f == walk || entry.pattern[f] == kAnyPattern ||
-                     std::binary_search(s.ids[f].begin(), s.ids[f].end(), entry.pattern[f]);
-    }
-    if (fields_match && headersMatch(entry, request, edits, mismatches)) return entry.rule;
+  std::sort(survivors.begin(), survivors.end());
+  for (const uint32_t id : survivors) {
+    const Entry& entry = entries_[id];
+    if (headersMatch(entry, request, edits, mismatches)) return entry.rule;
   }
   return std::nullopt;
 }

@@ -2,10 +2,11 @@
 // their number (SPEC.md "Policy file"; Cilium's PortRuleHTTP semantics).
 //
 // Every distinct method, path and host pattern goes into one RegexSet per field. A request
-// matches the three sets once; each matching pattern maps to the entries using it, and entries
-// with an empty field are in that field's wildcard list. The field whose candidates are fewest is
-// walked in policy order, checking the other two fields by pattern id, then the flow's rules,
-// then the headers: the first entry passing everything decides.
+// matches the three sets once; each matching pattern maps to the entries using it. Entries are
+// grouped by the fields they constrain (8 classes), so an empty field never puts an entry on a
+// candidate list: within each class, the constrained field with the fewest candidates is walked,
+// checking the class's other fields by pattern id and the flow's rules. The survivors are sorted
+// into policy order and the first whose headers pass decides.
 #pragma once
 
 #include <array>
@@ -50,6 +51,8 @@ class HttpMatcher {
  private:
   enum Field { kMethod, kPath, kHost, kFieldCount };
   static constexpr int kAnyPattern = -1;
+  // A class is the set of fields an entry constrains, bit f for field f.
+  static constexpr int kClassCount = 1 << kFieldCount;
 
   struct Header {  // "Name: value" or "Name" (value_required false)
     std::string name;
@@ -58,15 +61,20 @@ class HttpMatcher {
   };
   struct Entry {
     uint32_t rule = 0;
+    int klass = 0;
     std::array<int, kFieldCount> pattern{kAnyPattern, kAnyPattern, kAnyPattern};
     std::vector<Header> headers;
     std::vector<HeaderMatch> header_matches;
   };
+  struct PatternEntries {
+    std::vector<uint32_t> ids;  // the entries using the pattern, by class, then ascending
+    std::array<uint32_t, kClassCount + 1> begin{};  // class c: ids[begin[c], begin[c + 1])
+    size_t count(int klass) const { return begin[klass + 1] - begin[klass]; }
+  };
   struct FieldIndex {
     RegexSet patterns;
-    std::vector<std::vector<uint32_t>> entries;  // by pattern id, ascending
-    std::vector<uint32_t> any;                   // entries with the field empty
-    SourceLocation last_added;                   // blamed when the set exceeds its memory
+    std::vector<PatternEntries> entries;  // by pattern id
+    SourceLocation last_added;            // blamed when the set exceeds its memory
   };
 
   bool headersMatch(const Entry& entry, const HttpRequestView& request,
@@ -74,6 +82,8 @@ class HttpMatcher {
 
   std::vector<Entry> entries_;
   std::array<FieldIndex, kFieldCount> fields_;
+  std::array<size_t, kClassCount> class_sizes_{};
+  std::vector<uint32_t> unconstrained_;  // class 0: every request passes the fields
 };
 
 }  // namespace portcullis::policy

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
-#include "policy/dns_pattern.h"
-
 namespace portcullis::policy {
 namespace {
+
+// Up to this many patterns per bucket, DnsPattern::matches one by one (~20 ns each) beats
+// RE2::Set (~400 ns a call, measured with 2,000 patterns).
+constexpr size_t kSetThreshold = 16;
 
 void sortUnique(std::vector<uint32_t>& values) {
   std::sort(values.begin(), values.end());
@@ -32,35 +34,45 @@ NameMatcher& NameMatcher::operator=(NameMatcher&&) noexcept = default;
 void NameMatcher::addAll(uint32_t value) { all_.push_back(value); }
 
 void NameMatcher::addName(std::string_view name, uint32_t value) {
-  exact_[canonicalDnsName(name)].push_back(value);
+  table_[canonicalDnsName(name)].exact.push_back(value);
 }
 
 std::string NameMatcher::addPattern(std::string_view pattern, uint32_t value) {
-  const DnsPattern compiled(pattern);
+  DnsPattern compiled(pattern);
   if (compiled.matchesAll()) {
     addAll(value);
     return {};
   }
   if (compiled.isExact()) {
-    exact_[compiled.canonical()].push_back(value);
+    table_[compiled.canonical()].exact.push_back(value);
     return {};
   }
-  auto [it, fresh] = buckets_.try_emplace(std::string(compiled.literalSuffix()),
-                                          Bucket{RegexSet({.latin1 = true}), {}});
-  Bucket& bucket = it->second;
-  const RegexSet::Added added = bucket.patterns.add(compiled.regex());
-  if (!added.ok()) return "pattern \"" + std::string(pattern) + "\": " + added.error;
-  if (static_cast<size_t>(added.id) == bucket.values.size()) bucket.values.emplace_back();
-  bucket.values[added.id].push_back(value);
+  Bucket& bucket = table_[std::string(compiled.literalSuffix())];
+  const auto same = std::find_if(bucket.patterns.begin(), bucket.patterns.end(), [&](const DnsPattern& p) {
+    return p.canonical() == compiled.canonical();
+  });
+  const auto index = static_cast<size_t>(same - bucket.patterns.begin());
+  if (same == bucket.patterns.end()) {
+    bucket.patterns.push_back(std::move(compiled));
+    bucket.values.emplace_back();
+  }
+  bucket.values[index].push_back(value);
   return {};
 }
 
 std::string NameMatcher::compile() {
   sortUnique(all_);
-  for (auto& [name, values] : exact_) sortUnique(values);
-  for (auto& [suffix, bucket] : buckets_) {
+  for (auto& [suffix, bucket] : table_) {
+    sortUnique(bucket.exact);
     for (auto& values : bucket.values) sortUnique(values);
-    if (std::string error = bucket.patterns.compile(); !error.empty()) {
+    if (bucket.patterns.size() < kSetThreshold) continue;
+    bucket.set = std::make_unique<RegexSet>(RegexSet::Options{.latin1 = true});
+    for (const DnsPattern& p : bucket.patterns) {
+      const RegexSet::Added added = bucket.set->add(p.regex());
+      // Ids follow the patterns' order: they are distinct, so each gets a new id.
+      if (!added.ok()) return "pattern \"" + p.canonical() + "\": " + added.error;
+    }
+    if (std::string error = bucket.set->compile(); !error.empty()) {
       return "patterns ending in \"" + suffix + "\": " + error;
     }
   }
@@ -70,18 +82,22 @@ std::string NameMatcher::compile() {
 template <class Visit>
 void NameMatcher::forEachMatch(std::string_view canonical_name, Visit&& visit) const {
   if (!all_.empty()) visit(std::span<const uint32_t>(all_));
-  if (auto it = exact_.find(canonical_name); it != exact_.end()) visit(std::span<const uint32_t>(it->second));
-  if (buckets_.empty()) return;
   std::vector<int>& ids = scratch().ids;
   // The name itself, then each suffix after a dot, down to "" (the bucket of patterns with no
   // literal label, like "x*.").
   size_t start = 0;
   while (start <= canonical_name.size()) {
-    const std::string_view suffix = canonical_name.substr(start);
-    if (auto it = buckets_.find(suffix); it != buckets_.end()) {
+    if (auto it = table_.find(canonical_name.substr(start)); it != table_.end()) {
       const Bucket& bucket = it->second;
-      bucket.patterns.match(canonical_name, ids);
-      for (const int id : ids) visit(std::span<const uint32_t>(bucket.values[id]));
+      if (start == 0 && !bucket.exact.empty()) visit(std::span<const uint32_t>(bucket.exact));
+      if (bucket.set) {
+        bucket.set->match(canonical_name, ids);
+        for (const int id : ids) visit(std::span<const uint32_t>(bucket.values[id]));
+      } else {
+        for (size_t i = 0; i < bucket.patterns.size(); ++i) {
+          if (bucket.patterns[i].matches(canonical_name)) visit(std::span<const uint32_t>(bucket.values[i]));
+        }
+      }
     }
     const size_t dot = canonical_name.find('.', start);
     if (dot == std::string_view::npos) break;

@@ -1,14 +1,16 @@
 // Which values (rule indexes) allow a DNS question name or a TLS server name.
 //
-// Exact names sit in a hash map. Patterns are bucketed by their literal suffix (the trailing
-// labels without a star, see DnsPattern::literalSuffix), and each bucket's patterns are matched
-// together with one RegexSet. A lookup probes the buckets of the name's label suffixes (one hash
-// lookup per label), so its cost follows the name's length and the few patterns sharing its
-// suffixes, not the number of patterns; one DFA over all patterns would instead hold states
-// listing thousands of `*.`-led patterns, and churn its cache on varied names.
+// One hash table is keyed by exact names and by the literal suffixes of patterns (the trailing
+// labels without a star, see DnsPattern::literalSuffix). A lookup probes it once per label
+// suffix of the name; a hit yields the exact name's values (for the whole name) and the bucket
+// of patterns sharing that suffix, matched one by one with DnsPattern::matches, or with one
+// RE2::Set when the bucket is large. So the cost follows the name's length and the few patterns
+// sharing its suffixes, not the number of patterns. (One RE2::Set over all patterns would hold
+// DFA states listing thousands of `*.`-led patterns and churn its cache on varied names.)
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "policy/dns_pattern.h"
 #include "policy/regex_set.h"
 
 namespace portcullis::policy {
@@ -50,8 +53,10 @@ class NameMatcher {
   using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
   struct Bucket {
-    RegexSet patterns;
-    std::vector<std::vector<uint32_t>> values;  // by pattern id
+    std::vector<uint32_t> exact;                // values of the name equal to the key
+    std::vector<DnsPattern> patterns;           // distinct patterns whose literal suffix is the key
+    std::vector<std::vector<uint32_t>> values;  // by pattern index
+    std::unique_ptr<RegexSet> set;              // the patterns, when there are many
   };
 
   // Calls visit(std::span<const uint32_t>) with the values of every name or pattern matching
@@ -60,8 +65,7 @@ class NameMatcher {
   void forEachMatch(std::string_view canonical_name, Visit&& visit) const;
 
   std::vector<uint32_t> all_;
-  StringMap<std::vector<uint32_t>> exact_;
-  StringMap<Bucket> buckets_;
+  StringMap<Bucket> table_;
 };
 
 }  // namespace portcullis::policy

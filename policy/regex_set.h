@@ -30,7 +30,9 @@ class RegexSet {
     bool latin1 = false;           // bytes, not UTF-8: DNS names are not text
     int64_t max_mem = 0;           // first budget tried; 0: sized from the pattern count
     int64_t max_mem_limit = int64_t{1} << 30;  // compile() gives up above this
-    size_t set_threshold = 3;      // fewer patterns are matched one by one
+    // Fewer patterns are matched one by one: a lone pattern needs no set, and RE2::Set::Match
+    // allocates a match set sized to the pattern count on every call.
+    size_t set_threshold = 2;
   };
   struct Added {
     int id = -1;

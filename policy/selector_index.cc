@@ -21,26 +21,22 @@ IpAddress unmapped(const IpAddress& a) {
                        (uint32_t{b[14]} << 8) | uint32_t{b[15]});
 }
 
-// The union of the value sets of every prefix containing the address. Usually one set
-// matches (the wildcard or one prefix), and it is returned as is, without copying.
-std::span<const uint32_t> unionOfMatches(const CidrTrie& trie, const IpAddress& address,
-                                         std::vector<uint32_t>& scratch) {
-  std::span<const uint32_t> single;
-  int count = 0;
-  scratch.clear();
+// The value sets of every prefix containing the address (their union is the answer).
+size_t collectMatches(const CidrTrie& trie, const IpAddress& address,
+                      std::vector<std::span<const uint32_t>>& spans) {
+  spans.clear();
+  size_t total = 0;
   trie.forEachMatch(address, [&](std::span<const uint32_t> values) {
-    if (++count == 1) {
-      single = values;
-      return;
-    }
-    if (count == 2) scratch.assign(single.begin(), single.end());
-    const auto middle = static_cast<std::ptrdiff_t>(scratch.size());
-    scratch.insert(scratch.end(), values.begin(), values.end());
-    std::inplace_merge(scratch.begin(), scratch.begin() + middle, scratch.end());
+    spans.push_back(values);
+    total += values.size();
   });
-  if (count <= 1) return single;
-  scratch.erase(std::unique(scratch.begin(), scratch.end()), scratch.end());
-  return scratch;
+  return total;
+}
+
+bool inAny(const std::vector<std::span<const uint32_t>>& spans, uint32_t value) {
+  return std::any_of(spans.begin(), spans.end(), [&](std::span<const uint32_t> s) {
+    return std::binary_search(s.begin(), s.end(), value);
+  });
 }
 
 }  // namespace
@@ -81,14 +77,31 @@ void SelectorIndex::match(const Flow& flow, L7Protocol l7, std::vector<uint32_t>
   if (flow.protocol == Protocol::kAny) return;
   const auto it = groups_.find(key(flow.direction, l7, flow.port, flow.protocol));
   if (it == groups_.end()) return;
-  thread_local std::vector<uint32_t> source_scratch;
-  thread_local std::vector<uint32_t> destination_scratch;
-  const auto sources = unionOfMatches(it->second.sources, unmapped(flow.source), source_scratch);
-  if (sources.empty()) return;
-  const auto destinations =
-      unionOfMatches(it->second.destinations, unmapped(flow.destination), destination_scratch);
-  std::set_intersection(sources.begin(), sources.end(), destinations.begin(), destinations.end(),
-                        std::back_inserter(rules));
+  // Rules without CIDRs make one side's sets large (the /0 of every such rule) while the
+  // other side is often a single /32: walk the smaller side, probe the larger, so the cost
+  // follows the smaller side rather than the rule count.
+  thread_local std::vector<std::span<const uint32_t>> sources;
+  thread_local std::vector<std::span<const uint32_t>> destinations;
+  thread_local std::vector<uint32_t> merged;
+  const size_t source_count = collectMatches(it->second.sources, unmapped(flow.source), sources);
+  if (source_count == 0) return;
+  const size_t destination_count =
+      collectMatches(it->second.destinations, unmapped(flow.destination), destinations);
+  if (destination_count == 0) return;
+  const bool walk_sources = source_count <= destination_count;
+  const auto& walk = walk_sources ? sources : destinations;
+  const auto& probe = walk_sources ? destinations : sources;
+  std::span<const uint32_t> candidates = walk.front();
+  if (walk.size() > 1) {
+    merged.clear();
+    for (const auto& span : walk) merged.insert(merged.end(), span.begin(), span.end());
+    std::sort(merged.begin(), merged.end());
+    merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+    candidates = merged;
+  }
+  for (const uint32_t rule : candidates) {
+    if (inAny(probe, rule)) rules.push_back(rule);
+  }
 }
 
 }  // namespace portcullis::policy

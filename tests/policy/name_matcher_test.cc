@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <re2/re2.h>
+
 #include "policy/dns_pattern.h"
 
 namespace portcullis::policy {
@@ -87,6 +89,42 @@ TEST(DnsPattern, Translation) {
   }
   EXPECT_EQ(DnsPattern("*.ci*.io").regex(), "[-a-z0-9_]*[.]ci[-a-z0-9_]*[.]io[.]");
   EXPECT_EQ(DnsPattern("**.io").regex(), "(?:[-a-z0-9_]+[.])+io[.]");
+}
+
+// The hand-written matcher alone, and the RE2 translation used for large buckets, on the same
+// vectors: the two must describe one language.
+TEST(DnsPattern, CiliumVectorsByHandAndByRegex) {
+  for (const Vector& v : kCiliumVectors) {
+    const DnsPattern p(v.pattern);
+    RE2::Options latin1;
+    latin1.set_encoding(RE2::Options::EncodingLatin1);
+    const RE2 re(p.regex(), latin1);
+    for (const std::string& name : spellings(v.name)) {
+      const std::string canonical = canonicalDnsName(name);
+      EXPECT_EQ(p.matches(canonical), v.match) << v.pattern << " vs " << name;
+      if (!p.regex().empty()) {
+        EXPECT_EQ(RE2::FullMatch(canonical, re), v.match) << p.regex() << " vs " << name;
+      }
+    }
+  }
+  // Backtracking within a label, and stars that must not cross a dot.
+  struct Case {
+    const char* pattern;
+    const char* name;
+    bool match;
+  };
+  const Case more[] = {
+      {"a*b*c", "axxbyybzc.", true},   {"a*b*c", "axxbyyb.c.", false}, {"*a.*b", "xa.yb.", true},
+      {"*a.*b", "xa.ya.zb.", false},   {"**.a*", "x.y.abc.", true},    {"**.a*", "abc.", false},
+      {"**.x.y", "..x.y.", false},     {"*-*-*", "a--.", true},        {"*a.", ".", false},
+      {"x*", "x.", true},              {"x*", "x-_9.", true},          {"x*", "x!.", false},
+  };
+  for (const Case& c : more) {
+    const DnsPattern p(c.pattern);
+    EXPECT_EQ(p.matches(c.name), c.match) << c.pattern << " vs " << c.name;
+    const RE2 re(p.regex());
+    EXPECT_EQ(RE2::FullMatch(c.name, re), c.match) << p.regex() << " vs " << c.name;
+  }
 }
 
 TEST(NameMatcher, CiliumVectorsOnePatternEach) {
