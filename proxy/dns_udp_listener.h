@@ -49,7 +49,7 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
  private:
   struct Slot {
     std::array<uint8_t, kDnsMaxQuerySize + 1> data;  // one more: MSG_TRUNC marks oversized
-    std::array<uint8_t, kOriginalDestinationControlSize> control;
+    alignas(cmsghdr) std::array<uint8_t, kOriginalDestinationControlSize> control;
     sockaddr_storage from;
     iovec iov;
   };
