@@ -146,7 +146,8 @@ int Daemon::run() {
   datapath_.emplace(std::move(installed.value()));
   for (const auto& l : datapath_->plan().listeners)
     log::info("listener ", l.name, " port ", l.port, " mark ", hex(l.mark()));
-  reconciler_.emplace(kernel, datapath_->plan());
+  const bool nft = iptables_->backend() == datapath::IptablesBackend::kNft;
+  reconciler_.emplace(kernel, datapath_->plan(), nft ? &generation_ : nullptr);
   if (auto learned = reconciler_->learn(); !learned)
     log::warn("cannot read back the installed rules: ", learned.error().message());
   startListeners();

@@ -21,6 +21,7 @@
 #include "datapath/iptables.h"
 #include "datapath/process_command_runner.h"
 #include "datapath/reconciler.h"
+#include "datapath/ruleset_generation.h"
 #include "policy/model.h"
 #include "proxy/policy_store.h"
 
@@ -63,6 +64,7 @@ class Daemon {
   std::optional<datapath::Iptables> iptables_;
   std::unique_ptr<datapath::RuleTable> rules_;
   std::unique_ptr<datapath::RouteTable> routes_;
+  datapath::NftRulesetGeneration generation_;
   std::optional<datapath::Datapath> datapath_;
   std::optional<datapath::Reconciler> reconciler_;
 

@@ -71,6 +71,8 @@ Result<void> Reconciler::learn(DatapathPlan plan) {
 
 Result<void> Reconciler::learn() {
   installed_.clear();
+  // Read before the saves: a change racing with them moves it again and forces a comparison.
+  compared_generation_ = generation_ ? generation_->current() : std::nullopt;
   for (Family f : {Family::kV4, Family::kV6}) {
     if (f == Family::kV6 && !plan_.ipv6) continue;
     PC_TRY(saved, kernel_.iptables->save(f));
@@ -89,9 +91,15 @@ Result<void> Reconciler::learn() {
 
 Result<size_t> Reconciler::check() {
   size_t made = 0;
-  for (const auto& [family, form] : installed_) {
-    PC_TRY(n, checkIptables(family));
-    made += n;
+  const std::optional<uint32_t> now = generation_ ? generation_->current() : std::nullopt;
+  if (!now || now != compared_generation_) {
+    compared_generation_.reset();
+    for (const auto& [family, form] : installed_) {
+      PC_TRY(n, checkIptables(family));
+      made += n;
+    }
+    // Our own repair moved the generation: the next check compares again.
+    if (made == 0) compared_generation_ = now;
   }
   PC_TRY(n, checkRouting());
   made += n;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "datapath/datapath.h"
 #include "datapath/iptables_state.h"
 #include "datapath/payload_renderer.h"
+#include "datapath/ruleset_generation.h"
 
 namespace portcullis::datapath {
 
@@ -38,7 +40,10 @@ IptablesRepair decideRepair(const InstalledForm& desired, const IptablesState& a
 
 class Reconciler {
  public:
-  Reconciler(const Kernel& kernel, DatapathPlan plan) : kernel_(kernel), plan_(std::move(plan)) {}
+  // With `generation` (nft backend only), a check whose ruleset generation has not moved since
+  // the last clean comparison skips iptables-save; rules and routes are always compared.
+  Reconciler(const Kernel& kernel, DatapathPlan plan, RulesetGeneration* generation = nullptr)
+      : kernel_(kernel), plan_(std::move(plan)), generation_(generation) {}
 
   // Reads back the canonical form of what was just installed (or updated to `plan`).
   Result<void> learn();
@@ -56,6 +61,8 @@ class Reconciler {
   Kernel kernel_;
   DatapathPlan plan_;
   std::map<Family, InstalledForm> installed_;
+  RulesetGeneration* generation_;
+  std::optional<uint32_t> compared_generation_;  // the ruleset last found free of drift
   std::atomic<uint64_t> repairs_{0};
 };
 

@@ -153,3 +153,57 @@ TEST(Reconciler, RepairsAndCountsEachDrift) {
 
 }  // namespace
 }  // namespace portcullis::datapath
+
+namespace portcullis::datapath {
+namespace {
+
+class FakeGeneration final : public RulesetGeneration {
+ public:
+  std::optional<uint32_t> current() override { return value; }
+  std::optional<uint32_t> value = 7;
+};
+
+TEST(Reconciler, SkipsTheSaveWhileTheRulesetGenerationStandsStill) {
+  Journal journal;
+  FakeCommandRunner runner(journal);
+  FakeRuleTable rules(journal);
+  FakeRouteTable routes(journal);
+  Iptables iptables(runner, IptablesBackend::kNft);
+  FakeGeneration generation;
+  const DatapathPlan plan = installedPlan();
+  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
+  rules.rules = desiredRules(plan);
+  routes.routes = desiredRoutes(plan);
+  Reconciler reconciler(Kernel{&iptables, &rules, &routes}, plan, &generation);
+  ASSERT_TRUE(reconciler.learn());
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_TRUE(journal.empty()) << "generation unchanged since learn(): no save";
+
+  // Someone deleted a rule: the generation moved, the save shows it, the repair moves it again.
+  runner.saves["iptables-nft-save"] = without(readTestData("installed_v4.save"), kTproxyDns);
+  generation.value = 8;
+  EXPECT_EQ(reconciler.check().value(), 1u);
+  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
+  generation.value = 9;
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"iptables-nft-save"}));
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_TRUE(journal.empty());
+  // Unreadable generation: always compare.
+  generation.value.reset();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"iptables-nft-save"}));
+  // Netlink drift is found without any save.
+  generation.value = 9;
+  ASSERT_TRUE(reconciler.check());
+  rules.rules.clear();
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 1u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"ip -4 rule add fwmark 0x200/0xf00 lookup 2004 priority 9"}));
+}
+
+}  // namespace
+}  // namespace portcullis::datapath
