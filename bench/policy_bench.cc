@@ -84,8 +84,8 @@ void httpVerdict(benchmark::State& state, int entries, Request which) {
   const std::string target = which == Request::kMatchPath
                                  ? "/tenants/" + std::to_string(last_odd) + "/orders/42"
                                  : "/v1/status?verbose=1";
-  const std::vector<HeaderView> headers = {{"User-Agent", "curl/7.88.1"}, {"Accept", "*/*"},
-                                           {"X-Tenant-Auth", "token"}};
+  const std::vector<HeaderView> headers = {
+      {"User-Agent", "curl/7.88.1"}, {"Accept", "*/*"}, {"X-Tenant-Auth", "token"}};
   const HttpRequestView request{"GET", target, host, headers};
   const bool expected = which != Request::kNoMatch;
   if (policy.http(rules, request).allowed != expected) state.SkipWithError("unexpected verdict");
@@ -104,10 +104,19 @@ Policy dnsPolicy(int entries) {
     DnsRule e;
     const std::string k = std::to_string(i);
     switch (i % 5) {
-      case 0: case 1: e.match_pattern = "*.svc" + k + ".example.test"; break;
-      case 2: e.match_name = "host" + k + ".corp.test"; break;
-      case 3: e.match_pattern = "**.zone" + k + ".test"; break;
-      default: e.match_pattern = "api-" + k + "-*.apps.test"; break;
+      case 0:
+      case 1:
+        e.match_pattern = "*.svc" + k + ".example.test";
+        break;
+      case 2:
+        e.match_name = "host" + k + ".corp.test";
+        break;
+      case 3:
+        e.match_pattern = "**.zone" + k + ".test";
+        break;
+      default:
+        e.match_pattern = "api-" + k + "-*.apps.test";
+        break;
     }
     p.rules.back().dns.push_back(std::move(e));
   }
@@ -125,7 +134,8 @@ void dnsVerdict(benchmark::State& state, int entries, std::vector<std::string> n
   const CompiledPolicy& policy = *slot;
   const FlowRules rules = policy.matchFlow(kDnsFlow, L7Protocol::kDns);
   for (const auto& n : names) {
-    if (policy.dns(rules, n).allowed != expected) state.SkipWithError(("unexpected verdict " + n).c_str());
+    if (policy.dns(rules, n).allowed != expected)
+      state.SkipWithError(("unexpected verdict " + n).c_str());
   }
   size_t i = 0;
   for (auto _ : state) {
@@ -145,10 +155,19 @@ std::vector<std::string> dnsNames(int entries, bool matching, int count) {
       continue;
     }
     switch (i % 5) {
-      case 0: case 1: out.push_back("www.svc" + k + ".example.test"); break;
-      case 2: out.push_back("HOST" + k + ".corp.test."); break;
-      case 3: out.push_back("a.b.zone" + k + ".test"); break;
-      default: out.push_back("api-" + k + "-blue.apps.test"); break;
+      case 0:
+      case 1:
+        out.push_back("www.svc" + k + ".example.test");
+        break;
+      case 2:
+        out.push_back("HOST" + k + ".corp.test.");
+        break;
+      case 3:
+        out.push_back("a.b.zone" + k + ".test");
+        break;
+      default:
+        out.push_back("api-" + k + "-blue.apps.test");
+        break;
     }
   }
   return out;
@@ -161,7 +180,8 @@ void matchFlow(benchmark::State& state, int rules) {
   for (int i = 0; i < rules; ++i) {
     Rule r = rule("r" + std::to_string(i), L7Protocol::kHttp, 80);
     r.selector.destination_cidrs = {Cidr(IpAddress::v4(0xc6120000 + i), 32)};  // 198.18.x.y
-    if (i % 10 == 0) r.selector.source_cidrs = {Cidr(IpAddress::v4(0xc6130000 + ((i / 10 % 256) << 8)), 24)};
+    if (i % 10 == 0)
+      r.selector.source_cidrs = {Cidr(IpAddress::v4(0xc6130000 + ((i / 10 % 256) << 8)), 24)};
     p.rules.push_back(std::move(r));
   }
   p.rules.push_back(rule("any-destination", L7Protocol::kHttp, 80));
@@ -169,7 +189,8 @@ void matchFlow(benchmark::State& state, int rules) {
   // Rule rules/2 + 1 has no source prefix: it and "any-destination" select the flow.
   const Flow f{Direction::kEgress, IpAddress::v4(0xc6130001),
                IpAddress::v4(0xc6120000 + rules / 2 + 1), 80, Protocol::kTcp};
-  if (policy->matchFlow(f, L7Protocol::kHttp).rules.size() != 2) state.SkipWithError("unexpected rules");
+  if (policy->matchFlow(f, L7Protocol::kHttp).rules.size() != 2)
+    state.SkipWithError("unexpected rules");
   for (auto _ : state) benchmark::DoNotOptimize(policy->matchFlow(f, L7Protocol::kHttp));
 }
 
@@ -224,22 +245,27 @@ void registerAll() {
   const int dns_entries = 10000;
   benchmark::RegisterBenchmark("dns/match-one/10000", dnsVerdict, dns_entries,
                                std::vector<std::string>{"www.svc9995.example.test"}, true)
-      ->Repetitions(5)->ReportAggregatesOnly(true);
+      ->Repetitions(5)
+      ->ReportAggregatesOnly(true);
   benchmark::RegisterBenchmark("dns/no-match-one/10000", dnsVerdict, dns_entries,
                                std::vector<std::string>{"www.unknown.example.org"}, false)
-      ->Repetitions(5)->ReportAggregatesOnly(true);
+      ->Repetitions(5)
+      ->ReportAggregatesOnly(true);
   // 1,024 different names in turn: no single cached path.
   benchmark::RegisterBenchmark("dns/match-varied/10000", dnsVerdict, dns_entries,
                                dnsNames(dns_entries, true, 1024), true)
-      ->Repetitions(5)->ReportAggregatesOnly(true);
+      ->Repetitions(5)
+      ->ReportAggregatesOnly(true);
   benchmark::RegisterBenchmark("dns/no-match-varied/10000", dnsVerdict, dns_entries,
                                dnsNames(dns_entries, false, 1024), false)
-      ->Repetitions(5)->ReportAggregatesOnly(true);
+      ->Repetitions(5)
+      ->ReportAggregatesOnly(true);
   for (const int n : {10, 1000, 10000}) {
     benchmark::RegisterBenchmark(("match-flow/" + std::to_string(n)).c_str(), matchFlow, n);
   }
   benchmark::RegisterBenchmark("compile/http/10000", compileHttp, 10000)
-      ->Unit(benchmark::kMillisecond)->Iterations(3);
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3);
 }
 
 }  // namespace

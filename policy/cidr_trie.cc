@@ -45,8 +45,8 @@ void CidrTrie::insert(const Cidr& prefix, uint32_t value) {
       return;
     }
     const Cidr& child_prefix = trie[child].prefix;
-    const int common = commonPrefixLength(
-        child_prefix.address(), key, std::min(child_prefix.prefixLength(), length));
+    const int common = commonPrefixLength(child_prefix.address(), key,
+                                          std::min(child_prefix.prefixLength(), length));
     if (common == child_prefix.prefixLength()) {
       at = child;
       continue;

@@ -62,9 +62,15 @@ Parsed<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Poli
     const Rule& rule = impl->policy.rules[i];
     impl->selectors.add(i, rule);
     switch (rule.l7) {
-      case L7Protocol::kHttp: impl->addHttp(i, rule, errors); break;
-      case L7Protocol::kDns: impl->addDns(i, rule, errors); break;
-      case L7Protocol::kTls: impl->addTls(i, rule, errors); break;
+      case L7Protocol::kHttp:
+        impl->addHttp(i, rule, errors);
+        break;
+      case L7Protocol::kDns:
+        impl->addDns(i, rule, errors);
+        break;
+      case L7Protocol::kTls:
+        impl->addTls(i, rule, errors);
+        break;
     }
   }
   impl->selectors.freeze();
@@ -118,8 +124,8 @@ NameVerdict CompiledPolicy::tls(const FlowRules& rules, std::string_view server_
   NameVerdict verdict;
   if (rules.empty()) return verdict;
   // No SNI: nothing to check the allow-list against (SPEC.md: "no SNI = deny").
-  const auto decided = server_name.empty() ? std::nullopt
-                                           : impl_->tls.firstMatch(server_name, rules.rules);
+  const auto decided =
+      server_name.empty() ? std::nullopt : impl_->tls.firstMatch(server_name, rules.rules);
   verdict.allowed = decided.has_value();
   verdict.rule = impl_->name(decided.value_or(rules.rules.front()));
   return verdict;

@@ -48,9 +48,9 @@ std::string NameMatcher::addPattern(std::string_view pattern, uint32_t value) {
     return {};
   }
   Bucket& bucket = table_[std::string(compiled.literalSuffix())];
-  const auto same = std::find_if(bucket.patterns.begin(), bucket.patterns.end(), [&](const DnsPattern& p) {
-    return p.canonical() == compiled.canonical();
-  });
+  const auto same =
+      std::find_if(bucket.patterns.begin(), bucket.patterns.end(),
+                   [&](const DnsPattern& p) { return p.canonical() == compiled.canonical(); });
   const auto index = static_cast<size_t>(same - bucket.patterns.begin());
   if (same == bucket.patterns.end()) {
     bucket.patterns.push_back(std::move(compiled));
@@ -95,7 +95,8 @@ void NameMatcher::forEachMatch(std::string_view canonical_name, Visit&& visit) c
         for (const int id : ids) visit(std::span<const uint32_t>(bucket.values[id]));
       } else {
         for (size_t i = 0; i < bucket.patterns.size(); ++i) {
-          if (bucket.patterns[i].matches(canonical_name)) visit(std::span<const uint32_t>(bucket.values[i]));
+          if (bucket.patterns[i].matches(canonical_name))
+            visit(std::span<const uint32_t>(bucket.values[i]));
         }
       }
     }

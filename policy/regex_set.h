@@ -10,6 +10,9 @@
 // them one by one: the answer is always right, only slower.
 #pragma once
 
+#include <re2/re2.h>
+#include <re2/set.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -18,17 +21,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include <re2/re2.h>
-#include <re2/set.h>
-
 namespace portcullis::policy {
 
 class RegexSet {
  public:
   struct Options {
     bool case_sensitive = true;
-    bool latin1 = false;           // bytes, not UTF-8: DNS names are not text
-    int64_t max_mem = 0;           // first budget tried; 0: sized from the pattern count
+    bool latin1 = false;  // bytes, not UTF-8: DNS names are not text
+    int64_t max_mem = 0;  // first budget tried; 0: sized from the pattern count
     int64_t max_mem_limit = int64_t{1} << 30;  // compile() gives up above this
     // Fewer patterns are matched one by one: a lone pattern needs no set, and RE2::Set::Match
     // allocates a match set sized to the pattern count on every call.

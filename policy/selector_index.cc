@@ -17,8 +17,8 @@ IpAddress unmapped(const IpAddress& a) {
   const bool mapped = std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return x == 0; }) &&
                       b[10] == 0xff && b[11] == 0xff;
   if (!mapped) return a;
-  return IpAddress::v4((uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) |
-                       (uint32_t{b[14]} << 8) | uint32_t{b[15]});
+  return IpAddress::v4((uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) | (uint32_t{b[14]} << 8) |
+                       uint32_t{b[15]});
 }
 
 // The value sets of every prefix containing the address (their union is the answer).

@@ -23,7 +23,8 @@ Values longest(const CidrTrie& trie, const char* address) {
 // Each containing prefix's values, shortest prefix first.
 std::vector<Values> path(const CidrTrie& trie, const char* address) {
   std::vector<Values> out;
-  trie.forEachMatch(ip(address), [&](std::span<const uint32_t> v) { out.emplace_back(v.begin(), v.end()); });
+  trie.forEachMatch(ip(address),
+                    [&](std::span<const uint32_t> v) { out.emplace_back(v.begin(), v.end()); });
   return out;
 }
 
@@ -45,20 +46,30 @@ CidrTrie build(const std::vector<Insert>& inserts) {
 
 TEST(CidrTrie, LongestPrefixV4) {
   // Inserted longest first, so later inserts must split compressed edges.
-  const CidrTrie trie = build({{"10.1.2.3/32", 4}, {"10.1.2.0/24", 3}, {"10.1.0.0/16", 2},
-                               {"10.0.0.0/8", 1}, {"10.1.0.0/16", 6}, {"192.168.0.0/16", 5},
-                               {"10.128.0.0/9", 7}, {"0.0.0.0/0", 0}, {"10.1.2.0/24", 3}});
+  const CidrTrie trie = build({{"10.1.2.3/32", 4},
+                               {"10.1.2.0/24", 3},
+                               {"10.1.0.0/16", 2},
+                               {"10.0.0.0/8", 1},
+                               {"10.1.0.0/16", 6},
+                               {"192.168.0.0/16", 5},
+                               {"10.128.0.0/9", 7},
+                               {"0.0.0.0/0", 0},
+                               {"10.1.2.0/24", 3}});
   const std::vector<Lookup> cases = {
-      {"10.1.2.3", {4}},        {"10.1.2.4", {3}},   {"10.1.3.1", {2, 6}}, {"10.2.0.0", {1}},
-      {"10.200.0.1", {7}},      {"10.127.255.255", {1}}, {"11.0.0.0", {0}}, {"192.168.5.5", {5}},
+      {"10.1.2.3", {4}},        {"10.1.2.4", {3}},       {"10.1.3.1", {2, 6}}, {"10.2.0.0", {1}},
+      {"10.200.0.1", {7}},      {"10.127.255.255", {1}}, {"11.0.0.0", {0}},    {"192.168.5.5", {5}},
       {"255.255.255.255", {0}}, {"0.0.0.0", {0}},
   };
   for (const auto& c : cases) EXPECT_EQ(longest(trie, c.address), c.longest) << c.address;
 }
 
 TEST(CidrTrie, OverlappingPrefixesAreAllVisitedShortestFirst) {
-  const CidrTrie trie = build({{"10.1.2.0/24", 3}, {"0.0.0.0/0", 0}, {"10.0.0.0/8", 1},
-                               {"10.1.0.0/16", 2}, {"10.1.0.0/16", 6}, {"10.1.2.3/32", 4}});
+  const CidrTrie trie = build({{"10.1.2.0/24", 3},
+                               {"0.0.0.0/0", 0},
+                               {"10.0.0.0/8", 1},
+                               {"10.1.0.0/16", 2},
+                               {"10.1.0.0/16", 6},
+                               {"10.1.2.3/32", 4}});
   EXPECT_EQ(path(trie, "10.1.2.3"), (std::vector<Values>{{0}, {1}, {2, 6}, {3}, {4}}));
   EXPECT_EQ(path(trie, "10.1.9.9"), (std::vector<Values>{{0}, {1}, {2, 6}}));
   EXPECT_EQ(path(trie, "9.1.2.3"), (std::vector<Values>{{0}}));
@@ -75,12 +86,19 @@ TEST(CidrTrie, DisjointSiblingsWithoutDefault) {
 }
 
 TEST(CidrTrie, LongestPrefixV6) {
-  const CidrTrie trie = build({{"2001:db8:1::1/128", 4}, {"2001:db8::/32", 1}, {"::/0", 0},
-                               {"2001:db8:1::/48", 2}, {"2001:db8:1:8000::/49", 3},
+  const CidrTrie trie = build({{"2001:db8:1::1/128", 4},
+                               {"2001:db8::/32", 1},
+                               {"::/0", 0},
+                               {"2001:db8:1::/48", 2},
+                               {"2001:db8:1:8000::/49", 3},
                                {"2001:db8:ffff::/48", 5}});
   const std::vector<Lookup> cases = {
-      {"2001:db8:1::1", {4}},      {"2001:db8:1::2", {2}},    {"2001:db8:1:8000::9", {3}},
-      {"2001:db8:2::1", {1}},      {"2001:db8:ffff:1::", {5}}, {"2001:db9::1", {0}},
+      {"2001:db8:1::1", {4}},
+      {"2001:db8:1::2", {2}},
+      {"2001:db8:1:8000::9", {3}},
+      {"2001:db8:2::1", {1}},
+      {"2001:db8:ffff:1::", {5}},
+      {"2001:db9::1", {0}},
       {"::", {0}},
   };
   for (const auto& c : cases) EXPECT_EQ(longest(trie, c.address), c.longest) << c.address;
@@ -107,18 +125,25 @@ void checkAgainstLinearScan(bool v6, uint32_t seed) {
     const int keep = std::uniform_int_distribution<int>(0, bits)(rng);
     for (int i = keep; i < bits; ++i) {
       const uint8_t mask = static_cast<uint8_t>(0x80 >> (i % 8));
-      if (rng() & 1) b[i / 8] |= mask; else b[i / 8] &= static_cast<uint8_t>(~mask);
+      if (rng() & 1)
+        b[i / 8] |= mask;
+      else
+        b[i / 8] &= static_cast<uint8_t>(~mask);
     }
-    if (!v6) return IpAddress::v4((uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3]);
+    if (!v6)
+      return IpAddress::v4((uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) |
+                           b[3]);
     return IpAddress::v6(b);
   };
   std::vector<std::array<uint8_t, 16>> anchors(3);
-  for (auto& a : anchors) for (auto& byte : a) byte = static_cast<uint8_t>(rng());
+  for (auto& a : anchors)
+    for (auto& byte : a) byte = static_cast<uint8_t>(rng());
 
   std::vector<std::pair<Cidr, uint32_t>> stored;
   CidrTrie trie;
   for (uint32_t value = 0; value < 400; ++value) {
-    const Cidr c(randomAddress(anchors[value % 3]), std::uniform_int_distribution<int>(0, bits)(rng));
+    const Cidr c(randomAddress(anchors[value % 3]),
+                 std::uniform_int_distribution<int>(0, bits)(rng));
     stored.emplace_back(c, value);
     trie.insert(c, value);
   }

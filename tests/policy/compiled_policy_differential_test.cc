@@ -87,9 +87,12 @@ class Naive {
             ok = false;
             break;
           }
-          if (m.mismatch == MismatchAction::kAdd) edits.push_back({HeaderEdit::Op::kAdd, m.name, m.value});
-          if (m.mismatch == MismatchAction::kDelete) edits.push_back({HeaderEdit::Op::kDelete, m.name, ""});
-          if (m.mismatch == MismatchAction::kReplace) edits.push_back({HeaderEdit::Op::kReplace, m.name, m.value});
+          if (m.mismatch == MismatchAction::kAdd)
+            edits.push_back({HeaderEdit::Op::kAdd, m.name, m.value});
+          if (m.mismatch == MismatchAction::kDelete)
+            edits.push_back({HeaderEdit::Op::kDelete, m.name, ""});
+          if (m.mismatch == MismatchAction::kReplace)
+            edits.push_back({HeaderEdit::Op::kReplace, m.name, m.value});
           mismatches.push_back(m.name);
         }
         if (ok) return allow(rule, std::move(edits), std::move(mismatches));
@@ -121,7 +124,9 @@ class Naive {
     if (s.empty() || s.back() != '.') s += '.';
     return s;
   }
-  static bool labelChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
+  static bool labelChar(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  }
   // `*` matches a run of label characters; everything else matches itself.
   static bool glob(std::string_view p, std::string_view s) {
     if (p.empty()) return s.empty();
@@ -149,7 +154,8 @@ class Naive {
           valid = valid && labelChar(labels[i]);
         }
       }
-      if (valid && glob(std::string_view(p).substr(3), std::string_view(name).substr(dot + 1))) return true;
+      if (valid && glob(std::string_view(p).substr(3), std::string_view(name).substr(dot + 1)))
+        return true;
     }
     return false;
   }
@@ -172,12 +178,14 @@ class Naive {
     for (const HeaderView& h : r.headers) {
       if (h.name.size() != name.size()) continue;
       bool same = true;
-      for (size_t i = 0; i < name.size(); ++i) same = same && std::tolower(h.name[i]) == std::tolower(name[i]);
+      for (size_t i = 0; i < name.size(); ++i)
+        same = same && std::tolower(h.name[i]) == std::tolower(name[i]);
       if (same && (value == nullptr || h.value == *value)) return true;
     }
     return false;
   }
-  HttpVerdict allow(const Rule& rule, std::vector<HeaderEdit> edits, std::vector<std::string> mismatches) {
+  HttpVerdict allow(const Rule& rule, std::vector<HeaderEdit> edits,
+                    std::vector<std::string> mismatches) {
     return {true, rule.name, std::move(edits), std::move(mismatches)};
   }
 
@@ -192,47 +200,68 @@ class Generator {
   size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
   bool chance(int percent) { return pick(100) < static_cast<size_t>(percent); }
   template <class T>
-  const T& oneOf(const std::vector<T>& v) { return v[pick(v.size())]; }
+  const T& oneOf(const std::vector<T>& v) {
+    return v[pick(v.size())];
+  }
 
   Flow flow() {
-    static const std::vector<const char*> sources = {"198.18.1.10", "198.18.1.200", "198.18.7.7", "2001:db8:1::5", "2001:db8:9::1"};
-    static const std::vector<const char*> destinations = {"198.18.2.5", "198.18.2.9", "198.19.3.3", "2001:db8:2::1", "2001:db8:7::1"};
-    return builders::flow(oneOf(sources), oneOf(destinations), oneOf(std::vector<uint16_t>{80, 8080, 81, 53}),
+    static const std::vector<const char*> sources = {"198.18.1.10", "198.18.1.200", "198.18.7.7",
+                                                     "2001:db8:1::5", "2001:db8:9::1"};
+    static const std::vector<const char*> destinations = {"198.18.2.5", "198.18.2.9", "198.19.3.3",
+                                                          "2001:db8:2::1", "2001:db8:7::1"};
+    return builders::flow(oneOf(sources), oneOf(destinations),
+                          oneOf(std::vector<uint16_t>{80, 8080, 81, 53}),
                           chance(80) ? Protocol::kTcp : Protocol::kUdp,
                           chance(80) ? Direction::kEgress : Direction::kIngress);
   }
 
   void selector(Rule& r, std::vector<uint16_t> ports) {
-    static const std::vector<const char*> sources = {"198.18.1.0/24", "198.18.0.0/16", "198.18.1.128/25", "2001:db8:1::/48", "2001:db8::/32"};
-    static const std::vector<const char*> destinations = {"198.18.2.0/24", "198.18.2.5/32", "198.19.0.0/16", "2001:db8:2::/48"};
+    static const std::vector<const char*> sources = {
+        "198.18.1.0/24", "198.18.0.0/16", "198.18.1.128/25", "2001:db8:1::/48", "2001:db8::/32"};
+    static const std::vector<const char*> destinations = {"198.18.2.0/24", "198.18.2.5/32",
+                                                          "198.19.0.0/16", "2001:db8:2::/48"};
     r.direction = chance(80) ? Direction::kEgress : Direction::kIngress;
-    r.selector.ports = {{oneOf(ports), oneOf(std::vector<Protocol>{Protocol::kTcp, Protocol::kAny, Protocol::kUdp})}};
+    r.selector.ports = {{oneOf(ports), oneOf(std::vector<Protocol>{Protocol::kTcp, Protocol::kAny,
+                                                                   Protocol::kUdp})}};
     if (chance(30)) r.selector.ports.push_back({oneOf(ports), Protocol::kTcp});
-    for (int n = chance(50) ? 0 : 1 + static_cast<int>(pick(2)); n > 0; --n) r.selector.source_cidrs.push_back(cidr(oneOf(sources)));
-    for (int n = chance(50) ? 0 : 1 + static_cast<int>(pick(2)); n > 0; --n) r.selector.destination_cidrs.push_back(cidr(oneOf(destinations)));
+    for (int n = chance(50) ? 0 : 1 + static_cast<int>(pick(2)); n > 0; --n)
+      r.selector.source_cidrs.push_back(cidr(oneOf(sources)));
+    for (int n = chance(50) ? 0 : 1 + static_cast<int>(pick(2)); n > 0; --n)
+      r.selector.destination_cidrs.push_back(cidr(oneOf(destinations)));
   }
 
   Sample method() {
-    static const std::vector<Sample> m = {{"", "PATCH"}, {"GET", "GET"}, {"GET|HEAD", "HEAD"}, {"POST", "POST"}, {"P(UT|OST)", "PUT"}, {"[A-Z]+", "DELETE"}};
+    static const std::vector<Sample> m = {{"", "PATCH"},        {"GET", "GET"},
+                                          {"GET|HEAD", "HEAD"}, {"POST", "POST"},
+                                          {"P(UT|OST)", "PUT"}, {"[A-Z]+", "DELETE"}};
     return oneOf(m);
   }
   Sample path() {
     const std::string k = std::to_string(pick(2500));
     if (chance(10)) return {"", "/anything/" + k};
     switch (pick(4)) {
-      case 1: return {"/api/v1/items/" + k, "/api/v1/items/" + k};
-      case 2: return {"/api/v" + k + "/.*", "/api/v" + k + "/x?y=1"};
-      case 3: return {"/static/" + k + "/[a-z]+\\.js", "/static/" + k + "/app.js"};
-      default: return {"/search\\?q=" + k + "(&.*)?", "/search?q=" + k + "&page=2"};
+      case 1:
+        return {"/api/v1/items/" + k, "/api/v1/items/" + k};
+      case 2:
+        return {"/api/v" + k + "/.*", "/api/v" + k + "/x?y=1"};
+      case 3:
+        return {"/static/" + k + "/[a-z]+\\.js", "/static/" + k + "/app.js"};
+      default:
+        return {"/search\\?q=" + k + "(&.*)?", "/search?q=" + k + "&page=2"};
     }
   }
   Sample host(bool may_be_empty) {
     const std::string k = std::to_string(pick(2500));
     switch (pick(may_be_empty ? 4 : 3) + (may_be_empty ? 0 : 1)) {
-      case 0: return {"", "whatever.test"};
-      case 1: return {"svc" + k + "\\.example\\.test", "SVC" + k + ".example.test"};
-      case 2: return {"(www\\.)?site" + k + "\\.test", "www.site" + k + ".test:8080"};
-      default: return {".*\\.ns" + std::to_string(pick(20)) + "\\.test", "a.b.ns" + std::to_string(pick(20)) + ".test"};
+      case 0:
+        return {"", "whatever.test"};
+      case 1:
+        return {"svc" + k + "\\.example\\.test", "SVC" + k + ".example.test"};
+      case 2:
+        return {"(www\\.)?site" + k + "\\.test", "www.site" + k + ".test:8080"};
+      default:
+        return {".*\\.ns" + std::to_string(pick(20)) + "\\.test",
+                "a.b.ns" + std::to_string(pick(20)) + ".test"};
     }
   }
 
@@ -246,13 +275,18 @@ class Generator {
     if (chance(15)) e.headers.push_back(chance(50) ? "X-Team: blue" : "X-Debug");
     if (chance(40)) {
       const auto action = static_cast<MismatchAction>(pick(5));
-      e.header_matches.push_back({.name = "X-Token", .value = chance(80) ? "t" : "", .mismatch = action});
+      e.header_matches.push_back(
+          {.name = "X-Token", .value = chance(80) ? "t" : "", .mismatch = action});
     }
     return e;
   }
 
   std::vector<HeaderView> headers() {
-    static const std::vector<HeaderView> pool = {{"X-Team", "blue"}, {"x-team", "red"}, {"X-DEBUG", "1"}, {"x-token", "t"}, {"X-Token", "other"}};
+    static const std::vector<HeaderView> pool = {{"X-Team", "blue"},
+                                                 {"x-team", "red"},
+                                                 {"X-DEBUG", "1"},
+                                                 {"x-token", "t"},
+                                                 {"X-Token", "other"}};
     std::vector<HeaderView> out;
     for (const HeaderView& h : pool) {
       if (chance(30)) out.push_back(h);
@@ -267,12 +301,30 @@ class Generator {
     DnsRule e;
     std::string name;
     switch (pick(6)) {
-      case 0: e.match_name = "host" + k + ".corp.test"; name = e.match_name; break;
-      case 1: e.match_pattern = "*.svc" + k + ".example.test"; name = label + ".svc" + k + ".example.test."; break;
-      case 2: e.match_pattern = "**.zone" + k + ".test"; name = "a.b" + label + ".zone" + k + ".test"; break;
-      case 3: e.match_pattern = "api-" + k + "-*.svc.test"; name = "api-" + k + "-" + label + ".svc.test"; break;
-      case 4: e.match_pattern = "*.c" + k + "*.io"; name = label + ".c" + k + label + ".io"; break;
-      default: e.match_pattern = "exact" + k + ".test"; name = e.match_pattern; break;
+      case 0:
+        e.match_name = "host" + k + ".corp.test";
+        name = e.match_name;
+        break;
+      case 1:
+        e.match_pattern = "*.svc" + k + ".example.test";
+        name = label + ".svc" + k + ".example.test.";
+        break;
+      case 2:
+        e.match_pattern = "**.zone" + k + ".test";
+        name = "a.b" + label + ".zone" + k + ".test";
+        break;
+      case 3:
+        e.match_pattern = "api-" + k + "-*.svc.test";
+        name = "api-" + k + "-" + label + ".svc.test";
+        break;
+      case 4:
+        e.match_pattern = "*.c" + k + "*.io";
+        name = label + ".c" + k + label + ".io";
+        break;
+      default:
+        e.match_pattern = "exact" + k + ".test";
+        name = e.match_pattern;
+        break;
     }
     return {e, name};
   }
@@ -284,7 +336,7 @@ class Generator {
 TEST(CompiledPolicyDifferential, TenThousandHttpEntriesAgreeWithLinearEvaluation) {
   Generator g(20240601);
   Policy p;
-  std::vector<Sample> samples;       // three per entry: method, target, host
+  std::vector<Sample> samples;        // three per entry: method, target, host
   std::vector<uint32_t> sample_rule;  // one per entry
   size_t entries = 0;
   for (int i = 0; entries < 10000; ++i) {
@@ -292,7 +344,8 @@ TEST(CompiledPolicyDifferential, TenThousandHttpEntriesAgreeWithLinearEvaluation
     g.selector(r, {80, 8080, 81});
     if (g.chance(5)) {  // interception: its entries judge decrypted requests
       r.l7 = L7Protocol::kTls;
-      r.terminating_tls = TerminatingTls{.certificate = "c", .private_key = "k", .ca_certificate = {}, .ca_key = {}};
+      r.terminating_tls = TerminatingTls{
+          .certificate = "c", .private_key = "k", .ca_certificate = {}, .ca_key = {}};
     }
     const bool visibility_only = g.chance(1);
     // Kept to one destination, or they would allow most flows' requests.
@@ -315,7 +368,8 @@ TEST(CompiledPolicyDifferential, TenThousandHttpEntriesAgreeWithLinearEvaluation
     const Rule& target_rule = p.rules[sample_rule[aim]];
     const L7Protocol l7 = g.chance(90) ? L7Protocol::kHttp : L7Protocol::kTls;
     Flow f = g.flow();
-    for (int tries = 0; tries < 200 && g.chance(95) && !naive.selects(target_rule, f, target_rule.l7); ++tries) {
+    for (int tries = 0;
+         tries < 200 && g.chance(95) && !naive.selects(target_rule, f, target_rule.l7); ++tries) {
       f = g.flow();
     }
     const auto field = [&](size_t offset) {

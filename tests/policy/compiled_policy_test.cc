@@ -33,7 +33,8 @@ struct HttpCase {
   Names mismatches = {};
 };
 
-void expectVerdicts(const CompiledPolicy& policy, const Flow& f, const std::vector<HttpCase>& cases) {
+void expectVerdicts(const CompiledPolicy& policy, const Flow& f,
+                    const std::vector<HttpCase>& cases) {
   const FlowRules rules = policy.matchFlow(f, L7Protocol::kHttp);
   for (const HttpCase& c : cases) {
     const HttpVerdict v = policy.http(rules, c.request.view());
@@ -54,40 +55,47 @@ TEST(CompiledPolicyHttp, FieldsAreAndedEntriesAreOred) {
                                      http("POST", "/upload", ""), http("", "", "admin\\.test")}));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, kWeb, {
-      {"all three fields", {"GET", "/public/a", "example.test"}, true, "web"},
-      {"HEAD too", {"HEAD", "/public/", "example.test"}, true, "web"},
-      {"method fails", {"PUT", "/public/a", "example.test"}, false, "web"},
-      {"path fails", {"GET", "/private", "example.test"}, false, "web"},
-      {"host fails", {"GET", "/public/a", "other.test"}, false, "web"},
-      {"method is anchored", {"GETX", "/public/a", "example.test"}, false, "web"},
-      {"method is case-sensitive", {"get", "/public/a", "example.test"}, false, "web"},
-      {"path is anchored", {"GET", "/x/public/a", "example.test"}, false, "web"},
-      {"second entry, any host", {"POST", "/upload", "whatever"}, true, "web"},
-      {"second entry path anchored", {"POST", "/upload/x", "whatever"}, false, "web"},
-      {"third entry: any method and path", {"DELETE", "/anything?x", "admin.test"}, true, "web"},
-  });
+  expectVerdicts(
+      *policy, kWeb,
+      {
+          {"all three fields", {"GET", "/public/a", "example.test"}, true, "web"},
+          {"HEAD too", {"HEAD", "/public/", "example.test"}, true, "web"},
+          {"method fails", {"PUT", "/public/a", "example.test"}, false, "web"},
+          {"path fails", {"GET", "/private", "example.test"}, false, "web"},
+          {"host fails", {"GET", "/public/a", "other.test"}, false, "web"},
+          {"method is anchored", {"GETX", "/public/a", "example.test"}, false, "web"},
+          {"method is case-sensitive", {"get", "/public/a", "example.test"}, false, "web"},
+          {"path is anchored", {"GET", "/x/public/a", "example.test"}, false, "web"},
+          {"second entry, any host", {"POST", "/upload", "whatever"}, true, "web"},
+          {"second entry path anchored", {"POST", "/upload/x", "whatever"}, false, "web"},
+          {"third entry: any method and path",
+           {"DELETE", "/anything?x", "admin.test"},
+           true,
+           "web"},
+      });
 }
 
 TEST(CompiledPolicyHttp, HostWithoutPortAndCaseInsensitive) {
   Policy p;
-  p.rules.push_back(httpRule("web", {http("", "", "(www\\.)?example\\.test"),
-                                     http("", "", "2001:db8::1"), http("", "", "198\\.18\\.2\\.20")}));
+  p.rules.push_back(
+      httpRule("web", {http("", "", "(www\\.)?example\\.test"), http("", "", "2001:db8::1"),
+                       http("", "", "198\\.18\\.2\\.20")}));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, kWeb, {
-      {"exact", {"GET", "/", "example.test"}, true, "web"},
-      {"upper case", {"GET", "/", "WWW.Example.TEST"}, true, "web"},
-      {"port stripped", {"GET", "/", "example.test:8080"}, true, "web"},
-      {"empty port stripped", {"GET", "/", "example.test:"}, true, "web"},
-      {"host anchored", {"GET", "/", "example.test.evil"}, false, "web"},
-      {"host anchored at start", {"GET", "/", "evilexample.test"}, false, "web"},
-      {"bracketed v6 with port", {"GET", "/", "[2001:db8::1]:80"}, true, "web"},
-      {"bracketed v6", {"GET", "/", "[2001:db8::1]"}, true, "web"},
-      {"bare v6 keeps its colons", {"GET", "/", "2001:db8::1"}, true, "web"},
-      {"v4 with port", {"GET", "/", "198.18.2.20:80"}, true, "web"},
-      {"no host", {"GET", "/", ""}, false, "web"},
-  });
+  expectVerdicts(*policy, kWeb,
+                 {
+                     {"exact", {"GET", "/", "example.test"}, true, "web"},
+                     {"upper case", {"GET", "/", "WWW.Example.TEST"}, true, "web"},
+                     {"port stripped", {"GET", "/", "example.test:8080"}, true, "web"},
+                     {"empty port stripped", {"GET", "/", "example.test:"}, true, "web"},
+                     {"host anchored", {"GET", "/", "example.test.evil"}, false, "web"},
+                     {"host anchored at start", {"GET", "/", "evilexample.test"}, false, "web"},
+                     {"bracketed v6 with port", {"GET", "/", "[2001:db8::1]:80"}, true, "web"},
+                     {"bracketed v6", {"GET", "/", "[2001:db8::1]"}, true, "web"},
+                     {"bare v6 keeps its colons", {"GET", "/", "2001:db8::1"}, true, "web"},
+                     {"v4 with port", {"GET", "/", "198.18.2.20:80"}, true, "web"},
+                     {"no host", {"GET", "/", ""}, false, "web"},
+                 });
 }
 
 TEST(CompiledPolicyHttp, HostWithoutPortFunction) {
@@ -101,16 +109,19 @@ TEST(CompiledPolicyHttp, HostWithoutPortFunction) {
 
 TEST(CompiledPolicyHttp, PathSeesTheQuery) {
   Policy p;
-  p.rules.push_back(httpRule("web", {http("GET", "/search\\?q=[a-z]+"), http("GET", "/items/[0-9]+")}));
+  p.rules.push_back(
+      httpRule("web", {http("GET", "/search\\?q=[a-z]+"), http("GET", "/items/[0-9]+")}));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, kWeb, {
-      {"query matched", {"GET", "/search?q=abc"}, true, "web"},
-      {"query mismatched", {"GET", "/search?q=ABC"}, false, "web"},
-      {"no query", {"GET", "/search"}, false, "web"},
-      {"query makes an anchored path fail", {"GET", "/items/12?page=2"}, false, "web"},
-      {"plain path", {"GET", "/items/12"}, true, "web"},
-  });
+  expectVerdicts(
+      *policy, kWeb,
+      {
+          {"query matched", {"GET", "/search?q=abc"}, true, "web"},
+          {"query mismatched", {"GET", "/search?q=ABC"}, false, "web"},
+          {"no query", {"GET", "/search"}, false, "web"},
+          {"query makes an anchored path fail", {"GET", "/items/12?page=2"}, false, "web"},
+          {"plain path", {"GET", "/items/12"}, true, "web"},
+      });
 }
 
 TEST(CompiledPolicyHttp, EmptyListAllowsAllAndNoRuleDenies) {
@@ -119,13 +130,15 @@ TEST(CompiledPolicyHttp, EmptyListAllowsAllAndNoRuleDenies) {
   p.rules.push_back(httpRule("web", {http("GET", "/")}, 80));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, flow("198.18.1.10", "198.18.2.20", 8080), {
-      {"anything", {"BREW", "/pot?x=1", "coffee.test"}, true, "visibility"},
-      {"even empty", {"", "", ""}, true, "visibility"},
-  });
-  expectVerdicts(*policy, flow("198.18.1.10", "198.18.2.20", 81), {
-      {"no rule selects port 81", {"GET", "/"}, false, ""},
-  });
+  expectVerdicts(*policy, flow("198.18.1.10", "198.18.2.20", 8080),
+                 {
+                     {"anything", {"BREW", "/pot?x=1", "coffee.test"}, true, "visibility"},
+                     {"even empty", {"", "", ""}, true, "visibility"},
+                 });
+  expectVerdicts(*policy, flow("198.18.1.10", "198.18.2.20", 81),
+                 {
+                     {"no rule selects port 81", {"GET", "/"}, false, ""},
+                 });
   const HttpVerdict none = policy->http(FlowRules{}, Request{}.view());
   EXPECT_FALSE(none.allowed);
   EXPECT_EQ(none.rule, "");
@@ -133,26 +146,35 @@ TEST(CompiledPolicyHttp, EmptyListAllowsAllAndNoRuleDenies) {
 
 TEST(CompiledPolicyHttp, FirstMatchingEntryInPolicyOrderDecides) {
   Policy p;
-  p.rules.push_back(httpRule("first", {http("POST", ""), http("GET", "/a.*", "", {},
-      {{.name = "X-Token", .value = "t", .mismatch = MismatchAction::kAdd}})}));
-  p.rules.push_back(httpRule("second", {http("GET", "/a", "", {},
-      {{.name = "X-Token", .value = "t", .mismatch = MismatchAction::kLog}})}));
+  p.rules.push_back(httpRule(
+      "first", {http("POST", ""),
+                http("GET", "/a.*", "", {},
+                     {{.name = "X-Token", .value = "t", .mismatch = MismatchAction::kAdd}})}));
+  p.rules.push_back(httpRule(
+      "second", {http("GET", "/a", "", {},
+                      {{.name = "X-Token", .value = "t", .mismatch = MismatchAction::kLog}})}));
   p.rules.push_back(httpRule("third", {}));  // allows all, but comes last
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, kWeb, {
-      {"first rule's second entry", {"GET", "/a"}, true, "first",
-       {{HeaderEdit::Op::kAdd, "X-Token", "t"}}, {"X-Token"}},
-      {"first rule's first entry", {"POST", "/zzz"}, true, "first"},
-      {"only the visibility rule", {"PUT", "/b"}, true, "third"},
-  });
+  expectVerdicts(*policy, kWeb,
+                 {
+                     {"first rule's second entry",
+                      {"GET", "/a"},
+                      true,
+                      "first",
+                      {{HeaderEdit::Op::kAdd, "X-Token", "t"}},
+                      {"X-Token"}},
+                     {"first rule's first entry", {"POST", "/zzz"}, true, "first"},
+                     {"only the visibility rule", {"PUT", "/b"}, true, "third"},
+                 });
   // Without the first rule, the second decides with its own action.
   p.rules.erase(p.rules.begin());
   const auto later = compileOrFail(p);
   ASSERT_TRUE(later);
-  expectVerdicts(*later, kWeb, {
-      {"second rule", {"GET", "/a"}, true, "second", {}, {"X-Token"}},
-  });
+  expectVerdicts(*later, kWeb,
+                 {
+                     {"second rule", {"GET", "/a"}, true, "second", {}, {"X-Token"}},
+                 });
 }
 
 TEST(CompiledPolicyHttp, HeadersRequirePresenceOrExactValue) {
@@ -163,64 +185,103 @@ TEST(CompiledPolicyHttp, HeadersRequirePresenceOrExactValue) {
   const auto req = [](std::vector<HeaderView> headers) {
     return Request{"GET", "/", "example.test", std::move(headers)};
   };
-  expectVerdicts(*policy, kWeb, {
-      {"both", req({{"X-Team", "blue"}, {"X-Debug", ""}}), true, "web"},
-      {"names case-insensitive, value OWS trimmed", req({{"x-team", " blue "}, {"X-DEBUG", "1"}}), true, "web"},
-      {"value case-sensitive", req({{"X-Team", "Blue"}, {"X-Debug", "1"}}), false, "web"},
-      {"value exact", req({{"X-Team", "blue-ish"}, {"X-Debug", "1"}}), false, "web"},
-      {"one of repeated headers", req({{"X-Team", "red"}, {"X-Team", "blue"}, {"X-Debug", "1"}}), true, "web"},
-      {"presence missing", req({{"X-Team", "blue"}}), false, "web"},
-      {"none", req({}), false, "web"},
-  });
+  expectVerdicts(
+      *policy, kWeb,
+      {
+          {"both", req({{"X-Team", "blue"}, {"X-Debug", ""}}), true, "web"},
+          {"names case-insensitive, value OWS trimmed",
+           req({{"x-team", " blue "}, {"X-DEBUG", "1"}}), true, "web"},
+          {"value case-sensitive", req({{"X-Team", "Blue"}, {"X-Debug", "1"}}), false, "web"},
+          {"value exact", req({{"X-Team", "blue-ish"}, {"X-Debug", "1"}}), false, "web"},
+          {"one of repeated headers",
+           req({{"X-Team", "red"}, {"X-Team", "blue"}, {"X-Debug", "1"}}), true, "web"},
+          {"presence missing", req({{"X-Team", "blue"}}), false, "web"},
+          {"none", req({}), false, "web"},
+      });
 }
 
 TEST(CompiledPolicyHttp, HeaderMatchesMismatchActions) {
   const auto entry = [](const char* path, MismatchAction action, std::string value = "s3cr3t") {
-    return http("GET", path, "", {}, {{.name = "X-Token", .value = std::move(value), .mismatch = action}});
+    return http("GET", path, "", {},
+                {{.name = "X-Token", .value = std::move(value), .mismatch = action}});
   };
   Policy p;
-  p.rules.push_back(httpRule("web", {entry("/deny", MismatchAction::kDeny),
-                                     entry("/log", MismatchAction::kLog),
-                                     entry("/add", MismatchAction::kAdd),
-                                     entry("/delete", MismatchAction::kDelete),
-                                     entry("/replace", MismatchAction::kReplace),
-                                     entry("/present", MismatchAction::kDeny, "")}));
+  p.rules.push_back(httpRule(
+      "web",
+      {entry("/deny", MismatchAction::kDeny), entry("/log", MismatchAction::kLog),
+       entry("/add", MismatchAction::kAdd), entry("/delete", MismatchAction::kDelete),
+       entry("/replace", MismatchAction::kReplace), entry("/present", MismatchAction::kDeny, "")}));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
   using Op = HeaderEdit::Op;
   const std::vector<HeaderView> good = {{"x-token", "s3cr3t"}};
   const std::vector<HeaderView> bad = {{"X-Token", "guess"}};
   const std::vector<HeaderView> none = {{"X-Other", "s3cr3t"}};
-  expectVerdicts(*policy, kWeb, {
-      {"deny: match", {"GET", "/deny", "h", good}, true, "web"},
-      {"deny: other value", {"GET", "/deny", "h", bad}, false, "web"},
-      {"deny: absent", {"GET", "/deny", "h", none}, false, "web"},
-      {"log: match", {"GET", "/log", "h", good}, true, "web"},
-      {"log: mismatch", {"GET", "/log", "h", bad}, true, "web", {}, {"X-Token"}},
-      {"add: absent", {"GET", "/add", "h", none}, true, "web", {{Op::kAdd, "X-Token", "s3cr3t"}}, {"X-Token"}},
-      {"add: match", {"GET", "/add", "h", good}, true, "web"},
-      {"delete: other value", {"GET", "/delete", "h", bad}, true, "web", {{Op::kDelete, "X-Token", ""}}, {"X-Token"}},
-      {"replace: other value", {"GET", "/replace", "h", bad}, true, "web", {{Op::kReplace, "X-Token", "s3cr3t"}}, {"X-Token"}},
-      {"replace: absent", {"GET", "/replace", "h", none}, true, "web", {{Op::kReplace, "X-Token", "s3cr3t"}}, {"X-Token"}},
-      {"presence only: any value", {"GET", "/present", "h", bad}, true, "web"},
-      {"presence only: absent", {"GET", "/present", "h", none}, false, "web"},
-  });
+  expectVerdicts(*policy, kWeb,
+                 {
+                     {"deny: match", {"GET", "/deny", "h", good}, true, "web"},
+                     {"deny: other value", {"GET", "/deny", "h", bad}, false, "web"},
+                     {"deny: absent", {"GET", "/deny", "h", none}, false, "web"},
+                     {"log: match", {"GET", "/log", "h", good}, true, "web"},
+                     {"log: mismatch", {"GET", "/log", "h", bad}, true, "web", {}, {"X-Token"}},
+                     {"add: absent",
+                      {"GET", "/add", "h", none},
+                      true,
+                      "web",
+                      {{Op::kAdd, "X-Token", "s3cr3t"}},
+                      {"X-Token"}},
+                     {"add: match", {"GET", "/add", "h", good}, true, "web"},
+                     {"delete: other value",
+                      {"GET", "/delete", "h", bad},
+                      true,
+                      "web",
+                      {{Op::kDelete, "X-Token", ""}},
+                      {"X-Token"}},
+                     {"replace: other value",
+                      {"GET", "/replace", "h", bad},
+                      true,
+                      "web",
+                      {{Op::kReplace, "X-Token", "s3cr3t"}},
+                      {"X-Token"}},
+                     {"replace: absent",
+                      {"GET", "/replace", "h", none},
+                      true,
+                      "web",
+                      {{Op::kReplace, "X-Token", "s3cr3t"}},
+                      {"X-Token"}},
+                     {"presence only: any value", {"GET", "/present", "h", bad}, true, "web"},
+                     {"presence only: absent", {"GET", "/present", "h", none}, false, "web"},
+                 });
 }
 
 // A denying header match in an earlier entry leaves no edits behind for the entry that decides.
 TEST(CompiledPolicyHttp, EditsComeOnlyFromTheDecidingEntry) {
   Policy p;
-  p.rules.push_back(httpRule("web", {
-      http("GET", "/", "", {}, {{.name = "A", .value = "1", .mismatch = MismatchAction::kAdd},
+  p.rules.push_back(
+      httpRule("web", {
+                          http("GET", "/", "", {},
+                               {{.name = "A", .value = "1", .mismatch = MismatchAction::kAdd},
                                 {.name = "B", .value = "1", .mismatch = MismatchAction::kDeny}}),
-      http("GET", "/", "", {}, {{.name = "C", .value = "1", .mismatch = MismatchAction::kReplace}}),
-  }));
+                          http("GET", "/", "", {},
+                               {{.name = "C", .value = "1", .mismatch = MismatchAction::kReplace}}),
+                      }));
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  expectVerdicts(*policy, kWeb, {
-      {"second entry decides", {"GET", "/"}, true, "web", {{HeaderEdit::Op::kReplace, "C", "1"}}, {"C"}},
-      {"first entry decides", {"GET", "/", "h", {{"B", "1"}}}, true, "web", {{HeaderEdit::Op::kAdd, "A", "1"}}, {"A"}},
-  });
+  expectVerdicts(*policy, kWeb,
+                 {
+                     {"second entry decides",
+                      {"GET", "/"},
+                      true,
+                      "web",
+                      {{HeaderEdit::Op::kReplace, "C", "1"}},
+                      {"C"}},
+                     {"first entry decides",
+                      {"GET", "/", "h", {{"B", "1"}}},
+                      true,
+                      "web",
+                      {{HeaderEdit::Op::kAdd, "A", "1"}},
+                      {"A"}},
+                 });
 }
 
 TEST(CompiledPolicyFlow, OtherDirectionPortProtocolAndCidrsAreIgnored) {
@@ -254,15 +315,21 @@ TEST(CompiledPolicyFlow, OtherDirectionPortProtocolAndCidrsAreIgnored) {
       {flow("198.18.9.10", "198.18.2.20", 80), L7Protocol::kHttp, {"any-proto"}},
       {flow("198.18.1.10", "198.18.3.20", 80), L7Protocol::kHttp, {"any-proto"}},
       {flow("198.18.1.10", "203.0.113.1", 80), L7Protocol::kHttp, {}},
-      {flow("198.18.1.10", "198.18.2.20", 80, Protocol::kUdp), L7Protocol::kHttp, {"udp", "any-proto"}},
+      {flow("198.18.1.10", "198.18.2.20", 80, Protocol::kUdp),
+       L7Protocol::kHttp,
+       {"udp", "any-proto"}},
       {flow("198.18.1.10", "198.18.2.20", 81), L7Protocol::kHttp, {"any-proto"}},
       {flow("198.18.1.10", "198.18.2.20", 8080), L7Protocol::kHttp, {"alt-port"}},
-      {flow("198.18.1.10", "198.18.2.20", 80, Protocol::kTcp, Direction::kIngress), L7Protocol::kHttp, {"ingress"}},
+      {flow("198.18.1.10", "198.18.2.20", 80, Protocol::kTcp, Direction::kIngress),
+       L7Protocol::kHttp,
+       {"ingress"}},
       {flow("2001:db8:1::5", "2001:db8:2::1", 80), L7Protocol::kHttp, {"any-proto"}},
       // Source and destination are judged independently (no real flow mixes families).
       {flow("2001:db8:1::5", "198.18.2.20", 80), L7Protocol::kHttp, {"narrow", "any-proto"}},
       {flow("2001:db8:2::5", "198.18.2.20", 80), L7Protocol::kHttp, {"any-proto"}},
-      {flow("::ffff:198.18.1.10", "::ffff:198.18.2.20", 80), L7Protocol::kHttp, {"narrow", "any-proto"}},
+      {flow("::ffff:198.18.1.10", "::ffff:198.18.2.20", 80),
+       L7Protocol::kHttp,
+       {"narrow", "any-proto"}},
       {flow("198.18.1.10", "198.18.2.20", 80), L7Protocol::kDns, {}},
       {flow("198.18.1.10", "198.18.2.20", 53, Protocol::kUdp), L7Protocol::kDns, {"dns"}},
       {flow("198.18.1.10", "198.18.2.20", 53, Protocol::kTcp), L7Protocol::kDns, {"dns"}},
@@ -270,19 +337,21 @@ TEST(CompiledPolicyFlow, OtherDirectionPortProtocolAndCidrsAreIgnored) {
   };
   for (const Case& c : cases) {
     std::vector<std::string> names;
-    for (const uint32_t i : policy->matchFlow(c.flow, c.l7).rules) names.push_back(policy->source().rules[i].name);
+    for (const uint32_t i : policy->matchFlow(c.flow, c.l7).rules)
+      names.push_back(policy->source().rules[i].name);
     EXPECT_EQ(names, c.rules) << c.flow.source.toString() << " -> " << c.flow.destination.toString()
-                               << ":" << c.flow.port << " " << toString(c.flow.protocol);
+                              << ":" << c.flow.port << " " << toString(c.flow.protocol);
   }
 
   // Verdicts only consult the rules that selected the flow.
-  expectVerdicts(*policy, flow("198.18.9.10", "198.18.2.20", 80), {
-      {"narrow's entry does not apply", {"GET", "/narrow"}, false, "any-proto"},
-      {"ingress entry does not apply", {"GET", "/in"}, false, "any-proto"},
-      {"alt-port entry does not apply", {"GET", "/alt"}, false, "any-proto"},
-      {"udp entry does not apply", {"GET", "/udp"}, false, "any-proto"},
-      {"own entry", {"GET", "/any"}, true, "any-proto"},
-  });
+  expectVerdicts(*policy, flow("198.18.9.10", "198.18.2.20", 80),
+                 {
+                     {"narrow's entry does not apply", {"GET", "/narrow"}, false, "any-proto"},
+                     {"ingress entry does not apply", {"GET", "/in"}, false, "any-proto"},
+                     {"alt-port entry does not apply", {"GET", "/alt"}, false, "any-proto"},
+                     {"udp entry does not apply", {"GET", "/udp"}, false, "any-proto"},
+                     {"own entry", {"GET", "/any"}, true, "any-proto"},
+                 });
   expectVerdicts(*policy, kWeb, {{"narrow applies", {"GET", "/narrow"}, true, "narrow"}});
 }
 
@@ -332,7 +401,8 @@ TEST(CompiledPolicyTls, ServerNamesAndInterception) {
   p.rules.push_back(sni);
   Rule inspect = rule("inspect", L7Protocol::kTls, {{443, Protocol::kTcp}});
   inspect.selector.destination_cidrs = cidrs({"198.18.2.0/24"});
-  inspect.terminating_tls = TerminatingTls{.certificate = {}, .private_key = {}, .ca_certificate = "ca.crt", .ca_key = "ca.key"};
+  inspect.terminating_tls = TerminatingTls{
+      .certificate = {}, .private_key = {}, .ca_certificate = "ca.crt", .ca_key = "ca.key"};
   inspect.http = {http("GET", "/v1/.*")};
   p.rules.push_back(inspect);
   // A plain HTTP rule on the same port number must not leak into TLS judgements.
@@ -370,18 +440,24 @@ TEST(CompiledPolicyTls, ServerNamesAndInterception) {
   EXPECT_TRUE(policy->http(tls_rules, Request{"GET", "/v1/a"}.view()).allowed);
   EXPECT_EQ(policy->http(tls_rules, Request{"GET", "/v1/a"}.view()).rule, "inspect");
   EXPECT_FALSE(policy->http(tls_rules, Request{"POST", "/v1/x"}.view()).allowed);
-  EXPECT_FALSE(policy->http(policy->matchFlow(elsewhere, L7Protocol::kTls), Request{"GET", "/v1/a"}.view()).allowed);
-  EXPECT_TRUE(policy->http(policy->matchFlow(inspected, L7Protocol::kHttp), Request{"POST", "/v1/x"}.view()).allowed);
+  EXPECT_FALSE(
+      policy->http(policy->matchFlow(elsewhere, L7Protocol::kTls), Request{"GET", "/v1/a"}.view())
+          .allowed);
+  EXPECT_TRUE(
+      policy->http(policy->matchFlow(inspected, L7Protocol::kHttp), Request{"POST", "/v1/x"}.view())
+          .allowed);
 }
 
 TEST(CompiledPolicyTls, InterceptionWithoutHttpEntriesAllowsEveryRequest) {
   Policy p;
   Rule inspect = rule("inspect", L7Protocol::kTls, {{443, Protocol::kTcp}});
-  inspect.terminating_tls = TerminatingTls{.certificate = "c.pem", .private_key = "k.pem", .ca_certificate = {}, .ca_key = {}};
+  inspect.terminating_tls = TerminatingTls{
+      .certificate = "c.pem", .private_key = "k.pem", .ca_certificate = {}, .ca_key = {}};
   p.rules.push_back(inspect);
   const auto policy = compileOrFail(p);
   ASSERT_TRUE(policy);
-  const FlowRules rules = policy->matchFlow(flow("198.18.1.10", "198.18.2.20", 443), L7Protocol::kTls);
+  const FlowRules rules =
+      policy->matchFlow(flow("198.18.1.10", "198.18.2.20", 443), L7Protocol::kTls);
   EXPECT_TRUE(policy->tls(rules, "any.test").allowed);
   EXPECT_TRUE(policy->http(rules, Request{"DELETE", "/x"}.view()).allowed);
 }
@@ -395,7 +471,8 @@ TEST(CompiledPolicyCompile, ErrorsCarryTheEntryLocation) {
   EXPECT_FALSE(compiled.ok());
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].where, (SourceLocation{"policy.yaml", 12, 15}));
-  EXPECT_NE(compiled.errors[0].message.find("http path"), std::string::npos) << compiled.errors[0].message;
+  EXPECT_NE(compiled.errors[0].message.find("http path"), std::string::npos)
+      << compiled.errors[0].message;
 }
 
 TEST(CompiledPolicyCompile, SourceIsKeptAndEmptyPolicyDeniesEverything) {

@@ -1,13 +1,12 @@
 #include "policy/name_matcher.h"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <cctype>
 #include <string>
 #include <vector>
-
-#include <re2/re2.h>
 
 #include "policy/dns_pattern.h"
 
@@ -114,10 +113,12 @@ TEST(DnsPattern, CiliumVectorsByHandAndByRegex) {
     bool match;
   };
   const Case more[] = {
-      {"a*b*c", "axxbyybzc.", true},   {"a*b*c", "axxbyyb.c.", false}, {"*a.*b", "xa.yb.", true},
-      {"*a.*b", "xa.ya.zb.", false},   {"**.a*", "x.y.abc.", true},    {"**.a*", "abc.", false},
-      {"**.x.y", "..x.y.", false},     {"*-*-*", "a--.", true},        {"*a.", ".", false},
-      {"x*", "x.", true},              {"x*", "x-_9.", true},          {"x*", "x!.", false},
+      {"a*b*c", "axxbyybzc.", true}, {"a*b*c", "axxbyyb.c.", false},
+      {"*a.*b", "xa.yb.", true},     {"*a.*b", "xa.ya.zb.", false},
+      {"**.a*", "x.y.abc.", true},   {"**.a*", "abc.", false},
+      {"**.x.y", "..x.y.", false},   {"*-*-*", "a--.", true},
+      {"*a.", ".", false},           {"x*", "x.", true},
+      {"x*", "x-_9.", true},         {"x*", "x!.", false},
   };
   for (const Case& c : more) {
     const DnsPattern p(c.pattern);
@@ -160,7 +161,8 @@ TEST(NameMatcher, CiliumVectorsAllPatternsTogether) {
     const Vector& v = kCiliumVectors[i];
     for (const std::string& name : spellings(v.name)) {
       const Values got = m.matches(name);
-      EXPECT_EQ(std::binary_search(got.begin(), got.end(), i), v.match) << v.pattern << " vs " << name;
+      EXPECT_EQ(std::binary_search(got.begin(), got.end(), i), v.match)
+          << v.pattern << " vs " << name;
       // No filler matches these names.
       EXPECT_TRUE(got.empty() || got.back() < 1000) << name;
     }

@@ -39,9 +39,8 @@ TEST(RegexSet, AnchoredAtBothEndsWithIdsSharedByIdenticalPatterns) {
     Ids ids;
   };
   const Case cases[] = {
-      {"GET", {0, 3}},        {"HEAD", {0, 3}},     {"GETX", {3}},  {"XGET", {3}},
-      {"get", {3}},           {"/public/a?b=c", {1, 3}}, {"/publicx", {3}}, {"PUT", {2, 3}},
-      {"", {3}},
+      {"GET", {0, 3}},           {"HEAD", {0, 3}},  {"GETX", {3}},   {"XGET", {3}}, {"get", {3}},
+      {"/public/a?b=c", {1, 3}}, {"/publicx", {3}}, {"PUT", {2, 3}}, {"", {3}},
   };
   for (const Case& c : cases) EXPECT_EQ(matchAll(set, c.text), c.ids) << c.text;
 }
@@ -86,7 +85,8 @@ TEST(RegexSet, BudgetGrowsUntilTheSetCompiles) {
   RegexSet capped({.max_mem = int64_t{1} << 20, .max_mem_limit = int64_t{2} << 20});
   for (const auto& p : patterns) ASSERT_TRUE(capped.add(p).ok());
   const std::string error = capped.compile();
-  EXPECT_NE(error.find("3000 patterns do not fit the regex memory limit of 2 MiB"), std::string::npos)
+  EXPECT_NE(error.find("3000 patterns do not fit the regex memory limit of 2 MiB"),
+            std::string::npos)
       << error;
 }
 

@@ -64,8 +64,10 @@ inline Rule httpRule(std::string name, std::vector<HttpRule> entries, uint16_t p
 inline Rule dnsRule(std::string name, std::vector<std::string> names,
                     std::vector<std::string> patterns) {
   Rule r = rule(std::move(name), L7Protocol::kDns, {{53, Protocol::kAny}});
-  for (auto& n : names) r.dns.push_back({.match_name = std::move(n), .match_pattern = {}, .where = {}});
-  for (auto& p : patterns) r.dns.push_back({.match_name = {}, .match_pattern = std::move(p), .where = {}});
+  for (auto& n : names)
+    r.dns.push_back({.match_name = std::move(n), .match_pattern = {}, .where = {}});
+  for (auto& p : patterns)
+    r.dns.push_back({.match_name = {}, .match_pattern = std::move(p), .where = {}});
   return r;
 }
 
