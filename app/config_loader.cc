@@ -80,8 +80,8 @@ policy::Parsed<policy::Policy> loadPolicies(const policy::Config& config) {
   std::vector<policy::Diagnostic> errors;
   for (const std::string& file : config.policy_files) {
     auto text = readFile(file);
-    auto parsed = text.ok() ? policy::parsePolicy(*text.value, file) : policy::Parsed<policy::Policy>{
-                                                                           std::nullopt, std::move(text.errors)};
+    auto parsed = text.ok() ? policy::parsePolicy(*text.value, file)
+                            : policy::Parsed<policy::Policy>{std::nullopt, std::move(text.errors)};
     errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
     if (parsed.ok()) policies.push_back(std::move(*parsed.value));
   }

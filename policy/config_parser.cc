@@ -30,7 +30,8 @@ class ConfigReader {
   void policyFiles(const YamlValue& v, Config& c);
 
   template <class T>
-  void set(const YamlMap& m, const char* key, T& out, std::optional<T> (YamlReader::*reader)(const YamlValue&)) {
+  void set(const YamlMap& m, const char* key, T& out,
+           std::optional<T> (YamlReader::*reader)(const YamlValue&)) {
     if (const YamlValue* v = m.find(key)) out = (yaml_.*reader)(*v).value_or(out);
   }
   template <class T>
@@ -65,8 +66,10 @@ void ConfigReader::proxy(const YamlValue& v, ProxyConfig& p) {
                          "preserve-source", "limits", "dns"});
   if (!m) return;
   if (const YamlValue* x = m->find("port-range")) portRange(*x, p);
-  if (const YamlValue* x = m->find("bind-v4")) p.bind_v4 = address(*x, Family::kV4).value_or(p.bind_v4);
-  if (const YamlValue* x = m->find("bind-v6")) p.bind_v6 = address(*x, Family::kV6).value_or(p.bind_v6);
+  if (const YamlValue* x = m->find("bind-v4"))
+    p.bind_v4 = address(*x, Family::kV4).value_or(p.bind_v4);
+  if (const YamlValue* x = m->find("bind-v6"))
+    p.bind_v6 = address(*x, Family::kV6).value_or(p.bind_v6);
   if (const YamlValue* x = m->find("admin")) admin(*x, p);
   set(*m, "access-log", p.access_log, &YamlReader::nonEmptyString);
   set(*m, "preserve-source", p.preserve_source, &YamlReader::boolean);
@@ -86,9 +89,10 @@ void ConfigReader::portRange(const YamlValue& v, ProxyConfig& p) {
   auto last = yaml_.integer((*items)[1], 1, 65535);
   if (!first || !last) return;
   if (*first > *last || *last - *first + 1 < kMinPortRange) {
-    yaml_.error(v.where, v.path + ": expected FIRST <= LAST and at least 5 ports (one per "
-                                  "listener), got " + std::to_string(*first) + ".." +
-                                  std::to_string(*last));
+    yaml_.error(v.where, v.path +
+                             ": expected FIRST <= LAST and at least 5 ports (one per "
+                             "listener), got " +
+                             std::to_string(*first) + ".." + std::to_string(*last));
     return;
   }
   p.port_range_first = static_cast<uint16_t>(*first);
@@ -137,8 +141,10 @@ void ConfigReader::admin(const YamlValue& v, ProxyConfig& p) {
   const bool port_ok = !port.empty() && ec == std::errc{} && end == port.data() + port.size() &&
                        number >= 1 && number <= 65535;
   if (!shape_ok || !host_ok || !port_ok) {
-    yaml_.error(v.where, v.path + ": expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
-                                  "[::1]:9964, got " + excerpt(*text));
+    yaml_.error(v.where, v.path +
+                             ": expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
+                             "[::1]:9964, got " +
+                             excerpt(*text));
     return;
   }
   p.admin_host = std::string(host);
@@ -160,8 +166,8 @@ void ConfigReader::dns(const YamlValue& v, DnsOptions& d) {
   if (!m) return;
   if (const YamlValue* x = m->find("reject")) {
     d.reject = yaml_
-                   .choice<DnsReject>(*x, {{"refused", DnsReject::kRefused},
-                                           {"nxdomain", DnsReject::kNxdomain}})
+                   .choice<DnsReject>(
+                       *x, {{"refused", DnsReject::kRefused}, {"nxdomain", DnsReject::kNxdomain}})
                    .value_or(d.reject);
   }
   set(*m, "upstream-timeout", d.upstream_timeout, &YamlReader::positiveDuration);

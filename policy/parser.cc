@@ -1,5 +1,6 @@
-// Policy files (SPEC.md "Policy file"). Config files are in config_parser.cc, checks across
-// rules in rule_set_check.cc.
+// Policy files (SPEC.md "Policy file"): rules, selectors, and whether a rule's L7 sections fit
+// together. The entries of those sections are read in l7_section_reader.cc, checks across rules
+// are in rule_set_check.cc, config files in config_parser.cc.
 #include "policy/parser.h"
 
 #include <algorithm>
@@ -8,14 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "policy/l7_section_reader.h"
 #include "policy/rule_set_check.h"
 #include "policy/rule_syntax.h"
 #include "policy/yaml_reader.h"
 
 namespace portcullis::policy {
 namespace {
-
-constexpr std::size_t kMaxRegexError = 120;
 
 // How messages name a rule; its name may be missing or invalid.
 std::string label(const Rule& r) { return r.name.empty() ? "this rule" : "rule '" + r.name + "'"; }
@@ -32,18 +32,9 @@ class PolicyReader {
   std::optional<Selector> selector(const YamlValue& v, std::vector<SourceLocation>& port_where);
   std::optional<PortProtocol> port(const YamlValue& v, SourceLocation& protocol_where);
   std::optional<L7Protocol> l7(const YamlMap& m, const Rule& r, bool direction_ok);
-  std::optional<HttpRule> http(const YamlValue& v);
-  std::optional<HeaderMatch> headerMatch(const YamlValue& v);
-  std::optional<DnsRule> dns(const YamlValue& v);
-  std::optional<TlsRule> tls(const YamlValue& v);
-  std::optional<TerminatingTls> terminatingTls(const YamlValue& v);
-  std::optional<OriginatingTls> originatingTls(const YamlValue& v);
-  // Reads a string and checks it with one of rule_syntax.h's functions.
-  template <class Check>
-  std::optional<std::string> checked(const YamlValue& v, Check check);
-  std::optional<std::string> regex(const YamlValue& v, bool ignore_case);
 
   YamlReader yaml_;
+  L7SectionReader sections_{yaml_};
 };
 
 Parsed<Policy> PolicyReader::read(std::string_view text) {
@@ -73,29 +64,6 @@ Parsed<Policy> PolicyReader::read(std::string_view text) {
   return out;
 }
 
-template <class Check>
-std::optional<std::string> PolicyReader::checked(const YamlValue& v, Check check) {
-  auto text = yaml_.string(v);
-  if (!text) return std::nullopt;
-  if (std::optional<std::string> why = check(*text)) {
-    yaml_.error(v.where, v.path + ": " + *why + ", got " + excerpt(*text));
-    return std::nullopt;
-  }
-  return text;
-}
-
-std::optional<std::string> PolicyReader::regex(const YamlValue& v, bool ignore_case) {
-  auto text = yaml_.string(v);
-  if (!text) return std::nullopt;
-  if (std::optional<std::string> why = regexError(*text, ignore_case)) {
-    // RE2 quotes the rest of the pattern from the error on, which may be long.
-    if (why->size() > kMaxRegexError) *why = why->substr(0, kMaxRegexError) + "...";
-    yaml_.error(v.where, v.path + ": invalid RE2 regular expression: " + *why);
-    return std::nullopt;
-  }
-  return text;
-}
-
 Rule PolicyReader::rule(const YamlValue& v, bool& ok) {
   const std::size_t errors_before = yaml_.errorCount();
   Rule r;
@@ -107,7 +75,7 @@ Rule PolicyReader::rule(const YamlValue& v, bool& ok) {
     return r;
   }
   if (auto name = yaml_.required(*m, "name")) {
-    if (auto text = checked(*name, ruleNameError)) r.name = *text;
+    if (auto text = yaml_.checked(*name, ruleNameError)) r.name = *text;
   }
   bool direction_ok = false;
   if (auto dir = yaml_.required(*m, "direction")) {
@@ -121,19 +89,21 @@ Rule PolicyReader::rule(const YamlValue& v, bool& ok) {
     if (auto s = selector(*sel, protocol_where)) r.selector = std::move(*s);
   }
   if (const YamlValue* h = m->find("http")) {
-    r.http = yaml_.listOf<HttpRule>(*h, [&](const YamlValue& e) { return http(e); })
+    r.http = yaml_.listOf<HttpRule>(*h, [&](const YamlValue& e) { return sections_.http(e); })
                  .value_or(std::vector<HttpRule>{});
   }
   if (const YamlValue* d = m->find("dns")) {
-    r.dns = yaml_.listOf<DnsRule>(*d, [&](const YamlValue& e) { return dns(e); })
+    r.dns = yaml_.listOf<DnsRule>(*d, [&](const YamlValue& e) { return sections_.dns(e); })
                 .value_or(std::vector<DnsRule>{});
   }
   if (const YamlValue* t = m->find("tls")) {
-    r.tls = yaml_.listOf<TlsRule>(*t, [&](const YamlValue& e) { return tls(e); })
+    r.tls = yaml_.listOf<TlsRule>(*t, [&](const YamlValue& e) { return sections_.tls(e); })
                 .value_or(std::vector<TlsRule>{});
   }
-  if (const YamlValue* t = m->find("terminatingTLS")) r.terminating_tls = terminatingTls(*t);
-  if (const YamlValue* o = m->find("originatingTLS")) r.originating_tls = originatingTls(*o);
+  if (const YamlValue* t = m->find("terminatingTLS"))
+    r.terminating_tls = sections_.terminatingTls(*t);
+  if (const YamlValue* o = m->find("originatingTLS"))
+    r.originating_tls = sections_.originatingTls(*o);
 
   const std::optional<L7Protocol> kind = l7(*m, r, direction_ok);
   if (kind) {
@@ -165,9 +135,8 @@ std::optional<L7Protocol> PolicyReader::l7(const YamlMap& m, const Rule& r, bool
     if (const YamlMap::Field* f = m.field(key)) sections.push_back(f);
   }
   // The first section in the file is taken as meant; the later ones are the errors.
-  std::sort(sections.begin(), sections.end(), [](const auto* a, const auto* b) {
-    return a->key_where < b->key_where;
-  });
+  std::sort(sections.begin(), sections.end(),
+            [](const auto* a, const auto* b) { return a->key_where < b->key_where; });
   std::optional<L7Protocol> kind;
   if (terminating) {
     for (const YamlMap::Field* f : sections) {
@@ -177,16 +146,17 @@ std::optional<L7Protocol> PolicyReader::l7(const YamlMap& m, const Rule& r, bool
     }
     if (!m.field("http")) {
       yaml_.error(terminating->key_where,
-                  label(r) + ": terminatingTLS needs an http section (the HTTP rules "
-                  "enforced inside TLS)");
+                  label(r) +
+                      ": terminatingTLS needs an http section (the HTTP rules "
+                      "enforced inside TLS)");
     }
     kind = L7Protocol::kTls;
   } else if (sections.empty()) {
     yaml_.error(m.where(), label(r) + " needs one L7 section: http, dns or tls");
   } else {
     for (std::size_t i = 1; i < sections.size(); ++i) {
-      yaml_.error(sections[i]->key_where, label(r) + " has both '" + sections[0]->key +
-                                              "' and '" + sections[i]->key +
+      yaml_.error(sections[i]->key_where, label(r) + " has both '" + sections[0]->key + "' and '" +
+                                              sections[i]->key +
                                               "'; a rule has exactly one of http, dns, tls");
     }
     const std::string& key = sections[0]->key;
@@ -203,15 +173,15 @@ std::optional<L7Protocol> PolicyReader::l7(const YamlMap& m, const Rule& r, bool
 
 std::optional<Selector> PolicyReader::selector(const YamlValue& v,
                                                std::vector<SourceLocation>& protocol_where) {
-  auto m = yaml_.map(v, {"interfaces", "source-cidrs", "destination-cidrs", "ports", "cgroups",
-                         "uids"});
+  auto m =
+      yaml_.map(v, {"interfaces", "source-cidrs", "destination-cidrs", "ports", "cgroups", "uids"});
   if (!m) return std::nullopt;
   Selector s;
   auto strings = [&](const char* key, auto check) {
     const YamlValue* list = m->find(key);
     if (!list) return std::vector<std::string>{};
     return yaml_
-        .listOf<std::string>(*list, [&](const YamlValue& e) { return checked(e, check); })
+        .listOf<std::string>(*list, [&](const YamlValue& e) { return yaml_.checked(e, check); })
         .value_or(std::vector<std::string>{});
   };
   auto cidrs = [&](const char* key) {
@@ -224,8 +194,10 @@ std::optional<Selector> PolicyReader::selector(const YamlValue& v,
                         if (!text) return std::nullopt;
                         auto cidr = Cidr::parse(*text);
                         if (!cidr) {
-                          yaml_.error(e.where, e.path + ": expected a CIDR like 198.18.0.0/15 or "
-                                                        "2001:db8::/32, got " + excerpt(*text));
+                          yaml_.error(e.where, e.path +
+                                                   ": expected a CIDR like 198.18.0.0/15 or "
+                                                   "2001:db8::/32, got " +
+                                                   excerpt(*text));
                         }
                         return cidr;
                       })
@@ -276,148 +248,6 @@ std::optional<PortProtocol> PolicyReader::port(const YamlValue& v, SourceLocatio
   if (!number) return std::nullopt;
   pp.port = static_cast<uint16_t>(*number);
   return pp;
-}
-
-std::optional<HttpRule> PolicyReader::http(const YamlValue& v) {
-  const std::size_t errors_before = yaml_.errorCount();
-  auto m = yaml_.map(v, {"method", "path", "host", "headers", "headerMatches"});
-  if (!m) return std::nullopt;
-  HttpRule h;
-  h.where = v.where;
-  if (const YamlValue* x = m->find("method")) h.method = regex(*x, false).value_or("");
-  if (const YamlValue* x = m->find("path")) h.path = regex(*x, false).value_or("");
-  if (const YamlValue* x = m->find("host")) h.host = regex(*x, /*ignore_case=*/true).value_or("");
-  if (const YamlValue* x = m->find("headers")) {
-    h.headers = yaml_
-                    .listOf<std::string>(*x,
-                                         [&](const YamlValue& e) -> std::optional<std::string> {
-                                           auto text = yaml_.string(e);
-                                           if (!text) return std::nullopt;
-                                           std::string normalized;
-                                           auto why = headerEntryError(*text, normalized);
-                                           if (!why) return normalized;
-                                           yaml_.error(e.where, e.path + ": " + *why);
-                                           return std::nullopt;
-                                         })
-                    .value_or(std::vector<std::string>{});
-  }
-  if (const YamlValue* x = m->find("headerMatches")) {
-    h.header_matches = yaml_
-                           .listOf<HeaderMatch>(*x, [&](const YamlValue& e) { return headerMatch(e); })
-                           .value_or(std::vector<HeaderMatch>{});
-  }
-  if (yaml_.errorCount() != errors_before) return std::nullopt;
-  return h;
-}
-
-std::optional<HeaderMatch> PolicyReader::headerMatch(const YamlValue& v) {
-  auto m = yaml_.map(v, {"name", "value", "mismatch"});
-  if (!m) return std::nullopt;
-  HeaderMatch h;
-  bool ok = true;
-  if (auto name = yaml_.required(*m, "name")) {
-    auto text = checked(*name, headerNameError);
-    ok = text.has_value();
-    h.name = text.value_or("");
-  } else {
-    ok = false;
-  }
-  if (const YamlValue* value = m->find("value")) {
-    auto text = yaml_.string(*value);
-    ok = ok && text.has_value();
-    h.value = text.value_or("");
-  }
-  if (const YamlValue* mismatch = m->find("mismatch")) {
-    auto action = yaml_.choice<MismatchAction>(*mismatch, {{"LOG", MismatchAction::kLog},
-                                                           {"ADD", MismatchAction::kAdd},
-                                                           {"DELETE", MismatchAction::kDelete},
-                                                           {"REPLACE", MismatchAction::kReplace}});
-    if (!action) return std::nullopt;
-    h.mismatch = *action;
-    const bool writes = h.mismatch == MismatchAction::kAdd || h.mismatch == MismatchAction::kReplace;
-    if (writes && h.value.empty() && ok) {
-      yaml_.error(mismatch->where, mismatch->path + ": " + mismatch->node.Scalar() +
-                                       " writes the header's value, so 'value' must be set");
-      return std::nullopt;
-    }
-  }
-  if (!ok) return std::nullopt;
-  return h;
-}
-
-std::optional<DnsRule> PolicyReader::dns(const YamlValue& v) {
-  auto m = yaml_.map(v, {"matchName", "matchPattern"});
-  if (!m) return std::nullopt;
-  const YamlValue* name = m->find("matchName");
-  const YamlValue* pattern = m->find("matchPattern");
-  if ((name != nullptr) == (pattern != nullptr)) {
-    yaml_.error(v.where, v.path + ": a dns entry has exactly one of matchName, matchPattern");
-    return std::nullopt;
-  }
-  DnsRule d;
-  d.where = v.where;
-  if (name) {
-    auto text = checked(*name, dnsNameError);
-    if (!text) return std::nullopt;
-    d.match_name = *text;
-  } else {
-    auto text = checked(*pattern, dnsPatternError);
-    if (!text) return std::nullopt;
-    d.match_pattern = *text;
-  }
-  return d;
-}
-
-std::optional<TlsRule> PolicyReader::tls(const YamlValue& v) {
-  const std::size_t errors_before = yaml_.errorCount();
-  auto m = yaml_.map(v, {"serverNames"});
-  if (!m) return std::nullopt;
-  TlsRule t;
-  t.where = v.where;
-  if (auto names = yaml_.required(*m, "serverNames")) {
-    auto list = yaml_.listOf<std::string>(
-        *names, [&](const YamlValue& e) { return checked(e, serverNameError); });
-    if (list && list->empty()) {
-      yaml_.error(names->where, names->path + ": expected at least one server name");
-    }
-    t.server_names = list.value_or(std::vector<std::string>{});
-  }
-  if (yaml_.errorCount() != errors_before) return std::nullopt;
-  return t;
-}
-
-std::optional<TerminatingTls> PolicyReader::terminatingTls(const YamlValue& v) {
-  auto m = yaml_.map(v, {"certificate", "privateKey", "ca-certificate", "ca-key"});
-  if (!m) return std::nullopt;
-  TerminatingTls t;
-  auto path = [&](const char* key, std::string& out) {
-    if (const YamlValue* x = m->find(key)) out = yaml_.nonEmptyString(*x).value_or("");
-    return m->find(key) != nullptr;
-  };
-  const bool cert = path("certificate", t.certificate);
-  const bool key = path("privateKey", t.private_key);
-  const bool ca_cert = path("ca-certificate", t.ca_certificate);
-  const bool ca_key = path("ca-key", t.ca_key);
-  const bool fixed = cert && key && !ca_cert && !ca_key;
-  const bool minted = ca_cert && ca_key && !cert && !key;
-  if (!fixed && !minted) {
-    yaml_.error(v.where, v.path + ": expected either {certificate, privateKey} (one certificate) "
-                                  "or {ca-certificate, ca-key} (certificates minted per SNI)");
-    return std::nullopt;
-  }
-  return t;
-}
-
-std::optional<OriginatingTls> PolicyReader::originatingTls(const YamlValue& v) {
-  auto m = yaml_.map(v, {"ca-bundle"});
-  if (!m) return std::nullopt;
-  OriginatingTls o;
-  if (const YamlValue* x = m->find("ca-bundle")) {
-    auto text = yaml_.nonEmptyString(*x);
-    if (!text) return std::nullopt;
-    o.ca_bundle = *text;
-  }
-  return o;
 }
 
 }  // namespace

@@ -42,9 +42,8 @@ void checkRuleSet(std::span<const Rule* const> rules, std::vector<Diagnostic>& e
         errors.push_back(
             {rule->where, "rule '" + rule->name + "' sends " + toString(rule->direction) + " " +
                               std::to_string(pp.port) + "/" + toString(p) + " to the " +
-                              toString(rule->l7) + " listener, but rule '" + first->name +
-                              "' (" + at(first->where) + ") sends it to the " +
-                              toString(first->l7) +
+                              toString(rule->l7) + " listener, but rule '" + first->name + "' (" +
+                              at(first->where) + ") sends it to the " + toString(first->l7) +
                               " listener; a port and protocol feed one listener per direction"});
       }
     }

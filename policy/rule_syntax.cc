@@ -104,16 +104,16 @@ std::optional<std::string> dnsPatternError(std::string_view pattern) {
   if (bare.empty()) return "a DNS pattern must not be empty";
   // Stars only: matches every name (SPEC.md, Cilium matchpattern).
   if (bare.find_first_not_of('*') == std::string_view::npos) return std::nullopt;
-  return eachLabel(bare, [](std::string_view label,
-                            std::size_t index) -> std::optional<std::string> {
-    const bool chars_ok = std::all_of(label.begin(), label.end(),
-                                      [](char c) { return isLabelChar(c) || c == '*'; });
-    if (!chars_ok) return "a DNS pattern has only letters, digits and - _ . *";
-    if (label.find("**") != std::string_view::npos && (index != 0 || label != "**")) {
-      return "'**' is only allowed as a whole first label ('**.example.test')";
-    }
-    return std::nullopt;
-  });
+  return eachLabel(
+      bare, [](std::string_view label, std::size_t index) -> std::optional<std::string> {
+        const bool chars_ok = std::all_of(label.begin(), label.end(),
+                                          [](char c) { return isLabelChar(c) || c == '*'; });
+        if (!chars_ok) return "a DNS pattern has only letters, digits and - _ . *";
+        if (label.find("**") != std::string_view::npos && (index != 0 || label != "**")) {
+          return "'**' is only allowed as a whole first label ('**.example.test')";
+        }
+        return std::nullopt;
+      });
 }
 
 std::optional<std::string> serverNameError(std::string_view name) {

@@ -131,11 +131,15 @@ SourceLocation YamlReader::locate(const YAML::Node& node, const SourceLocation& 
 
 std::string YamlReader::describe(const YAML::Node& node) const {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return excerpt(node.Scalar());
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return excerpt(node.Scalar());
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "nothing";
 }
@@ -156,8 +160,8 @@ bool YamlReader::charge(std::size_t units, const SourceLocation& where) {
 std::optional<YamlMap> YamlReader::map(const YamlValue& v,
                                        std::initializer_list<std::string_view> allowed) {
   if (!v.node.IsMap()) {
-    error(v.where, (v.path.empty() ? "the document" : v.path) + ": expected a map, got " +
-                       describe(v.node));
+    error(v.where,
+          (v.path.empty() ? "the document" : v.path) + ": expected a map, got " + describe(v.node));
     return std::nullopt;
   }
   if (!charge(1 + v.node.size(), v.where)) return std::nullopt;
@@ -200,8 +204,8 @@ std::optional<std::vector<YamlValue>> YamlReader::list(const YamlValue& v) {
   std::vector<YamlValue> items;
   items.reserve(v.node.size());
   for (const auto& item : v.node) {
-    items.push_back(YamlValue{item, locate(item, v.where),
-                              v.path + "[" + std::to_string(items.size()) + "]"});
+    items.push_back(
+        YamlValue{item, locate(item, v.where), v.path + "[" + std::to_string(items.size()) + "]"});
   }
   return items;
 }

@@ -84,6 +84,10 @@ class YamlReader {
   template <class T, class Read>
   std::optional<std::vector<T>> listOf(const YamlValue& v, Read read);
 
+  // A string that `check` accepts; `check` returns why it does not (see rule_syntax.h).
+  template <class Check>
+  std::optional<std::string> checked(const YamlValue& v, Check check);
+
   // The value of a key the map must have; reports it missing at the map otherwise.
   std::optional<YamlValue> required(const YamlMap& m, std::string_view key);
 
@@ -117,6 +121,17 @@ std::optional<E> YamlReader::choice(const YamlValue& v,
   }
   choiceError(v, *text, all);
   return std::nullopt;
+}
+
+template <class Check>
+std::optional<std::string> YamlReader::checked(const YamlValue& v, Check check) {
+  auto text = string(v);
+  if (!text) return std::nullopt;
+  if (std::optional<std::string> why = check(*text)) {
+    error(v.where, v.path + ": " + *why + ", got " + excerpt(*text));
+    return std::nullopt;
+  }
+  return text;
 }
 
 template <class T, class Read>

@@ -33,7 +33,8 @@ CheckRun check(std::vector<std::string_view> args) {
 class CheckCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "portcullis-check-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "portcullis-check-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }
@@ -57,8 +58,8 @@ TEST_F(CheckCommandTest, ValidConfigPrintsASummaryAndExitsZero) {
   const CheckRun r = check({"--config", config});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_EQ(r.out, config +
-                       ": OK, 3 rules in 1 policy file (egress: 1 http, 1 dns; ingress: 1 http)\n");
+  EXPECT_EQ(r.out,
+            config + ": OK, 3 rules in 1 policy file (egress: 1 http, 1 dns; ingress: 1 http)\n");
 }
 
 TEST_F(CheckCommandTest, EveryErrorOnItsOwnLineAndExitOne) {
@@ -74,8 +75,9 @@ TEST_F(CheckCommandTest, EveryErrorOnItsOwnLineAndExitOne) {
   EXPECT_EQ(r.code, kExitBadConfig);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, policy + ":4:31: rules[0].selector.ports[0].port: 0 is out of range 1..65535\n" +
-                       policy + ":5:21: rules[0].http[0].method: invalid RE2 regular expression: "
-                                "missing ): (\n");
+                       policy +
+                       ":5:21: rules[0].http[0].method: invalid RE2 regular expression: "
+                       "missing ): (\n");
 }
 
 TEST_F(CheckCommandTest, ExampleConfigInTheRepositoryPasses) {
@@ -87,8 +89,8 @@ TEST_F(CheckCommandTest, ExampleConfigInTheRepositoryPasses) {
 }
 
 TEST_F(CheckCommandTest, BadUsageIsOneLineAndExitOne) {
-  for (const auto& args : std::vector<std::vector<std::string_view>>{
-           {}, {"--config"}, {"--verbose"}, {"c.yaml"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string_view>>{{}, {"--config"}, {"--verbose"}, {"c.yaml"}}) {
     const CheckRun r = check(args);
     EXPECT_EQ(r.code, kExitBadConfig);
     EXPECT_EQ(r.out, "");

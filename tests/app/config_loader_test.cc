@@ -24,7 +24,8 @@ std::string dump(const std::vector<policy::Diagnostic>& errors) {
 class ConfigLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "portcullis-loader-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "portcullis-loader-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }
@@ -38,8 +39,9 @@ class ConfigLoaderTest : public ::testing::Test {
   }
 
   static std::string rule(const std::string& name, int port) {
-    return "  - name: " + name + "\n    direction: egress\n    selector: {ports: [{port: " +
-           std::to_string(port) + "}]}\n    http: []\n";
+    return "  - name: " + name +
+           "\n    direction: egress\n    selector: {ports: [{port: " + std::to_string(port) +
+           "}]}\n    http: []\n";
   }
 
   std::filesystem::path dir_;
@@ -48,15 +50,15 @@ class ConfigLoaderTest : public ::testing::Test {
 TEST_F(ConfigLoaderTest, LoadsConfigAndMergesPolicyFilesInOrder) {
   write("policies/a.yaml", "rules:\n" + rule("a", 80));
   write("policies/b.yaml", "rules:\n" + rule("b", 81) + rule("c", 82));
-  const std::string config = write(
-      "portcullis.yaml",
-      "datapath: {route-table: 100}\npolicy-files: [policies/a.yaml, policies/b.yaml]\n");
+  const std::string config =
+      write("portcullis.yaml",
+            "datapath: {route-table: 100}\npolicy-files: [policies/a.yaml, policies/b.yaml]\n");
   const auto loaded = loadConfig(config);
   ASSERT_TRUE(loaded.ok()) << dump(loaded.errors);
   EXPECT_EQ(loaded.value->config.file, config);
   EXPECT_EQ(loaded.value->config.datapath.route_table, 100u);
-  EXPECT_THAT(loaded.value->config.policy_files,
-              ElementsAre((dir_ / "policies/a.yaml").string(), (dir_ / "policies/b.yaml").string()));
+  EXPECT_THAT(loaded.value->config.policy_files, ElementsAre((dir_ / "policies/a.yaml").string(),
+                                                             (dir_ / "policies/b.yaml").string()));
   ASSERT_EQ(loaded.value->policy.rules.size(), 3u);
   EXPECT_EQ(loaded.value->policy.rules[0].name, "a");
   EXPECT_EQ(loaded.value->policy.rules[2].name, "c");
@@ -97,7 +99,8 @@ TEST_F(ConfigLoaderTest, ReportsErrorsOfEveryPolicyFileAtOnce) {
   const std::string missing = (dir_ / "missing.yaml").string();
   ASSERT_EQ(loaded.errors.size(), 5u) << dump(loaded.errors);
   EXPECT_EQ(loaded.errors[0].toString(), c + ":2:5: missing required key 'selector' in rules[0]");
-  EXPECT_EQ(loaded.errors[1].toString(), c + ":2:5: rule 'bad' needs one L7 section: http, dns or tls");
+  EXPECT_EQ(loaded.errors[1].toString(),
+            c + ":2:5: rule 'bad' needs one L7 section: http, dns or tls");
   EXPECT_THAT(loaded.errors[2].toString(), HasSubstr(c + ":3:16: rules[0].direction"));
   EXPECT_EQ(loaded.errors[3].toString(), missing + ":1:1: cannot read: No such file or directory");
   // The files that parsed are still checked against each other.

@@ -43,30 +43,39 @@ struct Case {
 
 const std::vector<Case>& errorCases() {
   static const std::vector<Case> cases = {
-      {"missing policy-files", lines({"proxy: {}"}),
+      {"missing policy-files",
+       lines({"proxy: {}"}),
        {{1, 1, "missing required key 'policy-files' at the top level"}}},
-      {"empty policy-files", lines({"policy-files: []"}),
+      {"empty policy-files",
+       lines({"policy-files: []"}),
        {{1, 15, "policy-files: expected at least one policy file"}}},
-      {"policy-files is a string", lines({"policy-files: policy.yaml"}),
+      {"policy-files is a string",
+       lines({"policy-files: policy.yaml"}),
        {{1, 15, "policy-files: expected a list, got 'policy.yaml'"}}},
-      {"policy file listed twice", lines({"policy-files: [a.yaml, ./a.yaml, \"\"]"}),
+      {"policy file listed twice",
+       lines({"policy-files: [a.yaml, ./a.yaml, \"\"]"}),
        {{1, 24, "policy-files[1]: './a.yaml' is listed twice"},
         {1, 34, "policy-files[2]: expected a non-empty string"}}},
       {"unknown keys",
        lines({"proxy:", "  listen: 1", "  limits: {max-body: 1}", "datapath: {mark: 0x200}",
               "policy-files: [p.yaml]", "policies: []"}),
-       {{2, 3, "unknown key 'listen' in proxy; allowed: port-range, bind-v4, bind-v6, admin, "
-               "access-log, preserve-source, limits, dns"},
-        {3, 12, "unknown key 'max-body' in proxy.limits; allowed: max-connections, "
-                "header-timeout, idle-timeout, max-header-bytes"},
-        {4, 12, "unknown key 'mark' in datapath; allowed: ipv6, route-table, rule-priority, "
-                "reconcile-interval, iptables"},
-        {6, 1, "unknown key 'policies' at the top level; allowed: proxy, datapath, policy-files, "
-               "policy-watch"}}},
+       {{2, 3,
+         "unknown key 'listen' in proxy; allowed: port-range, bind-v4, bind-v6, admin, "
+         "access-log, preserve-source, limits, dns"},
+        {3, 12,
+         "unknown key 'max-body' in proxy.limits; allowed: max-connections, "
+         "header-timeout, idle-timeout, max-header-bytes"},
+        {4, 12,
+         "unknown key 'mark' in datapath; allowed: ipv6, route-table, rule-priority, "
+         "reconcile-interval, iptables"},
+        {6, 1,
+         "unknown key 'policies' at the top level; allowed: proxy, datapath, policy-files, "
+         "policy-watch"}}},
       {"port-range shapes",
        lines({"proxy:", "  port-range: [10000, 10003]", "policy-files: [p.yaml]"}),
-       {{2, 15, "proxy.port-range: expected FIRST <= LAST and at least 5 ports (one per "
-                "listener), got 10000..10003"}}},
+       {{2, 15,
+         "proxy.port-range: expected FIRST <= LAST and at least 5 ports (one per "
+         "listener), got 10000..10003"}}},
       {"port-range reversed",
        lines({"proxy: {port-range: [20000, 10000]}", "policy-files: [p.yaml]"}),
        {{1, 21, "got 20000..10000"}}},
@@ -81,17 +90,22 @@ const std::vector<Case>& errorCases() {
        lines({"proxy:", "  bind-v4: \"::1\"", "  bind-v6: 127.0.0.1", "policy-files: [p.yaml]"}),
        {{2, 12, "proxy.bind-v4: expected an IPv4 address, got '::1'"},
         {3, 12, "proxy.bind-v6: expected an IPv6 address, got '127.0.0.1'"}}},
-      {"several documents", lines({"policy-files: [p.yaml]", "---", "policy-files: [q.yaml]"}),
+      {"several documents",
+       lines({"policy-files: [p.yaml]", "---", "policy-files: [q.yaml]"}),
        {{2, 1, "expected one YAML document, found another"}}},
       {"admin without brackets",
        lines({"proxy: {admin: \"::1:9964\"}", "policy-files: [p.yaml]"}),
-       {{1, 16, "proxy.admin: expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
-                "[::1]:9964, got '::1:9964'"}}},
-      {"admin host name", lines({"proxy: {admin: \"localhost:9964\"}", "policy-files: [p.yaml]"}),
+       {{1, 16,
+         "proxy.admin: expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
+         "[::1]:9964, got '::1:9964'"}}},
+      {"admin host name",
+       lines({"proxy: {admin: \"localhost:9964\"}", "policy-files: [p.yaml]"}),
        {{1, 16, "got 'localhost:9964'"}}},
-      {"admin port 0", lines({"proxy: {admin: \"127.0.0.1:0\"}", "policy-files: [p.yaml]"}),
+      {"admin port 0",
+       lines({"proxy: {admin: \"127.0.0.1:0\"}", "policy-files: [p.yaml]"}),
        {{1, 16, "got '127.0.0.1:0'"}}},
-      {"access-log empty", lines({"proxy: {access-log: \"\"}", "policy-files: [p.yaml]"}),
+      {"access-log empty",
+       lines({"proxy: {access-log: \"\"}", "policy-files: [p.yaml]"}),
        {{1, 21, "proxy.access-log: expected a non-empty string"}}},
       {"booleans",
        lines({"proxy: {preserve-source: yes}", "datapath: {ipv6: 1}", "policy-files: [p.yaml]",
@@ -103,11 +117,13 @@ const std::vector<Case>& errorCases() {
        lines({"proxy:", "  limits: {header-timeout: 10, idle-timeout: 0s}",
               "  dns: {upstream-timeout: 5 s}", "datapath: {reconcile-interval: 1d}",
               "policy-files: [p.yaml]"}),
-       {{2, 28, "proxy.limits.header-timeout: expected a duration like 300ms, 10s, 5m or 1h, "
-                "got '10'"},
+       {{2, 28,
+         "proxy.limits.header-timeout: expected a duration like 300ms, 10s, 5m or 1h, "
+         "got '10'"},
         {2, 46, "proxy.limits.idle-timeout: must be longer than 0"},
-        {3, 27, "proxy.dns.upstream-timeout: expected a duration like 300ms, 10s, 5m or 1h, "
-                "got '5 s'"},
+        {3, 27,
+         "proxy.dns.upstream-timeout: expected a duration like 300ms, 10s, 5m or 1h, "
+         "got '5 s'"},
         {4, 32, "datapath.reconcile-interval: expected a duration"}}},
       {"limits ranges",
        lines({"proxy:", "  limits: {max-connections: 0, max-header-bytes: 1000}",
@@ -116,13 +132,15 @@ const std::vector<Case>& errorCases() {
         {2, 50, "proxy.limits.max-header-bytes: 1000 is out of range 1024..16777216"},
         {3, 24, "proxy.dns.max-in-flight: expected an integer in 1..4294967295, got '-1'"},
         {3, 36, "proxy.dns.reject: expected one of refused|nxdomain, got 'drop'"}}},
-      {"iptables backend", lines({"datapath: {iptables: iptables}", "policy-files: [p.yaml]"}),
+      {"iptables backend",
+       lines({"datapath: {iptables: iptables}", "policy-files: [p.yaml]"}),
        {{1, 22, "datapath.iptables: expected one of auto|nft|legacy, got 'iptables'"}}},
       {"kernel route tables",
        lines({"datapath: {route-table: 253}", "datapath: {route-table: 255}",
               "policy-files: [p.yaml]"}),
-       {{1, 25, "datapath.route-table: 253 is a kernel table (253 default, 254 main, 255 "
-                "local); pick another, e.g. 2004"},
+       {{1, 25,
+         "datapath.route-table: 253 is a kernel table (253 default, 254 main, 255 "
+         "local); pick another, e.g. 2004"},
         {2, 1, "duplicate key 'datapath'"}}},
       {"main route table",
        lines({"datapath:", "  route-table: 254", "policy-files: [p.yaml]"}),
@@ -134,11 +152,12 @@ const std::vector<Case>& errorCases() {
         {1, 43, "datapath.rule-priority: 0 is out of range 1..32765"},
         {2, 1, "duplicate key 'datapath' at the top level (first at line 1)"}}},
       {"route-table too large and rule-priority 32766",
-       lines({"datapath: {route-table: 4294967296, rule-priority: 32766}",
-              "policy-files: [p.yaml]"}),
+       lines(
+           {"datapath: {route-table: 4294967296, rule-priority: 32766}", "policy-files: [p.yaml]"}),
        {{1, 25, "datapath.route-table: 4294967296 is out of range 1..4294967295"},
         {1, 52, "datapath.rule-priority: 32766 is out of range 1..32765"}}},
-      {"proxy is a list", lines({"proxy: [1]", "policy-files: [p.yaml]"}),
+      {"proxy is a list",
+       lines({"proxy: [1]", "policy-files: [p.yaml]"}),
        {{1, 8, "proxy: expected a map, got a list"}}},
   };
   return cases;
@@ -162,7 +181,8 @@ TEST(ConfigParserTest, EveryErrorClassIsReportedAtItsLineAndColumn) {
 }
 
 TEST(ConfigParserTest, MinimalConfigTakesTheDefaults) {
-  const Parsed<Config> parsed = parseConfig("policy-files: [policy.yaml]\n", "/etc/portcullis/c.yaml");
+  const Parsed<Config> parsed =
+      parseConfig("policy-files: [policy.yaml]\n", "/etc/portcullis/c.yaml");
   ASSERT_TRUE(parsed.ok()) << dump(parsed.errors);
   const Config& c = *parsed.value;
   const Config defaults;
@@ -237,8 +257,7 @@ TEST(ConfigParserTest, EveryKeyIsRead) {
   EXPECT_EQ(c.datapath.iptables, IptablesBackend::kLegacy);
   EXPECT_TRUE(c.policy_watch);
   // Relative entries are resolved against the config file's folder, lexically.
-  EXPECT_THAT(c.policy_files,
-              ElementsAre("/abs/a.yaml", "conf/b.yaml", "c.yaml", "conf/d/e.yaml"));
+  EXPECT_THAT(c.policy_files, ElementsAre("/abs/a.yaml", "conf/b.yaml", "c.yaml", "conf/d/e.yaml"));
 }
 
 TEST(ConfigParserTest, ConfigInTheWorkingDirectoryKeepsRelativePolicyFiles) {

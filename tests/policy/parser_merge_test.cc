@@ -20,15 +20,15 @@ Policy parse(const std::string& yaml, const std::string& file) {
 
 std::string rule(const std::string& name, int port, const std::string& protocol,
                  const std::string& section) {
-  return "  - name: " + name + "\n    direction: egress\n    selector: {ports: [{port: " +
-         std::to_string(port) + ", protocol: " + protocol + "}]}\n    " + section + ": []\n";
+  return "  - name: " + name +
+         "\n    direction: egress\n    selector: {ports: [{port: " + std::to_string(port) +
+         ", protocol: " + protocol + "}]}\n    " + section + ": []\n";
 }
 
 TEST(MergePoliciesTest, ConcatenatesRulesInFileOrder) {
-  auto merged = mergePolicies({parse("rules:\n" + rule("a", 80, "TCP", "http"), "a.yaml"),
-                               parse("rules:\n" + rule("b", 53, "ANY", "dns") +
-                                         rule("c", 8080, "TCP", "http"),
-                                     "b.yaml")});
+  auto merged = mergePolicies(
+      {parse("rules:\n" + rule("a", 80, "TCP", "http"), "a.yaml"),
+       parse("rules:\n" + rule("b", 53, "ANY", "dns") + rule("c", 8080, "TCP", "http"), "b.yaml")});
   ASSERT_TRUE(merged.ok());
   ASSERT_EQ(merged.value->rules.size(), 3u);
   EXPECT_EQ(merged.value->rules[0].name, "a");
@@ -51,13 +51,12 @@ TEST(MergePoliciesTest, DuplicateNameAcrossFilesPointsAtTheSecondAndNamesTheFirs
 TEST(MergePoliciesTest, PortConflictAcrossFiles) {
   // ANY on 53 in one file takes TCP and UDP for dns; http on 53/TCP in the other conflicts,
   // and the same port on ingress does not.
-  auto merged = mergePolicies(
-      {parse("rules:\n" + rule("dns", 53, "ANY", "dns"), "a.yaml"),
-       parse("rules:\n" + rule("web", 53, "tcp", "http"), "b.yaml"),
-       parse("rules:\n  - name: in\n    direction: ingress\n"
-             "    selector: {ports: [{port: 53}]}\n    http: []\n" +
-                 rule("sni", 53, "TCP", "tls"),
-             "c.yaml")});
+  auto merged = mergePolicies({parse("rules:\n" + rule("dns", 53, "ANY", "dns"), "a.yaml"),
+                               parse("rules:\n" + rule("web", 53, "tcp", "http"), "b.yaml"),
+                               parse("rules:\n  - name: in\n    direction: ingress\n"
+                                     "    selector: {ports: [{port: 53}]}\n    http: []\n" +
+                                         rule("sni", 53, "TCP", "tls"),
+                                     "c.yaml")});
   ASSERT_EQ(merged.errors.size(), 2u);
   EXPECT_EQ(merged.errors[0].where, (SourceLocation{"b.yaml", 2, 5}));
   EXPECT_THAT(merged.errors[0].message,

@@ -1,9 +1,9 @@
 // The field validators behind the parser's messages (policy/rule_syntax.h), table-driven.
-#include "policy/rule_syntax.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "policy/rule_syntax.h"
 
 namespace portcullis::policy {
 namespace {

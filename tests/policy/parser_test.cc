@@ -59,26 +59,31 @@ constexpr std::string_view kHead3 = "    direction: egress";
 
 const std::vector<Case>& errorCases() {
   static const std::vector<Case> cases = {
-      {"yaml syntax error", lines({"rules:", "  - name: a", "   direction: egress"}),
+      {"yaml syntax error",
+       lines({"rules:", "  - name: a", "   direction: egress"}),
        {{3, 4, "YAML syntax error: end of sequence not found"}}},
-      {"several documents", lines({"rules: []", "---", "rules: []"}),
+      {"several documents",
+       lines({"rules: []", "---", "rules: []"}),
        {{2, 1, "expected one YAML document, found another"}}},
       {"empty file", "", {{1, 1, "expected a map, got nothing"}}},
       // yaml-cpp's LoadAll never returns on this one.
       {"lone comma", ",", {{1, 1, "expected one YAML document, found another"}}},
-      {"rules missing", lines({"rule: []"}),
+      {"rules missing",
+       lines({"rule: []"}),
        {{1, 1, "unknown key 'rule' at the top level; allowed: rules"},
         {1, 1, "missing required key 'rules' at the top level"}}},
       {"unknown key in a rule",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}", "    http: []",
               "    toPorts: []"}),
-       {{6, 5, "unknown key 'toPorts' in rules[0]; allowed: name, direction, selector, http, "
-               "dns, tls, terminatingTLS, originatingTLS"}}},
+       {{6, 5,
+         "unknown key 'toPorts' in rules[0]; allowed: name, direction, selector, http, "
+         "dns, tls, terminatingTLS, originatingTLS"}}},
       {"unknown key in a selector",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}], endpoints: []}",
               "    http: []"}),
-       {{4, 37, "unknown key 'endpoints' in rules[0].selector; allowed: interfaces, source-cidrs, "
-                "destination-cidrs, ports, cgroups, uids"}}},
+       {{4, 37,
+         "unknown key 'endpoints' in rules[0].selector; allowed: interfaces, source-cidrs, "
+         "destination-cidrs, ports, cgroups, uids"}}},
       {"unknown key in a port",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80, endPort: 90}]}",
               "    http: []"}),
@@ -87,9 +92,11 @@ const std::vector<Case>& errorCases() {
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}", "    http: []",
               "    direction: ingress"}),
        {{6, 5, "duplicate key 'direction' in rules[0] (first at line 3)"}}},
-      {"rules is not a list", lines({"rules: {name: a}"}),
+      {"rules is not a list",
+       lines({"rules: {name: a}"}),
        {{1, 8, "rules: expected a list, got a map"}}},
-      {"rule is not a map", lines({"rules:", "  - web"}),
+      {"rule is not a map",
+       lines({"rules:", "  - web"}),
        {{2, 5, "rules[0]: expected a map, got 'web'"}}},
       {"selector is a list",
        lines({kHead1, kHead2, kHead3, "    selector: [80]", "    http: []"}),
@@ -98,8 +105,8 @@ const std::vector<Case>& errorCases() {
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: http}]}", "    http: []"}),
        {{4, 31, "rules[0].selector.ports[0].port: expected an integer in 1..65535, got 'http'"}}},
       {"headers is not a list",
-       lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}", "    http:",
-              "      - headers: \"X-A: b\""}),
+       lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}",
+              "    http:", "      - headers: \"X-A: b\""}),
        {{6, 18, "rules[0].http[0].headers: expected a list, got 'X-A: b'"}}},
       {"empty value points at its key",
        lines({kHead1, kHead2, "    direction:", "    selector: {ports: [{port: 80}]}",
@@ -121,12 +128,13 @@ const std::vector<Case>& errorCases() {
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{protocol: TCP}]}", "    http: []"}),
        {{4, 24, "missing required key 'port' in rules[0].selector.ports[0]"}}},
       {"bad CIDRs",
-       lines({kHead1, kHead2, kHead3, "    selector:",
-              "      source-cidrs: [198.18.0.0/33, \"2001:db8::/129\"]",
-              "      destination-cidrs: [example.test, 198.18.0.0/15]",
-              "      ports: [{port: 80}]", "    http: []"}),
-       {{5, 22, "source-cidrs[0]: expected a CIDR like 198.18.0.0/15 or 2001:db8::/32, got "
-                "'198.18.0.0/33'"},
+       lines({kHead1, kHead2, kHead3,
+              "    selector:", "      source-cidrs: [198.18.0.0/33, \"2001:db8::/129\"]",
+              "      destination-cidrs: [example.test, 198.18.0.0/15]", "      ports: [{port: 80}]",
+              "    http: []"}),
+       {{5, 22,
+         "source-cidrs[0]: expected a CIDR like 198.18.0.0/15 or 2001:db8::/32, got "
+         "'198.18.0.0/33'"},
         {5, 37, "source-cidrs[1]: expected a CIDR"},
         {6, 27, "destination-cidrs[0]: expected a CIDR"}}},
       {"port 0 and 65536",
@@ -155,8 +163,9 @@ const std::vector<Case>& errorCases() {
               "      - method: \"GET(\"", "        path: \"/a[\"", "        host: \"a**\""}),
        {{6, 17, "rules[0].http[0].method: invalid RE2 regular expression: missing ): GET("},
         {7, 15, "rules[0].http[0].path: invalid RE2 regular expression: missing ]: ["},
-        {8, 15, "rules[0].http[0].host: invalid RE2 regular expression: bad repetition "
-                "operator: **"}}},
+        {8, 15,
+         "rules[0].http[0].host: invalid RE2 regular expression: bad repetition "
+         "operator: **"}}},
       {"invalid matchName",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 53, protocol: UDP}]}",
               "    dns:", "      - matchName: \"exa mple.test\"", "      - matchName: a..test",
@@ -166,13 +175,14 @@ const std::vector<Case>& errorCases() {
         {8, 20, "dns[2].matchName: a DNS name has labels of"}}},
       {"matchName longer than 253",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 53, protocol: UDP}]}",
-              "    dns:", "      - matchName: " + std::string(127, 'a') + "." +
-                             std::string(126, 'b')}),
+              "    dns:",
+              "      - matchName: " + std::string(127, 'a') + "." + std::string(126, 'b')}),
        {{6, 20, "a DNS name has at most 253 characters"}}},
       {"invalid matchPattern",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 53, protocol: UDP}]}",
-              "    dns:", "      - matchPattern: \"a.**.test\"", "      - matchPattern: \"ex$.test\"",
-              "      - matchPattern: \"***.test\"", "      - matchPattern: \"" + std::string(256, '*') + "\""}),
+              "    dns:", "      - matchPattern: \"a.**.test\"",
+              "      - matchPattern: \"ex$.test\"", "      - matchPattern: \"***.test\"",
+              "      - matchPattern: \"" + std::string(256, '*') + "\""}),
        {{6, 23, "'**' is only allowed as a whole first label"},
         {7, 23, "a DNS pattern has only letters, digits and - _ . *"},
         {8, 23, "'**' is only allowed as a whole first label"},
@@ -183,11 +193,12 @@ const std::vector<Case>& errorCases() {
        {{6, 9, "dns[0]: a dns entry has exactly one of matchName, matchPattern"},
         {7, 9, "dns[1]: a dns entry has exactly one of matchName, matchPattern"}}},
       {"malformed headers",
-       lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}", "    http:",
-              "      - headers: [\"X Team: blue\", \": blue\", \"X-Team:\", [a]]"}),
+       lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}",
+              "    http:", "      - headers: [\"X Team: blue\", \": blue\", \"X-Team:\", [a]]"}),
        {{6, 19, "headers[0]: expected \"Name: value\" or \"Name\": a header name is a token"},
-        {6, 35, "headers[1]: expected \"Name: value\" or \"Name\": a header name must not be "
-                "empty"},
+        {6, 35,
+         "headers[1]: expected \"Name: value\" or \"Name\": a header name must not be "
+         "empty"},
         {6, 45, "headers[2]: expected \"Name: value\" or \"Name\": the value after ':' is empty"},
         {6, 56, "headers[3]: expected a string, got a list"}}},
       {"bad headerMatches",
@@ -196,8 +207,9 @@ const std::vector<Case>& errorCases() {
               "          - {name: X-Token, mismatch: REPLACE}", "          - {value: a}",
               "          - {name: X-Token, value: a, mismatch: log}"}),
        {{7, 49, "headerMatches[0].mismatch: expected one of LOG|ADD|DELETE|REPLACE, got 'DROP'"},
-        {8, 39, "headerMatches[1].mismatch: REPLACE writes the header's value, so 'value' must "
-                "be set"},
+        {8, 39,
+         "headerMatches[1].mismatch: REPLACE writes the header's value, so 'value' must "
+         "be set"},
         {9, 13, "missing required key 'name' in rules[0].http[0].headerMatches[2]"},
         {10, 49, "got 'log'"}}},
       {"no L7 section",
@@ -244,12 +256,14 @@ const std::vector<Case>& errorCases() {
               "    terminatingTLS: {certificate: a.crt, privateKey: a.key, ca-key: c.key}",
               "    http: []", "  - name: c", kHead3, "    selector: {ports: [{port: 443}]}",
               "    terminatingTLS: {secret: x}", "    http: []"}),
-       {{5, 21, "rules[0].terminatingTLS: expected either {certificate, privateKey} (one "
-                "certificate) or {ca-certificate, ca-key} (certificates minted per SNI)"},
+       {{5, 21,
+         "rules[0].terminatingTLS: expected either {certificate, privateKey} (one "
+         "certificate) or {ca-certificate, ca-key} (certificates minted per SNI)"},
         {10, 21, "rules[1].terminatingTLS: expected either"},
         {15, 21, "rules[2].terminatingTLS: expected either"},
-        {15, 22, "unknown key 'secret' in rules[2].terminatingTLS; allowed: certificate, "
-                 "privateKey, ca-certificate, ca-key"}}},
+        {15, 22,
+         "unknown key 'secret' in rules[2].terminatingTLS; allowed: certificate, "
+         "privateKey, ca-certificate, ca-key"}}},
       {"bad serverNames",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 443}]}",
               "    tls: [{serverNames: [\"a.*.test\", \"*.ok.test\"]}, {serverNames: []}]"}),
@@ -270,11 +284,11 @@ const std::vector<Case>& errorCases() {
        {{6, 5, "duplicate rule name 'r'; first defined at p.yaml:2:5"}}},
       {"port feeds two listener kinds",
        lines({"rules:", "  - name: dns", kHead3,
-              "    selector: {ports: [{port: 53, protocol: ANY}]}", "    dns: []",
-              "  - name: web", kHead3, "    selector: {ports: [{port: 8080}, {port: 53}]}",
-              "    http: []"}),
-       {{6, 5, "rule 'web' sends egress 53/TCP to the http listener, but rule 'dns' "
-               "(p.yaml:2:5) sends it to the dns listener"}}},
+              "    selector: {ports: [{port: 53, protocol: ANY}]}", "    dns: []", "  - name: web",
+              kHead3, "    selector: {ports: [{port: 8080}, {port: 53}]}", "    http: []"}),
+       {{6, 5,
+         "rule 'web' sends egress 53/TCP to the http listener, but rule 'dns' "
+         "(p.yaml:2:5) sends it to the dns listener"}}},
   };
   return cases;
 }
@@ -290,24 +304,38 @@ TEST(PolicyParserTest, EveryErrorClassIsReportedAtItsLineAndColumn) {
 }
 
 TEST(PolicyParserTest, CollectsErrorsOfEveryRuleInOnePass) {
-  const std::string yaml =
-      lines({"rules:", "  - name: a", "    direction: sideways", "    selector: {ports: [{port: 0}]}",
-             "    http: [{method: \"(\"}]", "  - name: b", kHead3,
-             "    selector: {ports: [{port: 53, protocol: UDP}]}", "    dns: [{matchName: \"a b\"}]"});
-  expectErrors(parsePolicy(yaml, "p.yaml").errors,
-               {{3, 16, "direction"}, {4, 31, "out of range"}, {5, 21, "missing )"},
-                {9, 23, "matchName"}});
+  const std::string yaml = lines(
+      {"rules:", "  - name: a", "    direction: sideways", "    selector: {ports: [{port: 0}]}",
+       "    http: [{method: \"(\"}]", "  - name: b", kHead3,
+       "    selector: {ports: [{port: 53, protocol: UDP}]}", "    dns: [{matchName: \"a b\"}]"});
+  expectErrors(
+      parsePolicy(yaml, "p.yaml").errors,
+      {{3, 16, "direction"}, {4, 31, "out of range"}, {5, 21, "missing )"}, {9, 23, "matchName"}});
 }
 
 TEST(PolicyParserTest, PortsOfTheSameListenerKindDoNotConflict) {
-  const std::string yaml = lines(
-      {"rules:", "  - name: a", kHead3, "    selector: {ports: [{port: 53, protocol: ANY}]}",
-       "    dns: []", "  - name: b", kHead3, "    selector: {ports: [{port: 53, protocol: UDP}]}",
-       "    dns: [{matchName: a.test}]", "  - name: c", "    direction: ingress",
-       "    selector: {ports: [{port: 53}]}", "    http: []", "  - name: sni", kHead3,
-       "    selector: {ports: [{port: 443}]}", "    tls: []", "  - name: inspect", kHead3,
-       "    selector: {ports: [{port: 443}]}",
-       "    terminatingTLS: {ca-certificate: ca.crt, ca-key: ca.key}", "    http: []"});
+  const std::string yaml = lines({"rules:",
+                                  "  - name: a",
+                                  kHead3,
+                                  "    selector: {ports: [{port: 53, protocol: ANY}]}",
+                                  "    dns: []",
+                                  "  - name: b",
+                                  kHead3,
+                                  "    selector: {ports: [{port: 53, protocol: UDP}]}",
+                                  "    dns: [{matchName: a.test}]",
+                                  "  - name: c",
+                                  "    direction: ingress",
+                                  "    selector: {ports: [{port: 53}]}",
+                                  "    http: []",
+                                  "  - name: sni",
+                                  kHead3,
+                                  "    selector: {ports: [{port: 443}]}",
+                                  "    tls: []",
+                                  "  - name: inspect",
+                                  kHead3,
+                                  "    selector: {ports: [{port: 443}]}",
+                                  "    terminatingTLS: {ca-certificate: ca.crt, ca-key: ca.key}",
+                                  "    http: []"});
   const Parsed<Policy> parsed = parsePolicy(yaml, "p.yaml");
   ASSERT_TRUE(parsed.ok()) << dump(parsed.errors);
   EXPECT_EQ(parsed.value->rules.size(), 5u);
@@ -316,8 +344,9 @@ TEST(PolicyParserTest, PortsOfTheSameListenerKindDoNotConflict) {
 TEST(PolicyParserTest, AliasesThatExpandTooFarAreRejectedNotWalked) {
   // One rule with many entries, then thousands of aliases of it: the text is small, the tree
   // it describes is not.
-  std::string yaml = "rules:\n  - &r\n    name: r\n    direction: egress\n"
-                     "    selector: {ports: [{port: 80}]}\n    http:\n";
+  std::string yaml =
+      "rules:\n  - &r\n    name: r\n    direction: egress\n"
+      "    selector: {ports: [{port: 80}]}\n    http:\n";
   for (int i = 0; i < 500; ++i) yaml += "      - {path: \"/" + std::to_string(i) + "\"}\n";
   for (int i = 0; i < 5000; ++i) yaml += "  - *r\n";
   const Parsed<Policy> parsed = parsePolicy(yaml, "p.yaml");
@@ -364,7 +393,8 @@ TEST(PolicyParserTest, SpecExampleBuildsTheModel) {
       "  - name: tls-inspect",
       "    direction: egress",
       "    selector: {destination-cidrs: [\"198.18.2.0/24\"], ports: [{port: 443}]}",
-      "    terminatingTLS: {ca-certificate: /etc/portcullis/ca.crt, ca-key: /etc/portcullis/ca.key}",
+      "    terminatingTLS: {ca-certificate: /etc/portcullis/ca.crt, ca-key: "
+      "/etc/portcullis/ca.key}",
       "    originatingTLS: {ca-bundle: /etc/ssl/certs/ca-certificates.crt}",
       "    http:",
       "      - method: GET",
