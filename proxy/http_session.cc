@@ -75,6 +75,7 @@ void HttpSession::abort() {
 // ---------------------------------------------------------------- request head
 
 void HttpSession::readRequestHead() {
+  exchange_ = Exchange{};
   const HttpParser::Step step = request_.parse(down_in_.data());
   down_in_.consume(step.consumed);
   switch (step.event) {
@@ -126,7 +127,6 @@ void HttpSession::onRequestHeadRead(const error_code& ec, size_t n) {
 
 void HttpSession::onRequestHead() {
   const HttpHead& head = request_.head();
-  exchange_ = Exchange{};
   exchange_.connect = head.isConnect();
   exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
   const policy::HttpVerdict verdict = judge(head);
@@ -280,7 +280,7 @@ void HttpSession::finishExchange() {
   if (!exchange_.upstream_keep) closeUpstream();
   upstream_reusable_ = exchange_.upstream_keep && up_.is_open();
   if (!exchange_.keep_downstream || draining_) {
-    lingerClose(exchange_.response_until_close);
+    endAfterResponse(exchange_.close_announced || exchange_.response_until_close);
     return;
   }
   request_.resumeAfterUpgrade();  // an Upgrade the origin declined
@@ -295,7 +295,7 @@ void HttpSession::respond(std::string_view canned, bool keep_alive) {
                     [self = shared_from_this(), keep_alive](error_code e, size_t) {
                       if (!self->active()) return;
                       if (e) return self->fail(e, "write response");
-                      if (!keep_alive || self->draining_) return self->lingerClose(false);
+                      if (!keep_alive || self->draining_) return self->endAfterResponse(!keep_alive);
                       self->setDeadline(Phase::kIdle, self->options().limits.idle_timeout);
                       self->readRequestHead();
                     });
@@ -316,19 +316,44 @@ void HttpSession::respondAndClose(std::string_view canned) {
   asio::async_write(down_, asio::buffer(canned), [self = shared_from_this()](error_code e, size_t) {
     if (self->stage_ != Stage::kClosing) return;
     if (e) return self->close(true);
-    self->lingerClose(false);
+    self->lingerClose();
   });
 }
 
-// Waits for the client to close first (the answer told it to), reading and dropping what it
-// still sends; only a response delimited by the close needs our FIN first.
-void HttpSession::lingerClose(bool fin_first) {
+// A client told "Connection: close" closes by itself; one that was promised keep-alive before a
+// shutdown began would wait: it is reset once it has acknowledged the whole response.
+void HttpSession::endAfterResponse(bool close_announced) {
+  if (draining_ && !close_announced) {
+    stage_ = Stage::kClosing;
+    closeUpstream();
+    resetWhenDelivered();
+    return;
+  }
+  lingerClose();
+}
+
+void HttpSession::resetWhenDelivered() {
+  if (unsentBytes(down_) == 0) {
+    close(true);
+    return;
+  }
+  setDeadline(Phase::kFlush, std::chrono::milliseconds(10));
+}
+
+// Ends the connection after the last response: our FIN goes out at once, and what the client
+// still sends is read and dropped until it closes too (so that unread bytes do not turn the
+// close into a reset that could destroy the response in flight; nginx's lingering close).
+// While draining for shutdown the client, told "Connection: close", is left to close first:
+// the proxy's socket then never enters TIME_WAIT with the original destination's 4-tuple.
+void HttpSession::lingerClose() {
   if (stage_ == Stage::kClosed) return;
   stage_ = Stage::kClosing;
   closeUpstream();
   error_code ignored;
   down_.cancel(ignored);  // a pending request read gives way to the linger read
-  if (fin_first) down_.shutdown(Tcp::socket::shutdown_send, ignored);
+  if (!draining_ || exchange_.response_until_close) {
+    down_.shutdown(Tcp::socket::shutdown_send, ignored);
+  }
   setDeadline(Phase::kLinger, options().linger_timeout);
   lingerRead();
 }
@@ -421,7 +446,8 @@ void HttpSession::onTimeout() {
       bump(counters_.idle_timeouts);
       close(true);
       return;
-    case Phase::kLinger: close(false); return;
+    case Phase::kLinger: close(draining_); return;
+    case Phase::kFlush: resetWhenDelivered(); return;
   }
 }
 

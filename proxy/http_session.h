@@ -8,9 +8,8 @@
 // that is not refilled before it was written out (backpressure). The upstream connection is
 // reused for the next request when both sides allow it.
 //
-// Closing: when the proxy ends a connection it waits (linger-timeout) for the client to close
-// first, so the proxy's socket, which carries the original destination's 4-tuple, does not sit
-// in TIME_WAIT; a socket that must be closed sooner is reset (SO_LINGER 0).
+// Closing: see lingerClose(). At shutdown, sockets are reset (SO_LINGER 0) rather than left in
+// TIME_WAIT with the original destination's 4-tuple.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -48,7 +47,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   using Clock = std::chrono::steady_clock;
   enum class Stage : uint8_t { kActive, kClosing, kClosed };
-  enum class Phase : uint8_t { kHeader, kIdle, kConnect, kResponse, kStream, kLinger };
+  enum class Phase : uint8_t { kHeader, kIdle, kConnect, kResponse, kStream, kLinger, kFlush };
 
   // State of the request/response exchange in progress.
   struct Exchange {
@@ -60,6 +59,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     bool response_interim = false;  // the head being forwarded is a 1xx
     bool response_done = false;
     bool response_until_close = false;
+    bool close_announced = false;  // the response head said Connection: close
     bool upstream_keep = false;
     bool retried = false;
     uint64_t discarded = 0;
@@ -99,7 +99,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // --- endings and time (http_session.cc) ---
   void respond(std::string_view canned, bool keep_alive);
   void respondAndClose(std::string_view canned);
-  void lingerClose(bool fin_first);
+  void endAfterResponse(bool close_announced);
+  void lingerClose();
+  void resetWhenDelivered();
   void lingerRead();
   void closeUpstream();
   void close(bool abortive);

@@ -180,6 +180,7 @@ void HttpSession::onResponseHead() {
       mode = exchange_.connect ? ConnectionMode::kKeepAlive : ConnectionMode::kUpgrade;
     } else if (!exchange_.keep_downstream) {
       mode = ConnectionMode::kClose;
+      exchange_.close_announced = true;
     }
     setDeadline(Phase::kStream, options().limits.idle_timeout);
   } else {

@@ -1,0 +1,564 @@
+// HttpProxy end to end on 127.0.0.1 with real Asio: a client, the proxy (its original destination
+// faked to point at a test origin), the origin. No privileges: no IP_TRANSPARENT, no SO_MARK.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <random>
+#include <sstream>
+
+#include "policy/compiled_policy.h"
+#include "proxy/http_proxy.h"
+#include "tests/proxy/http_test_support.h"
+
+namespace portcullis::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using http_testing::Client;
+using http_testing::Message;
+using http_testing::Reply;
+using http_testing::TestOrigin;
+using http_testing::closedByPeer;
+
+policy::HttpRule entry(std::string method, std::string path) {
+  policy::HttpRule r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+std::shared_ptr<const policy::CompiledPolicy> compile(uint16_t port, std::vector<policy::HttpRule> http) {
+  policy::Rule rule;
+  rule.name = "web";
+  rule.direction = policy::Direction::kEgress;
+  rule.selector.ports = {{port, policy::Protocol::kTcp}};
+  rule.l7 = policy::L7Protocol::kHttp;
+  rule.http = std::move(http);
+  policy::Policy p;
+  p.rules.push_back(std::move(rule));
+  auto compiled = policy::CompiledPolicy::compile(p);
+  EXPECT_TRUE(compiled.ok());
+  return *compiled.value;
+}
+
+std::vector<policy::HttpRule> defaultEntries() {
+  policy::HttpRule ws = entry("GET", "/ws");
+  ws.headers = {"Upgrade: websocket"};
+  policy::HttpRule edit = entry("GET", "/edit");
+  edit.header_matches = {{"X-Token", "s3cr3t", policy::MismatchAction::kReplace},
+                         {"X-Debug", "off", policy::MismatchAction::kDelete},
+                         {"X-Added", "1", policy::MismatchAction::kAdd}};
+  return {entry("GET|HEAD|POST|PUT", "/public/.*"), ws, edit, entry("CONNECT", "tunnel\\.test:443")};
+}
+
+// Echoes what it got: the target as the body, or the request body for /public/echo.
+Reply echoTarget(const Message& m) {
+  if (m.target == "/public/echo") return {http_testing::okResponse(m.body)};
+  return {http_testing::okResponse(m.target)};
+}
+
+// /proc/net/tcp{,6} entries in TIME_WAIT (state 06) whose local port is `port`.
+int timeWaitCount(uint16_t port) {
+  int count = 0;
+  for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const uint16_t local_port = static_cast<uint16_t>(std::stoul(local.substr(local.find(':') + 1), nullptr, 16));
+      if (local_port == port && state == "06") ++count;
+    }
+  }
+  return count;
+}
+
+int statusOf(const std::optional<Message>& m) { return m ? m->status : -1; }
+std::string bodyOf(const std::optional<Message>& m) { return m ? m->body : "<no response>"; }
+
+class HttpSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { origin_ = std::make_unique<TestOrigin>(echoTarget); }
+
+  void TearDown() override {
+    if (proxy_) proxy_->stopAccepting();
+    pool_.stop();
+    pool_.join();
+    proxy_.reset();
+  }
+
+  void startProxy(const std::function<void(HttpProxyOptions&)>& tweak = {}) {
+    if (!destination_) destination_ = origin_->endpoint();
+    if (!store_.load()) store_.store(compile(destination_->port(), defaultEntries()));
+    HttpProxyOptions options;
+    options.name = "test-http";
+    options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
+    options.transparent = false;
+    options.upstream_mark = 0;
+    options.original_destination = [this](const Tcp::socket&, std::error_code& ec) {
+      ec.clear();
+      return *destination_;
+    };
+    if (tweak) tweak(options);
+    proxy_ = std::make_unique<HttpProxy>(pool_, std::move(options), store_);
+    ASSERT_TRUE(proxy_->start());
+    pool_.start();
+  }
+
+  Tcp::endpoint proxyEndpoint() const { return proxy_->endpoints().front(); }
+
+  std::unique_ptr<TestOrigin> origin_;
+  std::optional<Tcp::endpoint> destination_;
+  PolicyStore store_;
+  IoPool pool_{1, IoPool::Model::kContextPerThread};
+  std::unique_ptr<HttpProxy> proxy_;
+};
+
+TEST_F(HttpSessionTest, AllowedRequestGetsTheOriginsResponse) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/a?b=1 HTTP/1.1\r\nHost: example.test\r\nAccept: */*\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "/public/a?b=1");
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  const Message seen = origin_->requests()[0];
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_EQ(seen.header("host"), "example.test");
+  EXPECT_EQ(seen.header("accept"), "*/*");
+  EXPECT_EQ(proxy_->counters().requests_allowed, 1u);
+}
+
+TEST_F(HttpSessionTest, DeniedRequestGets403AndTheConnectionStaysUsable) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto denied = client.roundTrip("GET /private HTTP/1.1\r\nHost: example.test\r\n\r\n");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403);
+  EXPECT_EQ(denied->body, "Access denied\r\n");
+  EXPECT_EQ(denied->header("content-type"), "text/plain");
+  EXPECT_FALSE(denied->header("connection"));
+
+  const auto allowed = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: example.test\r\n\r\n");
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200);
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  EXPECT_EQ(origin_->requests()[0].target, "/public/x");
+  EXPECT_EQ(proxy_->counters().requests_denied, 1u);
+}
+
+TEST_F(HttpSessionTest, DeniedRequestBodyIsReadAndDropped) {
+  startProxy();
+  Client client(proxyEndpoint());
+  client.send("POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+              "PUT /private HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+              "GET /public/after HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(statusOf(client.response()), 403);
+  EXPECT_EQ(statusOf(client.response()), 403);
+  const auto r = client.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "/public/after");
+}
+
+TEST_F(HttpSessionTest, DeniedBodyOverTheDiscardLimitClosesTheConnection) {
+  startProxy([](HttpProxyOptions& o) { o.max_discard_bytes = 1000; });
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(client.closed());
+}
+
+TEST_F(HttpSessionTest, MalformedRequestGets400AndNothingReachesTheOrigin) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip(
+      "POST /public/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nGET /public/smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(origin_->connections(), 0);
+  EXPECT_EQ(proxy_->counters().parse_errors, 1u);
+}
+
+TEST_F(HttpSessionTest, MalformedRequestAfterAGoodOneIsNotForwarded) {
+  startProxy();
+  Client client(proxyEndpoint());
+  client.send("GET /public/first HTTP/1.1\r\nHost: a\r\n\r\n"
+              "GET /public/second HTTP/1.1\r\nHost: a\r\nX: folded\r\n line\r\n\r\n");
+  EXPECT_EQ(statusOf(client.response()), 200);
+  EXPECT_EQ(statusOf(client.response()), 400);
+  EXPECT_TRUE(client.closed());
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  EXPECT_EQ(origin_->requests()[0].target, "/public/first");
+}
+
+TEST_F(HttpSessionTest, ClosedUpstreamPortGets503) {
+  {
+    boost::asio::io_context io;
+    Tcp::acceptor probe(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    destination_ = probe.local_endpoint();
+  }  // closed: nothing listens there now
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(proxy_->counters().upstream_unavailable, 1u);
+}
+
+TEST_F(HttpSessionTest, SilentUpstreamGets504AfterTheResponseTimeout) {
+  origin_ = std::make_unique<TestOrigin>([](const Message&) { return http_testing::silentReply(); });
+  startProxy([](HttpProxyOptions& o) { o.response_timeout = 200ms; });
+  Client client(proxyEndpoint());
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(proxy_->counters().upstream_timeouts, 1u);
+}
+
+TEST_F(HttpSessionTest, UpstreamThatNeverAcceptsGets504AfterTheConnectTimeout) {
+  // A listener whose accept queue is full drops further SYNs: the connect hangs.
+  boost::asio::io_context io;
+  Tcp::acceptor full(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(fd, full.local_endpoint().data(), full.local_endpoint().size());  // EINPROGRESS
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(100ms);  // let the handshakes that can complete, complete
+  destination_ = full.local_endpoint();
+  store_.store(compile(destination_->port(), defaultEntries()));
+  startProxy([](HttpProxyOptions& o) { o.connect_timeout = 300ms; });
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  EXPECT_EQ(proxy_->counters().upstream_timeouts, 1u);
+  for (int fd : fillers) ::close(fd);
+}
+
+TEST_F(HttpSessionTest, HeaderEditsAndHopByHopRemovalAreVisibleAtTheOrigin) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip(
+      "GET /edit HTTP/1.1\r\nHost: a\r\nX-Token: wrong\r\nX-Debug: on\r\nConnection: X-Hop\r\n"
+      "X-Hop: private\r\nKeep-Alive: timeout=9\r\nX-Keep: yes\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  const Message seen = origin_->requests()[0];
+  EXPECT_EQ(seen.header("x-token"), "s3cr3t");
+  EXPECT_EQ(seen.count("x-token"), 1u);
+  EXPECT_FALSE(seen.header("x-debug"));
+  EXPECT_EQ(seen.header("x-added"), "1");
+  EXPECT_FALSE(seen.header("x-hop"));
+  EXPECT_FALSE(seen.header("keep-alive"));
+  EXPECT_FALSE(seen.header("connection"));
+  EXPECT_EQ(seen.header("x-keep"), "yes");
+}
+
+TEST_F(HttpSessionTest, PipelinedRequestsAreAnsweredInOrder) {
+  startProxy();
+  Client client(proxyEndpoint());
+  std::string batch;
+  const std::vector<std::string> targets = {"/public/1", "/private", "/public/3", "/public/4"};
+  for (const std::string& t : targets) batch += "GET " + t + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  client.send(batch);
+  EXPECT_EQ(bodyOf(client.response()), "/public/1");
+  EXPECT_EQ(statusOf(client.response()), 403);
+  EXPECT_EQ(bodyOf(client.response()), "/public/3");
+  EXPECT_EQ(bodyOf(client.response()), "/public/4");
+  EXPECT_EQ(origin_->requests().size(), 3u);
+  EXPECT_EQ(origin_->connections(), 1);  // and the upstream connection was reused
+}
+
+TEST_F(HttpSessionTest, SeveralMegabytesStreamIntactBothWays) {
+  startProxy();
+  std::string body(8 << 20, '\0');
+  std::mt19937 random(42);
+  for (char& c : body) c = static_cast<char>(random());
+  Client client(proxyEndpoint(), 20s);
+  std::thread writer([&] {
+    client.send("POST /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body);
+  });
+  const auto r = client.response();
+  writer.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), body.size());
+  EXPECT_TRUE(r->body == body);
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  EXPECT_TRUE(origin_->requests()[0].body == body);
+}
+
+TEST_F(HttpSessionTest, ChunkedRequestBodyIsForwardedAsSent) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const std::string chunked = "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n";
+  const auto r = client.roundTrip("POST /public/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                  chunked);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, chunked);
+  EXPECT_EQ(origin_->requests().at(0).header("transfer-encoding"), "chunked");
+}
+
+TEST_F(HttpSessionTest, ExpectContinueIsRelayed) {
+  startProxy();
+  Client client(proxyEndpoint());
+  client.send("PUT /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  const auto interim = client.response();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  client.send("hello");
+  const auto r = client.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello");
+}
+
+TEST_F(HttpSessionTest, DeniedExpectContinueIsAnsweredAndClosed) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip(
+      "PUT /private HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(HttpSessionTest, HeadResponseHasNoBodyAndTheConnectionContinues) {
+  origin_ = std::make_unique<TestOrigin>([](const Message& m) {
+    if (m.method == "HEAD") return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"};
+    return Reply{http_testing::okResponse("after head")};
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  client.send("HEAD /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto head = client.response(HttpParser::RequestKind::kHead);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->header("content-length"), "1000");
+  EXPECT_EQ(head->body, "");
+  const auto next = client.roundTrip("GET /public/y HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "after head");
+}
+
+TEST_F(HttpSessionTest, ResponseWithoutLengthIsDelimitedByTheClose) {
+  origin_ = std::make_unique<TestOrigin>([](const Message&) {
+    return http_testing::closingReply("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "until the end");
+  EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(HttpSessionTest, Http10ClientIsAnsweredAndClosed) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/old HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "/public/old");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(client.closed());
+}
+
+TEST_F(HttpSessionTest, ConnectionCloseFromTheClientIsHonoured) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(origin_->requests().at(0).header("connection"), "close");
+  EXPECT_TRUE(client.closed());
+}
+
+TEST_F(HttpSessionTest, AllowedWebSocketUpgradeTunnelsBothWays) {
+  origin_ = std::make_unique<TestOrigin>([](const Message& m) {
+    if (!m.upgrade) return Reply{http_testing::okResponse("no")};
+    return http_testing::tunnelReply(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 101);
+  EXPECT_EQ(r->header("upgrade"), "websocket");
+  EXPECT_EQ(origin_->requests().at(0).header("upgrade"), "websocket");
+  const std::string frame = "\x81\x05hello, not HTTP at all\r\n\r\n";
+  client.send(frame);
+  EXPECT_EQ(client.readBytes(frame.size()), frame);
+  client.socket().shutdown(Tcp::socket::shutdown_send);  // the origin echoes the FIN back
+  EXPECT_TRUE(closedByPeer(client.socket()));
+  EXPECT_EQ(proxy_->counters().tunnels, 1u);
+}
+
+TEST_F(HttpSessionTest, DeniedUpgradeGets403AndTheConnectionStaysHttp) {
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  const auto next = client.roundTrip("GET /public/y HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "/public/y");
+  EXPECT_EQ(origin_->connections(), 1);
+}
+
+TEST_F(HttpSessionTest, ConnectOnlyWhenAllowed) {
+  origin_ = std::make_unique<TestOrigin>([](const Message&) {
+    return http_testing::tunnelReply("HTTP/1.1 200 Connection established\r\n\r\n");
+  });
+  startProxy();
+  Client denied(proxyEndpoint());
+  const auto no = denied.roundTrip("CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n");
+  ASSERT_TRUE(no);
+  EXPECT_EQ(no->status, 403);
+  EXPECT_TRUE(denied.closed());
+
+  Client allowed(proxyEndpoint());
+  allowed.send("CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n");
+  const auto yes = allowed.response(HttpParser::RequestKind::kConnect);
+  ASSERT_TRUE(yes);
+  EXPECT_EQ(yes->status, 200);
+  const std::string tls = "\x16\x03\x01 tls bytes";
+  allowed.send(tls);
+  EXPECT_EQ(allowed.readBytes(tls.size()), tls);
+}
+
+TEST_F(HttpSessionTest, SlowlorisIsCutAtTheHeaderTimeout) {
+  startProxy([](HttpProxyOptions& o) { o.limits.header_timeout = 200ms; });
+  Client client(proxyEndpoint());
+  client.send("GET /public/x HTTP/1.1\r\nHo");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.closed());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);
+  EXPECT_EQ(proxy_->counters().header_timeouts, 1u);
+  EXPECT_EQ(origin_->connections(), 0);
+}
+
+TEST_F(HttpSessionTest, KeepAliveConnectionClosesAfterTheIdleTimeout) {
+  startProxy([](HttpProxyOptions& o) { o.limits.idle_timeout = 200ms; });
+  Client client(proxyEndpoint());
+  ASSERT_TRUE(client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_TRUE(client.closed());
+  EXPECT_EQ(proxy_->counters().idle_timeouts, 1u);
+}
+
+TEST_F(HttpSessionTest, ConnectionToTheProxyItselfIsRefused) {
+  startProxy([this](HttpProxyOptions& o) {
+    o.original_destination = [this](const Tcp::socket& s, std::error_code& ec) {
+      ec.clear();
+      return s.local_endpoint();  // what TPROXY would give for a connection to the listener
+    };
+    (void)this;
+  });
+  Client client(proxyEndpoint());
+  EXPECT_TRUE(client.closed());  // at once, before any request
+  EXPECT_EQ(proxy_->counters().loops_refused, 1u);
+  EXPECT_EQ(origin_->connections(), 0);
+}
+
+TEST_F(HttpSessionTest, ConnectionsBeyondTheLimitAreAcceptedAndClosed) {
+  startProxy([](HttpProxyOptions& o) { o.limits.max_connections = 1; });
+  Client first(proxyEndpoint());
+  ASSERT_TRUE(first.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  Client second(proxyEndpoint());
+  EXPECT_TRUE(second.closed());
+  EXPECT_EQ(proxy_->counters().connections_over_limit, 1u);
+  EXPECT_TRUE(first.roundTrip("GET /public/y HTTP/1.1\r\nHost: a\r\n\r\n"));
+}
+
+TEST_F(HttpSessionTest, ReloadedPolicyAppliesFromTheNextRequest) {
+  startProxy();
+  Client client(proxyEndpoint());
+  EXPECT_EQ(statusOf(client.roundTrip("GET /private HTTP/1.1\r\nHost: a\r\n\r\n")), 403);
+  store_.store(compile(destination_->port(), {entry("GET", "/private")}));
+  EXPECT_EQ(statusOf(client.roundTrip("GET /private HTTP/1.1\r\nHost: a\r\n\r\n")), 200);
+  EXPECT_EQ(statusOf(client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n")), 403);
+}
+
+TEST_F(HttpSessionTest, HostRulesJudgeTheHostWithoutPort) {
+  policy::HttpRule only_host = entry("GET", "/.*");
+  only_host.host = "example\\.test";
+  destination_ = origin_->endpoint();
+  store_.store(compile(destination_->port(), {only_host}));
+  startProxy();
+  Client client(proxyEndpoint());
+  EXPECT_EQ(statusOf(client.roundTrip("GET / HTTP/1.1\r\nHost: EXAMPLE.test:8080\r\n\r\n")), 200);
+  EXPECT_EQ(statusOf(client.roundTrip("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n")), 403);
+}
+
+TEST_F(HttpSessionTest, ShutdownResetsIdleConnectionsAndLeavesNoTimeWait) {
+  startProxy();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Client>(proxyEndpoint()));
+    ASSERT_TRUE(clients.back()->roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  }
+  std::promise<void> done;
+  proxy_->shutdown(10s, [&] { done.set_value(); });  // idle connections do not wait for the grace
+  ASSERT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
+  for (auto& c : clients) EXPECT_TRUE(c->closed());
+  EXPECT_EQ(timeWaitCount(proxyEndpoint().port()), 0);
+  EXPECT_EQ(proxy_->activeConnections(), 0u);
+}
+
+TEST_F(HttpSessionTest, ShutdownLetsAnExchangeInFlightFinish) {
+  origin_ = std::make_unique<TestOrigin>([](const Message& m) {
+    std::this_thread::sleep_for(300ms);
+    return Reply{http_testing::okResponse(m.target)};
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  client.send("GET /public/slow HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(origin_->waitForConnections(1));
+  std::promise<void> done;
+  proxy_->shutdown(3s, [&] { done.set_value(); });
+  const auto r = client.response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "/public/slow");
+  EXPECT_EQ(r->header("connection"), "close");
+  client.socket().close();  // the client closes first, as told
+  ASSERT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(timeWaitCount(proxyEndpoint().port()), 0);
+}
+
+TEST_F(HttpSessionTest, ReusedUpstreamClosedByTheOriginIsRetriedOnce) {
+  int served = 0;
+  origin_ = std::make_unique<TestOrigin>([&served](const Message& m) {
+    ++served;
+    // The origin closes after each response without saying so: the proxy's next write on the
+    // kept connection finds it closed.
+    return http_testing::closingReply(http_testing::okResponse(m.target));
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  EXPECT_EQ(bodyOf(client.roundTrip("GET /public/1 HTTP/1.1\r\nHost: a\r\n\r\n")), "/public/1");
+  std::this_thread::sleep_for(50ms);  // the origin's FIN arrives
+  const auto r = client.roundTrip("GET /public/2 HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "/public/2");
+  EXPECT_EQ(origin_->connections(), 2);
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
