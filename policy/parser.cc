@@ -29,7 +29,9 @@ class PolicyReader {
   // A rule as far as it could be read; ports are cleared when its L7 kind is unknown, so the
   // checks across rules only see what is certain.
   Rule rule(const YamlValue& v, bool& ok);
-  std::optional<Selector> selector(const YamlValue& v, std::vector<SourceLocation>& port_where);
+  // `ingress` is set when the rule's direction is known to be ingress.
+  std::optional<Selector> selector(const YamlValue& v, bool ingress,
+                                   std::vector<SourceLocation>& port_where);
   std::optional<PortProtocol> port(const YamlValue& v, SourceLocation& protocol_where);
   std::optional<L7Protocol> l7(const YamlMap& m, const Rule& r, bool direction_ok);
 
@@ -86,7 +88,8 @@ Rule PolicyReader::rule(const YamlValue& v, bool& ok) {
   }
   std::vector<SourceLocation> protocol_where;
   if (auto sel = yaml_.required(*m, "selector")) {
-    if (auto s = selector(*sel, protocol_where)) r.selector = std::move(*s);
+    const bool ingress = direction_ok && r.direction == Direction::kIngress;
+    if (auto s = selector(*sel, ingress, protocol_where)) r.selector = std::move(*s);
   }
   if (const YamlValue* h = m->find("http")) {
     r.http = yaml_.listOf<HttpRule>(*h, [&](const YamlValue& e) { return sections_.http(e); })
@@ -171,7 +174,7 @@ std::optional<L7Protocol> PolicyReader::l7(const YamlMap& m, const Rule& r, bool
   return kind;
 }
 
-std::optional<Selector> PolicyReader::selector(const YamlValue& v,
+std::optional<Selector> PolicyReader::selector(const YamlValue& v, bool ingress,
                                                std::vector<SourceLocation>& protocol_where) {
   auto m =
       yaml_.map(v, {"interfaces", "source-cidrs", "destination-cidrs", "ports", "cgroups", "uids"});
@@ -215,6 +218,15 @@ std::optional<Selector> PolicyReader::selector(const YamlValue& v,
                                      return yaml_.integer(e, 0, 0xfffffffe);
                                    })
                  .value_or(std::vector<uint32_t>{});
+  }
+  // A process's cgroup and uid are only known on the packets it sends (mangle OUTPUT); ingress
+  // is redirected in PREROUTING, where neither match works.
+  for (const char* key : {"cgroups", "uids"}) {
+    const YamlMap::Field* f = m->field(key);
+    if (!ingress || !f) continue;
+    yaml_.error(f->key_where, f->value.path +
+                                  " selects local processes by what they send (the OUTPUT "
+                                  "path); an ingress rule cannot use it");
   }
   if (auto ports = yaml_.required(*m, "ports")) {
     if (auto items = yaml_.list(*ports)) {

@@ -278,6 +278,14 @@ const std::vector<Case>& errorCases() {
         {4, 82, "cgroups[0]: a cgroup path has no spaces"},
         {4, 100, "uids[1]: expected an integer in 0..4294967294, got '-1'"},
         {4, 104, "uids[2]: 4294967295 is out of range 0..4294967294"}}},
+      {"cgroups and uids on ingress",
+       lines({kHead1, kHead2, "    direction: ingress",
+              "    selector:", "      cgroups: [system.slice/app.service]", "      uids: [1000]",
+              "      ports: [{port: 80}]", "    http: []"}),
+       {{5, 7,
+         "rules[0].selector.cgroups selects local processes by what they send (the "
+         "OUTPUT path); an ingress rule cannot use it"},
+        {6, 7, "rules[0].selector.uids selects local processes"}}},
       {"duplicate rule names",
        lines({kHead1, kHead2, kHead3, "    selector: {ports: [{port: 80}]}", "    http: []",
               "  - name: r", kHead3, "    selector: {ports: [{port: 81}]}", "    http: []"}),
@@ -400,7 +408,7 @@ TEST(PolicyParserTest, SpecExampleBuildsTheModel) {
       "      - method: GET",
       "        path: \"/v1/.*\"",
       "  - name: local-app",
-      "    direction: ingress",
+      "    direction: egress",
       "    selector: {cgroups: [system.slice/app.service], uids: [1000], ports: [{port: 8080}]}",
       "    http: []",
   });
@@ -463,7 +471,7 @@ TEST(PolicyParserTest, SpecExampleBuildsTheModel) {
   ASSERT_EQ(inspect.http.size(), 1u);
 
   const Rule& local = rules[4];
-  EXPECT_EQ(local.direction, Direction::kIngress);
+  EXPECT_EQ(local.direction, Direction::kEgress);
   EXPECT_EQ(local.selector.cgroups, std::vector<std::string>{"system.slice/app.service"});
   EXPECT_EQ(local.selector.uids, std::vector<uint32_t>{1000});
   EXPECT_TRUE(local.http.empty());
