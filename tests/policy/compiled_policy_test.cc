@@ -16,21 +16,29 @@ using Edits = std::vector<HeaderEdit>;
 using Names = std::vector<std::string>;
 
 struct Request {
-  std::string method = "GET";
-  std::string target = "/";
-  std::string host = "example.test";
+  Request(std::string m = "GET", std::string t = "/", std::string h = "example.test",
+          std::vector<HeaderView> hs = {})
+      : method(std::move(m)), target(std::move(t)), host(std::move(h)), headers(std::move(hs)) {}
+
+  std::string method;
+  std::string target;
+  std::string host;
   std::vector<HeaderView> headers;
 
   HttpRequestView view() const { return {method, target, host, headers}; }
 };
 
 struct HttpCase {
+  HttpCase(const char* w, Request r, bool a, const char* ru = "", Edits e = {}, Names m = {})
+      : what(w), request(std::move(r)), allowed(a), rule(ru), edits(std::move(e)),
+        mismatches(std::move(m)) {}
+
   const char* what;
   Request request;
   bool allowed;
-  const char* rule = "";
-  Edits edits = {};
-  Names mismatches = {};
+  const char* rule;
+  Edits edits;
+  Names mismatches;
 };
 
 void expectVerdicts(const CompiledPolicy& policy, const Flow& f,
