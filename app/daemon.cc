@@ -135,6 +135,11 @@ int Daemon::run() {
     if (!allocatePorts(policy_, {})) return kExitDatapath;
     return printPlan(buildDatapathPlan(config_, policy_, ports_));
   }
+  // Caught from here on: a SIGTERM during installation is handled once io_ runs, after the
+  // datapath exists, instead of killing the process with half of it installed.
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
   if (!openKernel()) return kExitDatapath;
   if (!allocatePorts(policy_, leftoverPorts())) return kExitDatapath;
   const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};
@@ -151,10 +156,6 @@ int Daemon::run() {
   if (auto learned = reconciler_->learn(); !learned)
     log::warn("cannot read back the installed rules: ", learned.error().message());
   startListeners();
-
-  signals_.add(SIGINT);
-  signals_.add(SIGTERM);
-  signals_.add(SIGHUP);
   waitForSignal();
   scheduleReconcile();
   log::info("running; reconcile every ", formatDuration(config_.datapath.reconcile_interval));
