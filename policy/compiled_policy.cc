@@ -24,14 +24,11 @@ struct CompiledPolicy::Impl {
     for (const HttpRule& entry : rule.http) matcher.add(index, entry, errors);
   }
 
-  void addDns(uint32_t index, const Rule& rule, std::vector<Diagnostic>& errors) {
+  void addDns(uint32_t index, const Rule& rule) {
     if (rule.dns.empty()) dns.addAll(index);
     for (const DnsRule& entry : rule.dns) {
       if (!entry.match_name.empty()) dns.addName(entry.match_name, index);
-      if (entry.match_pattern.empty()) continue;
-      if (std::string error = dns.addPattern(entry.match_pattern, index); !error.empty()) {
-        errors.push_back({entry.where, "dns matchPattern: " + error});
-      }
+      if (!entry.match_pattern.empty()) dns.addPattern(entry.match_pattern, index);
     }
   }
 
@@ -39,11 +36,7 @@ struct CompiledPolicy::Impl {
     // Interception without an SNI allow-list leaves the judging to the `http` entries.
     if (rule.tls.empty()) tls.addAll(index);
     for (const TlsRule& entry : rule.tls) {
-      for (const std::string& name : entry.server_names) {
-        if (std::string error = tls.addPattern(name, index); !error.empty()) {
-          errors.push_back({entry.where, "tls serverNames: " + error});
-        }
-      }
+      for (const std::string& name : entry.server_names) tls.addPattern(name, index);
     }
     if (rule.terminating_tls) addHttp(index, rule, errors);
   }
@@ -66,7 +59,7 @@ Parsed<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Poli
         impl->addHttp(i, rule, errors);
         break;
       case L7Protocol::kDns:
-        impl->addDns(i, rule, errors);
+        impl->addDns(i, rule);
         break;
       case L7Protocol::kTls:
         impl->addTls(i, rule, errors);

@@ -27,7 +27,8 @@ class DnsPattern {
   // No star: an exact name, compared as a string.
   bool isExact() const { return !matches_all_ && canonical_.find('*') == std::string::npos; }
   // Whether the canonical name (see canonicalDnsName) matches. Hand-written rather than a
-  // per-pattern RE2: one RE2::FullMatch costs ~100-300 ns of fixed overhead, this ~20 ns.
+  // per-pattern RE2: one RE2::FullMatch costs ~100-300 ns of fixed overhead, this ~50 ns
+  // (measured on 25-character names).
   bool matches(std::string_view canonical_name) const;
   // The same language in RE2 syntax, for matching many patterns at once with RE2::Set: to be
   // anchored at both ends and compiled as Latin-1; empty for exact and match-all patterns.

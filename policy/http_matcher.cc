@@ -23,25 +23,20 @@ bool sameName(std::string_view a, std::string_view b) {
          });
 }
 
-enum class Presence { kAbsent, kOtherValue, kMatch };
-
-// `value` nullptr: any value will do.
-Presence findHeader(std::span<const HeaderView> headers, std::string_view name,
-                    const std::string* value) {
-  Presence found = Presence::kAbsent;
-  for (const HeaderView& h : headers) {
-    if (!sameName(h.name, name)) continue;
-    if (value == nullptr || trimOws(h.value) == *value) return Presence::kMatch;
-    found = Presence::kOtherValue;
-  }
-  return found;
+// Whether a header of that name has that value (`value` nullptr: any value); with repeated
+// headers, one is enough.
+bool hasHeader(std::span<const HeaderView> headers, std::string_view name,
+               const std::string* value) {
+  return std::any_of(headers.begin(), headers.end(), [&](const HeaderView& h) {
+    return sameName(h.name, name) && (value == nullptr || trimOws(h.value) == *value);
+  });
 }
 
 // Per-thread buffers, so a verdict allocates nothing once warm (RE2::Set::Match itself still
 // allocates its match set per call).
 struct Scratch {
-  std::array<std::vector<int>, 3> ids;
-  std::vector<uint32_t> candidates;
+  std::array<std::vector<int>, 3> ids;  // matching pattern ids by field, ascending
+  std::vector<uint32_t> survivors;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -93,8 +88,9 @@ void HttpMatcher::add(uint32_t rule, const HttpRule& entry, std::vector<Diagnost
   for (int f = 0; f < kFieldCount; ++f) {
     if (e.pattern[f] == kAnyPattern) continue;
     FieldIndex& index = fields_[f];
-    if (static_cast<size_t>(e.pattern[f]) == index.entries.size()) {
-      index.entries.emplace_back();
+    // An entry that failed to parse may have left a pattern without entries behind it.
+    if (static_cast<size_t>(e.pattern[f]) >= index.entries.size()) {
+      index.entries.resize(e.pattern[f] + 1);
       index.last_added = entry.where;
     }
     index.entries[e.pattern[f]].ids.push_back(id);
@@ -146,16 +142,12 @@ bool HttpMatcher::headersMatch(const Entry& entry, const HttpRequestView& reques
                                std::vector<HeaderEdit>& edits,
                                std::vector<std::string>& mismatches) const {
   for (const Header& h : entry.headers) {
-    if (findHeader(request.headers, h.name, h.value_required ? &h.value : nullptr) !=
-        Presence::kMatch) {
-      return false;
-    }
+    if (!hasHeader(request.headers, h.name, h.value_required ? &h.value : nullptr)) return false;
   }
   const size_t edits_before = edits.size();
   const size_t mismatches_before = mismatches.size();
   for (const HeaderMatch& m : entry.header_matches) {
-    const Presence p = findHeader(request.headers, m.name, m.value.empty() ? nullptr : &m.value);
-    if (p == Presence::kMatch) continue;
+    if (hasHeader(request.headers, m.name, m.value.empty() ? nullptr : &m.value)) continue;
     // Cilium's HeaderMatch.mismatch: without an action a mismatch fails the entry; with one
     // the entry still matches and the proxy logs and/or edits the header.
     switch (m.mismatch) {
@@ -180,6 +172,36 @@ bool HttpMatcher::headersMatch(const Entry& entry, const HttpRequestView& reques
   return true;
 }
 
+void HttpMatcher::collect(int klass, std::span<const uint32_t> rules, const FieldIds& ids,
+                          std::vector<uint32_t>& survivors) const {
+  int walk = -1;
+  size_t fewest = SIZE_MAX;
+  for (int f = 0; f < kFieldCount && fewest > 0; ++f) {
+    if ((klass & (1 << f)) == 0) continue;
+    size_t count = 0;
+    for (const int id : ids[f]) count += fields_[f].entries[id].count(klass);
+    if (count < fewest) {
+      fewest = count;
+      walk = f;
+    }
+  }
+  if (fewest == 0) return;  // a constrained field that nothing of this class matches
+  for (const int id : ids[walk]) {
+    const PatternEntries& pe = fields_[walk].entries[id];
+    for (uint32_t i = pe.begin[klass]; i < pe.begin[klass + 1]; ++i) {
+      const Entry& entry = entries_[pe.ids[i]];
+      bool fields_match = true;
+      for (int f = 0; f < kFieldCount && fields_match; ++f) {
+        fields_match = f == walk || entry.pattern[f] == kAnyPattern ||
+                       std::binary_search(ids[f].begin(), ids[f].end(), entry.pattern[f]);
+      }
+      if (fields_match && std::binary_search(rules.begin(), rules.end(), entry.rule)) {
+        survivors.push_back(pe.ids[i]);
+      }
+    }
+  }
+}
+
 std::optional<uint32_t> HttpMatcher::decide(std::span<const uint32_t> rules,
                                             const HttpRequestView& request,
                                             std::vector<HeaderEdit>& edits,
@@ -189,46 +211,19 @@ std::optional<uint32_t> HttpMatcher::decide(std::span<const uint32_t> rules,
   const std::array<std::string_view, kFieldCount> text = {request.method, request.target,
                                                           hostWithoutPort(request.host)};
   for (int f = 0; f < kFieldCount; ++f) fields_[f].patterns.match(text[f], s.ids[f]);
-  const auto in_rules = [&](const Entry& e) {
-    return std::binary_search(rules.begin(), rules.end(), e.rule);
-  };
 
-  // Entries passing the fields and the flow's rules; the disjoint lists of one pattern per
-  // class and field make duplicates impossible.
-  std::vector<uint32_t>& survivors = s.candidates;
-  survivors.clear();
+  // Entries passing the fields and the flow's rules. An entry is in one class and on one
+  // pattern's list per field, so no entry is collected twice.
+  s.survivors.clear();
   for (const uint32_t id : unconstrained_) {
-    if (in_rules(entries_[id])) survivors.push_back(id);
+    if (std::binary_search(rules.begin(), rules.end(), entries_[id].rule))
+      s.survivors.push_back(id);
   }
   for (int c = 1; c < kClassCount; ++c) {
-    if (class_sizes_[c] == 0) continue;
-    int walk = -1;
-    size_t fewest = SIZE_MAX;
-    for (int f = 0; f < kFieldCount && fewest > 0; ++f) {
-      if ((c & (1 << f)) == 0) continue;
-      size_t count = 0;
-      for (const int id : s.ids[f]) count += fields_[f].entries[id].count(c);
-      if (count < fewest) {
-        fewest = count;
-        walk = f;
-      }
-    }
-    if (fewest == 0) continue;
-    for (const int id : s.ids[walk]) {
-      const PatternEntries& pe = fields_[walk].entries[id];
-      for (uint32_t i = pe.begin[c]; i < pe.begin[c + 1]; ++i) {
-        const Entry& entry = entries_[pe.ids[i]];
-        bool fields_match = true;
-        for (int f = 0; f < kFieldCount && fields_match; ++f) {
-          fields_match = f == walk || entry.pattern[f] == kAnyPattern ||
-                         std::binary_search(s.ids[f].begin(), s.ids[f].end(), entry.pattern[f]);
-        }
-        if (fields_match && in_rules(entry)) survivors.push_back(pe.ids[i]);
-      }
-    }
+    if (class_sizes_[c] > 0) collect(c, rules, s.ids, s.survivors);
   }
-  std::sort(survivors.begin(), survivors.end());
-  for (const uint32_t id : survivors) {
+  std::sort(s.survivors.begin(), s.survivors.end());
+  for (const uint32_t id : s.survivors) {
     const Entry& entry = entries_[id];
     if (headersMatch(entry, request, edits, mismatches)) return entry.rule;
   }

@@ -77,6 +77,11 @@ class HttpMatcher {
     SourceLocation last_added;            // blamed when the set exceeds its memory
   };
 
+  using FieldIds = std::array<std::vector<int>, kFieldCount>;  // matching pattern ids by field
+
+  // Appends the entries of class `klass` whose fields match and whose rule is in `rules`.
+  void collect(int klass, std::span<const uint32_t> rules, const FieldIds& ids,
+               std::vector<uint32_t>& survivors) const;
   bool headersMatch(const Entry& entry, const HttpRequestView& request,
                     std::vector<HeaderEdit>& edits, std::vector<std::string>& mismatches) const;
 

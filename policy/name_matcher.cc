@@ -5,8 +5,8 @@
 namespace portcullis::policy {
 namespace {
 
-// Up to this many patterns per bucket, DnsPattern::matches one by one (~20 ns each) beats
-// RE2::Set (~400 ns a call, measured with 2,000 patterns).
+// Up to this many patterns per bucket, DnsPattern::matches one by one (~50 ns each, measured)
+// beats RE2::Set (~400 ns a call, measured with 2,000 patterns).
 constexpr size_t kSetThreshold = 16;
 
 void sortUnique(std::vector<uint32_t>& values) {
@@ -37,30 +37,30 @@ void NameMatcher::addName(std::string_view name, uint32_t value) {
   table_[canonicalDnsName(name)].exact.push_back(value);
 }
 
-std::string NameMatcher::addPattern(std::string_view pattern, uint32_t value) {
+void NameMatcher::addPattern(std::string_view pattern, uint32_t value) {
   DnsPattern compiled(pattern);
   if (compiled.matchesAll()) {
     addAll(value);
-    return {};
+    return;
   }
   if (compiled.isExact()) {
     table_[compiled.canonical()].exact.push_back(value);
-    return {};
+    return;
   }
-  Bucket& bucket = table_[std::string(compiled.literalSuffix())];
-  const auto same =
-      std::find_if(bucket.patterns.begin(), bucket.patterns.end(),
-                   [&](const DnsPattern& p) { return p.canonical() == compiled.canonical(); });
-  const auto index = static_cast<size_t>(same - bucket.patterns.begin());
-  if (same == bucket.patterns.end()) {
+  auto [it, fresh] = pattern_places_.try_emplace(compiled.canonical());
+  if (fresh) {
+    // Buckets are map nodes: their addresses survive rehashing.
+    Bucket& bucket = table_[std::string(compiled.literalSuffix())];
+    it->second = {&bucket, bucket.patterns.size()};
     bucket.patterns.push_back(std::move(compiled));
     bucket.values.emplace_back();
   }
-  bucket.values[index].push_back(value);
-  return {};
+  auto [bucket, index] = it->second;
+  bucket->values[index].push_back(value);
 }
 
 std::string NameMatcher::compile() {
+  pattern_places_.clear();
   sortUnique(all_);
   for (auto& [suffix, bucket] : table_) {
     sortUnique(bucket.exact);
@@ -95,8 +95,9 @@ void NameMatcher::forEachMatch(std::string_view canonical_name, Visit&& visit) c
         for (const int id : ids) visit(std::span<const uint32_t>(bucket.values[id]));
       } else {
         for (size_t i = 0; i < bucket.patterns.size(); ++i) {
-          if (bucket.patterns[i].matches(canonical_name))
+          if (bucket.patterns[i].matches(canonical_name)) {
             visit(std::span<const uint32_t>(bucket.values[i]));
+          }
         }
       }
     }

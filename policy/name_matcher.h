@@ -33,8 +33,8 @@ class NameMatcher {
   // Build, in any order of values. An empty L7 list allows every name.
   void addAll(uint32_t value);
   void addName(std::string_view name, uint32_t value);
-  // Returns an error message (a pattern that does not compile); empty on success.
-  std::string addPattern(std::string_view pattern, uint32_t value);
+  // A DNS matchPattern or TLS server name; a pattern without a star is an exact name.
+  void addPattern(std::string_view pattern, uint32_t value);
   // Returns an error message (resource limits); empty on success. Call once, before lookups.
   std::string compile();
 
@@ -66,6 +66,8 @@ class NameMatcher {
 
   std::vector<uint32_t> all_;
   StringMap<Bucket> table_;
+  // While building: where each distinct pattern went (bucket, index), to merge duplicates.
+  StringMap<std::pair<Bucket*, size_t>> pattern_places_;
 };
 
 }  // namespace portcullis::policy

@@ -30,7 +30,11 @@ struct Request {
 
 struct HttpCase {
   HttpCase(const char* w, Request r, bool a, const char* ru = "", Edits e = {}, Names m = {})
-      : what(w), request(std::move(r)), allowed(a), rule(ru), edits(std::move(e)),
+      : what(w),
+        request(std::move(r)),
+        allowed(a),
+        rule(ru),
+        edits(std::move(e)),
         mismatches(std::move(m)) {}
 
   const char* what;
@@ -472,15 +476,24 @@ TEST(CompiledPolicyTls, InterceptionWithoutHttpEntriesAllowsEveryRequest) {
 
 TEST(CompiledPolicyCompile, ErrorsCarryTheEntryLocation) {
   Policy p;
-  HttpRule bad = http("GET", "/(unclosed");
-  bad.where = {"policy.yaml", 12, 15};
-  p.rules.push_back(httpRule("web", {http("GET", "/"), bad}));
+  // The method of the bad entry parses, its path does not; later entries still index safely.
+  HttpRule bad_path = http("GET", "/(unclosed");
+  bad_path.where = {"policy.yaml", 12, 15};
+  HttpRule bad_host = http("PUT", "/", "[z-a]");
+  bad_host.where = {"policy.yaml", 14, 9};
+  p.rules.push_back(httpRule("web", {http("HEAD", "/"), bad_path, http("POST", "/ok"), bad_host}));
+  Rule dns = dnsRule("dns", {}, {"*.example.test"});
+  p.rules.push_back(dns);
   const auto compiled = CompiledPolicy::compile(p);
   EXPECT_FALSE(compiled.ok());
-  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_FALSE(compiled.value.has_value());
+  ASSERT_EQ(compiled.errors.size(), 2u);
   EXPECT_EQ(compiled.errors[0].where, (SourceLocation{"policy.yaml", 12, 15}));
   EXPECT_NE(compiled.errors[0].message.find("http path"), std::string::npos)
       << compiled.errors[0].message;
+  EXPECT_EQ(compiled.errors[1].where, (SourceLocation{"policy.yaml", 14, 9}));
+  EXPECT_NE(compiled.errors[1].message.find("http host"), std::string::npos)
+      << compiled.errors[1].message;
 }
 
 TEST(CompiledPolicyCompile, SourceIsKeptAndEmptyPolicyDeniesEverything) {

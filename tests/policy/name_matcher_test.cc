@@ -131,14 +131,14 @@ TEST(DnsPattern, CiliumVectorsByHandAndByRegex) {
 TEST(NameMatcher, CiliumVectorsOnePatternEach) {
   for (const Vector& v : kCiliumVectors) {
     NameMatcher m;
-    ASSERT_EQ(m.addPattern(v.pattern, 7), "");
+    m.addPattern(v.pattern, 7);
     ASSERT_EQ(m.compile(), "");
     for (const std::string& name : spellings(v.name)) {
       EXPECT_EQ(m.matches(name), v.match ? Values{7} : Values{}) << v.pattern << " vs " << name;
     }
     // The pattern's own spelling does not matter either.
     NameMatcher shouted;
-    ASSERT_EQ(shouted.addPattern(upper(withoutDot(v.pattern)), 7), "");
+    shouted.addPattern(upper(withoutDot(v.pattern)), 7);
     ASSERT_EQ(shouted.compile(), "");
     EXPECT_EQ(shouted.matches(v.name), v.match ? Values{7} : Values{}) << "upper " << v.pattern;
   }
@@ -149,12 +149,12 @@ TEST(NameMatcher, CiliumVectorsOnePatternEach) {
 TEST(NameMatcher, CiliumVectorsAllPatternsTogether) {
   NameMatcher m;
   const auto count = static_cast<uint32_t>(std::size(kCiliumVectors));
-  for (uint32_t i = 0; i < count; ++i) ASSERT_EQ(m.addPattern(kCiliumVectors[i].pattern, i), "");
+  for (uint32_t i = 0; i < count; ++i) m.addPattern(kCiliumVectors[i].pattern, i);
   for (uint32_t i = 0; i < 50; ++i) {
     const std::string n = std::to_string(i);
-    ASSERT_EQ(m.addPattern("*.filler" + n + ".io.", 1000 + i), "");
-    ASSERT_EQ(m.addPattern("x" + n + "*.cilium.io.", 2000 + i), "");
-    ASSERT_EQ(m.addPattern("*z" + n + "*", 3000 + i), "");
+    m.addPattern("*.filler" + n + ".io.", 1000 + i);
+    m.addPattern("x" + n + "*.cilium.io.", 2000 + i);
+    m.addPattern("*z" + n + "*", 3000 + i);
   }
   ASSERT_EQ(m.compile(), "");
   for (uint32_t i = 0; i < count; ++i) {
@@ -176,7 +176,7 @@ TEST(NameMatcher, CiliumVectorsAllPatternsTogether) {
 
 TEST(NameMatcher, StarNeverCrossesADotNorMatchesOtherCharacters) {
   NameMatcher m;
-  ASSERT_EQ(m.addPattern("*.example.test", 1), "");
+  m.addPattern("*.example.test", 1);
   ASSERT_EQ(m.compile(), "");
   EXPECT_EQ(m.matches("www.example.test"), Values{1});
   EXPECT_EQ(m.matches("a.b.example.test"), Values{});
@@ -191,8 +191,8 @@ TEST(NameMatcher, ExactNamesAllAndFirstMatch) {
   m.addName("Example.Test", 4);
   m.addName("example.test.", 2);
   m.addAll(9);
-  ASSERT_EQ(m.addPattern("*.example.test", 3), "");
-  ASSERT_EQ(m.addPattern("*.example.test", 6), "");  // same pattern, another rule
+  m.addPattern("*.example.test", 3);
+  m.addPattern("*.example.test", 6);  // same pattern, another rule
   ASSERT_EQ(m.compile(), "");
   EXPECT_EQ(m.matches("EXAMPLE.test"), (Values{2, 4, 9}));
   EXPECT_EQ(m.matches("a.example.test"), (Values{3, 6, 9}));
@@ -215,7 +215,7 @@ TEST(NameMatcher, ExactNamesAllAndFirstMatch) {
 TEST(NameMatcher, ManyPatternsInOneBucket) {
   NameMatcher m;
   for (uint32_t i = 0; i < 2000; ++i) {
-    ASSERT_EQ(m.addPattern("api-" + std::to_string(i) + "-*.svc.test", i), "");
+    m.addPattern("api-" + std::to_string(i) + "-*.svc.test", i);
   }
   ASSERT_EQ(m.compile(), "");
   EXPECT_EQ(m.matches("api-1234-blue.svc.test"), Values{1234});
