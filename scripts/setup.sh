@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # run time and integration tests
   iptables iproute2 curl bind9-dnsutils procps
+  # integration-test peers and benchmark load generators
+  nginx-light dnsmasq-base wrk dnsperf
 )
 
 missing=()
