@@ -20,5 +20,6 @@ inline auto ok() { return boost::outcome_v2::success(); }
 
 }  // namespace portcullis
 
-// Propagates the error of a Result-returning expression: PC_TRY(auto x, f());
+// Propagates the error of a Result-returning expression: PC_TRY(x, f()); declares x.
+// (Boost 1.74 takes a plain name, not "auto x".)
 #define PC_TRY BOOST_OUTCOME_TRY
