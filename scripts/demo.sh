@@ -94,7 +94,7 @@ note "dnsmasq answers *.example.test -> 198.18.2.10 and *.partner.test -> 198.18
 step "3. portcullis in the node namespace, policy configs/demo-policy.yaml"
 cp "$repo/configs/demo.yaml" "$repo/configs/demo-policy.yaml" "$dir/"
 sed -n '/^rules:/,$p' "$dir/demo-policy.yaml" | grep -v '^ *#' | indent
-note "\$ portcullis run --config configs/demo.yaml --log-level debug"
+note "\$ portcullis run --config demo.yaml --log-level debug   (copies of configs/demo*.yaml in $dir)"
 ip netns exec "$NS_NODE" "$binary" run --config "$dir/demo.yaml" --log-level debug \
   >"$dir/access.log" 2>"$dir/run.log" &
 pc_pid=$!
@@ -168,7 +168,7 @@ wait "$pc_pid" || status=$?
 tail -n 3 "$dir/run.log" | unstamp | indent
 verdict "exit status $status" "exit status 0"
 left=$(ip netns exec "$NS_NODE" sh -c 'iptables-save; ip6tables-save' | grep -c PORTCULLIS || true)
-printf '%snode$ iptables-save; ip6tables-save | grep -c PORTCULLIS%s\n' "$bold" "$off"
+printf '%snode$ (iptables-save; ip6tables-save) | grep -c PORTCULLIS%s\n' "$bold" "$off"
 echo "$left" | indent
 verdict "$left rules left" "0 rules left"
 printf '%snode$ ip rule; ip -6 rule%s\n' "$bold" "$off"
