@@ -44,7 +44,9 @@ netns_cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  for ns in "${NETNS_CREATED[@]}"; do
+  # By this run's unique prefix: netns_new usually runs in a command substitution (a subshell),
+  # so what it appends to NETNS_CREATED never reaches this shell.
+  for ns in "${NETNS_CREATED[@]}" $(ip netns list | awk -v p="${NETNS_RUN_ID}_" 'index($1, p) == 1 {print $1}'); do
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -rf "$NETNS_TMP"
