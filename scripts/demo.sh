@@ -105,6 +105,7 @@ grep -E "listener |running" "$dir/run.log" | unstamp | indent
 rules=$(ip netns exec "$NS_NODE" sh -c 'iptables-save; ip6tables-save' | grep -c "portcullis:" || true)
 note "it installed $rules iptables rules (IPv4 + IPv6, each commented 'portcullis: ...') and this routing rule:"
 ip netns exec "$NS_NODE" ip rule | grep fwmark | indent
+note "so the client's packets to ports 80 and 53 now reach these listeners (TPROXY), not the server"
 
 http() {  # WANTED_STATUS PATH
   local out code
@@ -127,6 +128,8 @@ logged() {  # LINES_BEFORE: what portcullis wrote since then
   if [[ -s $dir/access.log ]]; then
     note "access log (stdout, JSON lines):"
     indent <"$dir/access.log"
+  else
+    note "access log (stdout): empty; this build writes no access-log records yet"
   fi
   note "portcullis's log (stderr), verdict lines:"
   tail -n +$((since + 1)) "$dir/run.log" | grep -E "403|dns|SIGHUP|policy" | unstamp | indent || true
