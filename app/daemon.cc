@@ -1,13 +1,17 @@
 #include "app/daemon.h"
 
+#include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "app/commands.h"
 #include "app/config_loader.h"
 #include "app/datapath_plan_builder.h"
 #include "common/log.h"
 #include "datapath/leftovers.h"
+#include "datapath/marks.h"
 #include "datapath/netlink_routing.h"
 #include "datapath/payload_renderer.h"
 #include "datapath/port_allocator.h"
@@ -31,10 +35,21 @@ std::string protocols(const datapath::Listener& l) {
   return std::string(l.tcp ? "tcp" : "") + (l.tcp && l.udp ? "+" : "") + (l.udp ? "udp" : "");
 }
 
+// How long in-flight HTTP exchanges may finish at SIGINT/SIGTERM before the rest are reset.
+constexpr Duration kShutdownGrace = std::chrono::seconds(2);
+// Binding a listener fails when something took its drawn port since it was drawn; draw again.
+constexpr int kBindAttempts = 5;
+
+size_t ioThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
 }  // namespace
 
 Daemon::Daemon(Options options)
-    : options_(std::move(options)), signals_(io_), reconcile_timer_(io_) {}
+    : options_(std::move(options)),
+      pool_(ioThreads(), proxy::IoPool::Model::kContextPerThread),
+      signals_(io_),
+      reconcile_timer_(io_),
+      shutdown_timer_(io_) {}
 
 Daemon::~Daemon() = default;
 
@@ -123,9 +138,35 @@ bool Daemon::allocatePorts(const policy::Policy& policy,
   return true;
 }
 
-void Daemon::startListeners() {
-  // The proxy's TCP/UDP transparent listeners join io_ here, one per datapath::Listener of
-  // datapath_->plan(), reading policy_store_. None exist yet: the datapath runs on its own.
+bool Daemon::openListeners(const policy::Policy& policy) {
+  if (!listeners_) listeners_.emplace(pool_, policy_store_);
+  for (const auto& request : listenerRequests(policy)) {
+    const std::string& name = request.listener;
+    if (listeners_->isOpen(name)) continue;
+    for (int attempt = 1;; ++attempt) {
+      const uint16_t port = ports_.at(name);
+      auto opened = listeners_->open(config_, name, port);
+      if (opened) {
+        log::info("listener ", name, " port ", port, " mark ", hex(datapath::listenerMark(port)), " ",
+                  request.udp ? "tcp+udp" : "tcp");
+        break;
+      }
+      if (opened.error() == std::errc::not_supported) {
+        // Its flows are still redirected (and so dropped: nothing serves them), as the policy
+        // asks for this traffic to be judged, never passed unjudged.
+        log::warn("listener ", name, " port ", port, ": no proxy serves this protocol yet");
+        break;
+      }
+      if (opened.error() != std::errc::address_in_use || attempt == kBindAttempts) {
+        log::error("cannot open listener ", name, " on port ", port, ": ", opened.error().message());
+        return false;
+      }
+      log::warn("listener ", name, " port ", port, " was taken; drawing another");
+      ports_.erase(name);
+      if (!allocatePorts(policy, {})) return false;
+    }
+  }
+  return true;
 }
 
 int Daemon::run() {
@@ -142,20 +183,22 @@ int Daemon::run() {
   signals_.add(SIGHUP);
   if (!openKernel()) return kExitDatapath;
   if (!allocatePorts(policy_, leftoverPorts())) return kExitDatapath;
+  // Listeners before the datapath: a flow redirected the moment the rules exist finds its port
+  // open. A listener that cannot be opened at all is a runtime failure (exit 3): nothing of the
+  // datapath was installed yet.
+  if (!openListeners(policy_)) return kExitRuntime;
   const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};
   auto installed = datapath::Datapath::install(kernel, buildDatapathPlan(config_, policy_, ports_));
   if (!installed) {
     log::error("datapath setup failed (", installed.error().message(), "); rolled back");
-    return kExitDatapath;
+    return kExitDatapath;  // ~Daemon closes the listeners
   }
   datapath_.emplace(std::move(installed.value()));
-  for (const auto& l : datapath_->plan().listeners)
-    log::info("listener ", l.name, " port ", l.port, " mark ", hex(l.mark()));
   const bool nft = iptables_->backend() == datapath::IptablesBackend::kNft;
   reconciler_.emplace(kernel, datapath_->plan(), nft ? &generation_ : nullptr);
   if (auto learned = reconciler_->learn(); !learned)
     log::warn("cannot read back the installed rules: ", learned.error().message());
-  startListeners();
+  pool_.start();
   waitForSignal();
   scheduleReconcile();
   log::info("running; reconcile every ", formatDuration(config_.datapath.reconcile_interval));
@@ -205,6 +248,13 @@ void Daemon::reload() {
     log::error("reload rejected: no port for a new listener");
     return;
   }
+  // A listener the new policy needs (say its first DNS rule) is opened before the datapath
+  // sends it flows. It reads policy_store_, which still holds the old policy until the swap
+  // below; the old one has no rule for it, so nothing is redirected there before the swap.
+  if (!openListeners(*loaded.value)) {
+    log::error("reload rejected: cannot open a listener the new policy needs");
+    return;
+  }
   auto plan = buildDatapathPlan(config_, *loaded.value, ports_);
   if (plan != datapath_->plan()) {
     if (auto updated = datapath_->update(plan); !updated) {
@@ -220,12 +270,32 @@ void Daemon::reload() {
 }
 
 void Daemon::shutdown(int signal_number) {
-  log::info("signal ", signal_number, ": tearing down");
+  log::info("signal ", signal_number, ": stopping the proxies (grace ", formatDuration(kShutdownGrace),
+            ")");
   reconcile_timer_.cancel();
   signals_.cancel();
+  // The datapath stays while the proxies drain: their sessions' flows keep reaching them.
+  // HttpProxy resets what is left after the grace, so no TIME_WAIT socket with a client's
+  // original 4-tuple makes the kernel drop that client's next direct SYN.
+  shutdown_timer_.expires_after(kShutdownGrace + std::chrono::seconds(1));
+  shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    log::warn("proxies still busy after the grace; tearing down anyway");
+    teardown();
+  });
+  listeners_->shutdown(kShutdownGrace, [this] { boost::asio::post(io_, [this] { teardown(); }); });
+}
+
+void Daemon::teardown() {
+  if (torn_down_) return;
+  torn_down_ = true;
+  shutdown_timer_.cancel();
+  log::info("tearing down");
   if (datapath_) {
     if (auto removed = datapath_->teardown(); !removed) exit_code_ = kExitRuntime;
   }
+  pool_.stop();
+  pool_.join();
   io_.stop();
 }
 

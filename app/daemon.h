@@ -1,11 +1,12 @@
 // `portcullis run`: the process lifecycle (DESIGN.md "Concurrency"; SPEC.md "Command line").
 // Start: load config and policy (exit 1, nothing installed), allocate listener ports (adopting
-// a crashed run's ports when free), install the datapath (exit 2, rolled back), start the
-// listeners; then reconcile every interval, reload the policy on SIGHUP, tear down on
-// SIGINT/SIGTERM (exit 0).
+// a crashed run's ports when free), open the proxy listeners (a port found taken at bind time is
+// drawn again), install the datapath (exit 2, rolled back, listeners closed); then reconcile
+// every interval, reload the policy on SIGHUP, and on SIGINT/SIGTERM shut the proxies down with
+// a bounded grace before tearing down the datapath (exit 0).
 //
-// Everything runs on one io_context; the proxy listeners are plugged into the same one at the
-// "start listeners" step.
+// The lifecycle (signals, reconcile timer, reloads) runs on io_, on the main thread; the proxies'
+// sessions run on pool_'s threads and only share policy_store_ with it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +24,8 @@
 #include "datapath/reconciler.h"
 #include "datapath/ruleset_generation.h"
 #include "policy/model.h"
+#include "app/listener_set.h"
+#include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
 
 namespace portcullis::app {
@@ -48,17 +51,22 @@ class Daemon {
   bool openKernel();
   std::map<std::string, uint16_t> leftoverPorts();
   bool allocatePorts(const policy::Policy& policy, const std::map<std::string, uint16_t>& preferred);
-  void startListeners();
+  bool openListeners(const policy::Policy& policy);
   void waitForSignal();
   void scheduleReconcile();
   void reload();
   void shutdown(int signal_number);
+  void teardown();
 
   Options options_;
   policy::Config config_;
   policy::Policy policy_;
   proxy::PolicyStore policy_store_;
   std::map<std::string, uint16_t> ports_;  // listener name -> port, kept across reloads
+  // Declared after policy_store_ and before the listeners: the pool's threads stop (teardown,
+  // or its destructor) before either is destroyed.
+  proxy::IoPool pool_;
+  std::optional<ListenerSet> listeners_;
 
   datapath::ProcessCommandRunner runner_;
   std::optional<datapath::Iptables> iptables_;
@@ -71,6 +79,8 @@ class Daemon {
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer reconcile_timer_;
+  boost::asio::steady_timer shutdown_timer_;  // bounds the proxies' grace at shutdown
+  bool torn_down_ = false;
   int exit_code_ = 0;
 };
 

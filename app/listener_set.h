@@ -1,0 +1,49 @@
+// The proxy listeners of `portcullis run` (issue 4 and 5): one HttpProxy or DnsProxy per
+// listener of the datapath plan, all on one IoPool and reading one PolicyStore. The daemon opens
+// them before installing the datapath (so no redirected flow meets a closed port) and on SIGHUP
+// when a new policy needs one more; they are shut down before the datapath is removed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/duration.h"
+#include "common/result.h"
+#include "policy/model.h"
+#include "proxy/dns_name_cache.h"
+#include "proxy/dns_proxy.h"
+#include "proxy/http_proxy.h"
+#include "proxy/io_pool.h"
+#include "proxy/policy_store.h"
+
+namespace portcullis::app {
+
+class ListenerSet {
+ public:
+  ListenerSet(proxy::IoPool& pool, proxy::PolicyStore& policies);
+  ~ListenerSet();
+  ListenerSet(const ListenerSet&) = delete;
+  ListenerSet& operator=(const ListenerSet&) = delete;
+
+  bool isOpen(const std::string& name) const;
+  // Binds listener `name` ("portcullis-dns-egress", ...) on `port` with the config's options and
+  // starts serving. EADDRINUSE when the port is taken (the caller draws another). A listener of
+  // a kind no proxy serves yet (TLS) is reported as errc::not_supported.
+  Result<void> open(const policy::Config& config, const std::string& name, uint16_t port);
+
+  // Stops accepting everywhere; DNS sockets close at once, HTTP exchanges in flight get up to
+  // `grace` (HttpProxy::shutdown). `done` runs once, on an I/O thread, when no session is left.
+  void shutdown(Duration grace, std::function<void()> done);
+
+ private:
+  proxy::IoPool& pool_;
+  proxy::PolicyStore& policies_;
+  std::shared_ptr<proxy::DnsNameCache> names_;
+  std::map<std::string, std::unique_ptr<proxy::HttpProxy>> http_;
+  std::map<std::string, std::unique_ptr<proxy::DnsProxy>> dns_;
+};
+
+}  // namespace portcullis::app
