@@ -1,5 +1,5 @@
 // The DNS proxy's counters (issue 5): queries by verdict, malformed, upstream failures,
-// over-limit. One set per DnsProxy; the daemon sums the sets of all its proxies when scraped.
+// over-limit. One set per executor of a DnsProxy, summed when read (DESIGN.md "Concurrency").
 #pragma once
 
 #include <atomic>
@@ -18,14 +18,33 @@ struct DnsCounterValues {
   uint64_t reply_failures = 0;     // an answer could not be sent to the client
   uint64_t tcp_connections = 0;    // accepted
   uint64_t tcp_rejected = 0;       // closed at once: too many connections
+  uint64_t tcp_open = 0;           // connections open now (a gauge)
+
+  DnsCounterValues& operator+=(const DnsCounterValues& o) {
+    allowed += o.allowed;
+    denied += o.denied;
+    malformed += o.malformed;
+    upstream_failures += o.upstream_failures;
+    upstream_timeouts += o.upstream_timeouts;
+    over_limit += o.over_limit;
+    not_redirected += o.not_redirected;
+    reply_failures += o.reply_failures;
+    tcp_connections += o.tcp_connections;
+    tcp_rejected += o.tcp_rejected;
+    tcp_open += o.tcp_open;
+    return *this;
+  }
 };
 
 class DnsCounters {
  public:
-  // Only the proxy's own io_context thread writes, so an increment is a relaxed load and store
+  // Only one executor (thread or strand) writes a set, so an increment is a relaxed load and store
   // (no locked read-modify-write); readers on other threads see whole values.
   static void bump(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  static void drop(std::atomic<uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   std::atomic<uint64_t> allowed{0};
@@ -38,6 +57,7 @@ class DnsCounters {
   std::atomic<uint64_t> reply_failures{0};
   std::atomic<uint64_t> tcp_connections{0};
   std::atomic<uint64_t> tcp_rejected{0};
+  std::atomic<uint64_t> tcp_open{0};
 
   DnsCounterValues values() const {
     constexpr auto r = std::memory_order_relaxed;
@@ -45,7 +65,8 @@ class DnsCounters {
             malformed.load(r),         upstream_failures.load(r),
             upstream_timeouts.load(r), over_limit.load(r),
             not_redirected.load(r),    reply_failures.load(r),
-            tcp_connections.load(r),   tcp_rejected.load(r)};
+            tcp_connections.load(r),   tcp_rejected.load(r),
+            tcp_open.load(r)};
   }
 };
 

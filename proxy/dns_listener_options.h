@@ -21,7 +21,7 @@ struct DnsListenerOptions {
   // IP_TRANSPARENT listeners (TPROXY), and UDP answers sent from the original destination's
   // address and port. Off: plain sockets, answers sent from the listener (unprivileged tests).
   bool transparent = true;
-  // SO_REUSEPORT, for one listener set per io_context thread on the same port.
+  // SO_REUSEPORT even with one executor (DnsProxy sets it when it has several).
   bool reuse_port = false;
   // A TCP connection with nothing in flight is closed after this long (RFC 7766 6.2.3).
   Duration tcp_idle_timeout = std::chrono::seconds(30);

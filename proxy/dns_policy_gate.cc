@@ -14,7 +14,9 @@ DnsInFlightSlot& DnsInFlightSlot::operator=(DnsInFlightSlot&& other) noexcept {
 }
 
 void DnsInFlightSlot::reset() {
-  if (gate_ != nullptr) --std::exchange(gate_, nullptr)->in_flight_;
+  if (gate_ == nullptr) return;
+  auto& in_flight = std::exchange(gate_, nullptr)->in_flight_;
+  in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 DnsPolicyGate::DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions options,
@@ -73,13 +75,14 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
                                            : DnsRcode::kRefused);
     return d;
   }
-  if (in_flight_ >= options_.max_in_flight) {
+  const uint32_t in_flight = in_flight_.load(std::memory_order_relaxed);
+  if (in_flight >= options_.max_in_flight) {
     DnsCounters::bump(counters_.over_limit);
     d.answer = buildDnsAnswer(d.query, DnsRcode::kServFail);
     return d;
   }
   DnsCounters::bump(counters_.allowed);
-  ++in_flight_;
+  in_flight_.store(in_flight + 1, std::memory_order_relaxed);
   d.slot = DnsInFlightSlot(this);
   d.kind = DnsDecision::Kind::kForward;
   return d;

@@ -1,8 +1,10 @@
 // The transport-independent half of the DNS proxy: what to do with a client's message (SPEC.md
 // "Verdicts on the wire"), the max-in-flight bound, what to learn from an upstream's answer, and
-// the counters. The UDP and TCP sessions only move bytes around it.
+// the counters. The UDP and TCP sessions only move bytes around it. One gate per executor of a
+// DnsProxy: it is only used from that executor (its state needs no locks).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -91,7 +93,7 @@ class DnsPolicyGate {
   const policy::DnsOptions& options() const { return options_; }
   DnsCounters& counters() { return counters_; }
   const DnsCounters& counters() const { return counters_; }
-  uint32_t inFlight() const { return in_flight_; }
+  uint32_t inFlight() const { return in_flight_.load(std::memory_order_relaxed); }
 
  private:
   friend class DnsInFlightSlot;
@@ -105,7 +107,8 @@ class DnsPolicyGate {
   const std::shared_ptr<DnsNameCache> names_;
   const Observer observer_;
   DnsCounters counters_;
-  uint32_t in_flight_ = 0;
+  // Written by the gate's one executor, read by status from any thread.
+  std::atomic<uint32_t> in_flight_{0};
   // The UDP path's cached policy: refreshed per datagram with one atomic load.
   PolicyStore::Pointer udp_policy_;
   uint64_t udp_generation_ = 0;

@@ -1,6 +1,8 @@
 #include "proxy/dns_proxy.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "common/log.h"
 #include "proxy/dns_tcp_listener.h"
@@ -9,8 +11,8 @@
 namespace portcullis::proxy {
 namespace {
 
-// With port 0 the kernel picks a port free for the first socket only; another of the four may
-// find it taken, so a few draws are allowed.
+// With port 0 the kernel picks a port free for the first socket only; another socket may find
+// it taken, so a few draws are allowed.
 constexpr int kEphemeralAttempts = 8;
 
 boost::asio::ip::address toAsio(const IpAddress& a) {
@@ -20,68 +22,126 @@ boost::asio::ip::address toAsio(const IpAddress& a) {
   return boost::asio::ip::address_v6(bytes);
 }
 
+std::shared_ptr<const DnsListenerOptions> shardOptions(DnsListenerOptions options, size_t shards) {
+  if (shards > 1) options.reuse_port = true;
+  return std::make_shared<const DnsListenerOptions>(std::move(options));
+}
+
+policy::DnsOptions shardLimits(policy::DnsOptions options, size_t shards) {
+  const uint32_t n = static_cast<uint32_t>(std::max<size_t>(shards, 1));
+  options.max_in_flight = std::max<uint32_t>(1, (options.max_in_flight + n - 1) / n);
+  return options;
+}
+
 }  // namespace
 
-DnsProxy::DnsProxy(boost::asio::io_context& io, DnsProxyConfig config, const PolicyStore& policy,
-                   std::shared_ptr<DnsNameCache> names, DnsPolicyGate::Observer observer)
-    : io_(io),
-      config_(std::move(config)),
-      options_(std::make_shared<const DnsListenerOptions>(config_.listener)),
-      gate_(std::make_shared<DnsPolicyGate>(policy, config_.dns, std::move(names),
-                                            std::move(observer))) {}
+std::vector<DnsProxy::Executor> DnsProxy::executorsFor(IoPool& pool) {
+  std::vector<Executor> executors;
+  if (pool.model() == IoPool::Model::kContextPerThread) {
+    for (size_t i = 0; i < pool.contexts(); ++i)
+      executors.push_back(pool.context(i).get_executor());
+  } else {
+    for (size_t i = 0; i < pool.threads(); ++i) {
+      executors.push_back(boost::asio::make_strand(pool.context(0)));
+    }
+  }
+  return executors;
+}
+
+DnsProxy::DnsProxy(std::vector<Executor> executors, DnsProxyConfig config,
+                   const PolicyStore& policy, std::shared_ptr<DnsNameCache> names,
+                   DnsPolicyGate::Observer observer)
+    : config_(std::move(config)), options_(shardOptions(config_.listener, executors.size())) {
+  const policy::DnsOptions limits = shardLimits(config_.dns, executors.size());
+  for (Executor& executor : executors) {
+    shards_.push_back({std::move(executor),
+                       std::make_shared<DnsPolicyGate>(policy, limits, names, observer),
+                       {},
+                       {}});
+  }
+}
 
 DnsProxy::~DnsProxy() { shutdown(); }
 
-Result<void> DnsProxy::open(uint16_t port) {
+Result<void> DnsProxy::open(Shard& shard, uint16_t& port) {
   std::vector<IpAddress> binds;
   if (config_.bind_v4) binds.push_back(*config_.bind_v4);
   if (config_.bind_v6) binds.push_back(*config_.bind_v6);
   for (const IpAddress& bind : binds) {
     const auto address = toAsio(bind);
-    auto udp = DnsUdpListener::open(io_, {address, port}, options_, gate_);
+    auto udp = DnsUdpListener::open(shard.executor, {address, port}, options_, shard.gate);
     if (!udp) {
       log::debug(config_.name, ": udp ", bind.toString(), ":", port, ": ", udp.error().message());
       return udp.error();
     }
     port = udp.value()->localEndpoint().port();
-    udp_.push_back(udp.value());
-    auto tcp = DnsTcpListener::open(io_, {address, port}, options_, gate_);
+    shard.udp.push_back(udp.value());
+    auto tcp = DnsTcpListener::open(shard.executor, {address, port}, options_, shard.gate);
     if (!tcp) {
       log::debug(config_.name, ": tcp ", bind.toString(), ":", port, ": ", tcp.error().message());
       return tcp.error();
     }
-    tcp_.push_back(tcp.value());
+    shard.tcp.push_back(tcp.value());
   }
-  port_ = port;
   return ok();
+}
+
+void DnsProxy::closeUnstarted() {
+  // Nothing was started: no handler can run, so the sockets close here and now.
+  for (Shard& shard : shards_) {
+    for (auto& l : shard.udp) l->close();
+    for (auto& l : shard.tcp) l->close();
+    shard.udp.clear();
+    shard.tcp.clear();
+  }
 }
 
 Result<void> DnsProxy::start() {
   const int attempts = config_.port == 0 ? kEphemeralAttempts : 1;
   Result<void> opened = ok();
   for (int i = 0; i < attempts; ++i) {
-    opened = open(config_.port);
-    if (opened) break;
-    shutdown();
+    uint16_t port = config_.port;
+    for (Shard& shard : shards_) {
+      opened = open(shard, port);
+      if (!opened) break;
+    }
+    if (opened) {
+      port_ = port;
+      break;
+    }
+    closeUnstarted();
     if (opened.error() != std::errc::address_in_use) break;
   }
   if (!opened) return opened;
-  for (auto& l : udp_) l->start();
-  for (auto& l : tcp_) l->start();
+  for (Shard& shard : shards_) {
+    for (auto& l : shard.udp) l->start();
+    for (auto& l : shard.tcp) l->start();
+  }
   return ok();
 }
 
 void DnsProxy::shutdown() {
-  for (auto& l : udp_) l->close();
-  for (auto& l : tcp_) l->close();
-  udp_.clear();
-  tcp_.clear();
+  for (Shard& shard : shards_) {
+    if (shard.udp.empty() && shard.tcp.empty()) continue;
+    boost::asio::dispatch(shard.executor, [udp = std::move(shard.udp), tcp = std::move(shard.tcp)] {
+      for (auto& l : udp) l->close();
+      for (auto& l : tcp) l->close();
+    });
+    shard.udp.clear();
+    shard.tcp.clear();
+  }
 }
 
-size_t DnsProxy::tcpConnections() const {
-  size_t n = 0;
-  for (const auto& l : tcp_) n += l->connections();
-  return n;
+DnsCounterValues DnsProxy::counters() const {
+  DnsCounterValues sum;
+  for (const Shard& shard : shards_) sum += shard.gate->counters().values();
+  return sum;
+}
+
+uint32_t DnsProxy::inFlight() const {
+  uint32_t sum = 0;
+  for (const Shard& shard : shards_) sum += shard.gate->inFlight();
+  return sum;
 }
 
 }  // namespace portcullis::proxy

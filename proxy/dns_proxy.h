@@ -1,20 +1,25 @@
-// A DNS listener set as the daemon runs it (issue 5): `portcullis-dns-egress` or
-// `portcullis-dns-ingress`, UDP and TCP on one port, for IPv4 and IPv6, judging each query by
-// the policy in force. The daemon creates one per direction, start()s it on its io_context and
-// reads its counters; the learned names go to a DnsNameCache it shares with status/metrics.
+// A DNS listener of the daemon (issue 5): `portcullis-dns-egress` or `portcullis-dns-ingress`,
+// UDP and TCP on one port, for IPv4 and IPv6, judging each query by the policy in force.
 //
-//   proxy::DnsProxy dns(io, {.name = "portcullis-dns-egress", .port = 15053,
-//                            .dns = config.proxy.dns,
-//                            .listener = {.direction = policy::Direction::kEgress}},
+//   proxy::DnsProxy dns(proxy::DnsProxy::executorsFor(pool),
+//                       {.name = "portcullis-dns-egress", .port = 15053,
+//                        .dns = config.proxy.dns,
+//                        .listener = {.direction = policy::Direction::kEgress}},
 //                       policy_store, name_cache);
 //   if (auto started = dns.start(); !started) ...  // EADDRINUSE: draw another port
 //
-// Everything runs on the given io_context, which must be run by one thread; for more cores,
-// one DnsProxy per io_context with listener.reuse_port (proxy.dns.max-in-flight is then per
-// DnsProxy). The daemon must keep `policy` alive as long as the io_context runs.
+// Threading: one shard per executor, each with its own sockets on the shared port (SO_REUSEPORT
+// when there are several: the kernel spreads datagrams and connections), its own gate and
+// counters; an executor must run one handler at a time (an io_context run by one thread, or a
+// strand). A query never leaves its shard, so nothing on the query path is locked; the name
+// cache (shared, one mutex) is written once per answer with addresses. proxy.dns.max-in-flight
+// is split evenly between shards.
+//
+// Lifetime: `policy` and the executors' contexts must outlive the proxy's handlers: stop the
+// threads (after shutdown()) before destroying either.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +33,7 @@
 #include "proxy/dns_listener_options.h"
 #include "proxy/dns_name_cache.h"
 #include "proxy/dns_policy_gate.h"
+#include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
 
 namespace portcullis::proxy {
@@ -39,41 +45,54 @@ struct DnsProxyConfig {
   std::string name = "portcullis-dns-egress";
   std::optional<IpAddress> bind_v4 = IpAddress::v4(0x7f000001);  // TPROXY --on-ip
   std::optional<IpAddress> bind_v6 = IpAddress::parse("::1");    // nullopt: no IPv6 listeners
-  uint16_t port = 0;  // 0: the kernel picks one port for all four sockets (tests)
+  uint16_t port = 0;  // 0: the kernel picks one port for all sockets (tests)
   policy::DnsOptions dns;
   DnsListenerOptions listener;
 };
 
 class DnsProxy {
  public:
-  DnsProxy(boost::asio::io_context& io, DnsProxyConfig config, const PolicyStore& policy,
+  using Executor = boost::asio::any_io_executor;
+
+  // One executor per context of a kContextPerThread pool; one strand per thread of a
+  // kSharedContext pool.
+  static std::vector<Executor> executorsFor(IoPool& pool);
+
+  DnsProxy(std::vector<Executor> executors, DnsProxyConfig config, const PolicyStore& policy,
            std::shared_ptr<DnsNameCache> names, DnsPolicyGate::Observer observer = {});
-  ~DnsProxy();
+  ~DnsProxy();  // shutdown()
   DnsProxy(const DnsProxy&) = delete;
   DnsProxy& operator=(const DnsProxy&) = delete;
 
-  // Binds every socket, then starts serving. On error nothing stays open; the error is the
+  // Binds every socket, then starts serving. On error nothing stays open and the error is the
   // failing socket call's (EADDRINUSE when the port is taken, EPERM without CAP_NET_ADMIN).
+  // Call before the executors run, or from one of them.
   Result<void> start();
-  // Closes the listeners and every connection; queries in flight are abandoned.
+  // Closes the listeners and every connection, each on its executor (from any thread; returns
+  // at once). Queries in flight are abandoned.
   void shutdown();
 
   const std::string& name() const { return config_.name; }
   policy::Direction direction() const { return config_.listener.direction; }
   uint16_t port() const { return port_; }
-  DnsCounterValues counters() const { return gate_->counters().values(); }
-  uint32_t inFlight() const { return gate_->inFlight(); }
-  size_t tcpConnections() const;
+  // Readable from any thread.
+  DnsCounterValues counters() const;
+  uint32_t inFlight() const;
 
  private:
-  Result<void> open(uint16_t port);
+  struct Shard {
+    Executor executor;
+    std::shared_ptr<DnsPolicyGate> gate;
+    std::vector<std::shared_ptr<DnsUdpListener>> udp;
+    std::vector<std::shared_ptr<DnsTcpListener>> tcp;
+  };
 
-  boost::asio::io_context& io_;
+  Result<void> open(Shard& shard, uint16_t& port);
+  void closeUnstarted();
+
   DnsProxyConfig config_;
   std::shared_ptr<const DnsListenerOptions> options_;
-  std::shared_ptr<DnsPolicyGate> gate_;
-  std::vector<std::shared_ptr<DnsUdpListener>> udp_;
-  std::vector<std::shared_ptr<DnsTcpListener>> tcp_;
+  std::vector<Shard> shards_;
   uint16_t port_ = 0;
 };
 

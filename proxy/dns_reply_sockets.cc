@@ -26,8 +26,9 @@ std::error_code sendTo(udp::socket& socket, const udp::endpoint& client,
 
 }  // namespace
 
-DnsReplySockets::DnsReplySockets(boost::asio::io_context& io, Duration idle, size_t max_sockets)
-    : io_(io), timer_(io), idle_(idle), max_sockets_(max_sockets) {}
+DnsReplySockets::DnsReplySockets(const boost::asio::any_io_executor& executor, Duration idle,
+                                 size_t max_sockets)
+    : executor_(executor), timer_(executor), idle_(idle), max_sockets_(max_sockets) {}
 
 std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& socket) {
   boost::system::error_code ec;
@@ -50,7 +51,7 @@ std::error_code DnsReplySockets::send(const udp::endpoint& from, const udp::endp
     it->second.used = true;
     return sendTo(*it->second.socket, client, answer);
   }
-  auto socket = std::make_unique<udp::socket>(io_);
+  auto socket = std::make_unique<udp::socket>(executor_);
   if (auto error = open(from, *socket)) return error;
   const std::error_code sent = sendTo(*socket, client, answer);
   if (sockets_.size() < max_sockets_) {

@@ -7,7 +7,7 @@
 // the listener. A socket unused for one idle period is closed at the next.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -25,8 +25,8 @@ class DnsReplySockets {
  public:
   using udp = boost::asio::ip::udp;
 
-  explicit DnsReplySockets(boost::asio::io_context& io, Duration idle = std::chrono::seconds(10),
-                           size_t max_sockets = 1024);
+  explicit DnsReplySockets(const boost::asio::any_io_executor& executor,
+                           Duration idle = std::chrono::seconds(10), size_t max_sockets = 1024);
   DnsReplySockets(const DnsReplySockets&) = delete;
   DnsReplySockets& operator=(const DnsReplySockets&) = delete;
 
@@ -46,7 +46,7 @@ class DnsReplySockets {
   void sweep();
   void armSweep();
 
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor executor_;
   boost::asio::steady_timer timer_;
   const Duration idle_;
   const size_t max_sockets_;

@@ -16,10 +16,10 @@ std::error_code toStd(const boost::system::error_code& ec) {
 
 }  // namespace
 
-DnsTcpExchange::DnsTcpExchange(boost::asio::io_context& io, tcp::endpoint server, DnsMessage query,
-                               DnsInFlightSlot slot, Done done)
-    : socket_(io),
-      timer_(io),
+DnsTcpExchange::DnsTcpExchange(const boost::asio::any_io_executor& executor, tcp::endpoint server,
+                               DnsMessage query, DnsInFlightSlot slot, Done done)
+    : socket_(executor),
+      timer_(executor),
       server_(std::move(server)),
       query_(std::move(query)),
       slot_(std::move(slot)),

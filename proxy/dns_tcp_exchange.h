@@ -5,7 +5,7 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -27,8 +27,8 @@ class DnsTcpExchange : public std::enable_shared_from_this<DnsTcpExchange> {
   // not match the query's ID).
   using Done = std::function<void(DnsTcpExchange&, std::error_code, std::span<const uint8_t>)>;
 
-  DnsTcpExchange(boost::asio::io_context& io, tcp::endpoint server, DnsMessage query,
-                 DnsInFlightSlot slot, Done done);
+  DnsTcpExchange(const boost::asio::any_io_executor& executor, tcp::endpoint server,
+                 DnsMessage query, DnsInFlightSlot slot, Done done);
 
   // Copies `query`; errors come through `done`, never synchronously.
   void start(std::span<const uint8_t> query, uint32_t mark, Duration timeout);

@@ -18,11 +18,11 @@ std::error_code toStd(const boost::system::error_code& ec) {
 }  // namespace
 
 Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
-    boost::asio::io_context& io, const tcp::endpoint& bind,
+    const boost::asio::any_io_executor& executor, const tcp::endpoint& bind,
     std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate) {
   const bool transparent = options->transparent;
   const bool reuse_port = options->reuse_port;
-  auto listener = std::make_shared<DnsTcpListener>(io, std::move(options), std::move(gate));
+  auto listener = std::make_shared<DnsTcpListener>(executor, std::move(options), std::move(gate));
   tcp::acceptor& a = listener->acceptor_;
   const bool v6 = bind.address().is_v6();
   boost::system::error_code ec;
@@ -43,10 +43,13 @@ Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
   return listener;
 }
 
-DnsTcpListener::DnsTcpListener(boost::asio::io_context& io,
+DnsTcpListener::DnsTcpListener(const boost::asio::any_io_executor& executor,
                                std::shared_ptr<const DnsListenerOptions> options,
                                std::shared_ptr<DnsPolicyGate> gate)
-    : io_(io), options_(std::move(options)), gate_(std::move(gate)), acceptor_(io) {}
+    : executor_(executor),
+      options_(std::move(options)),
+      gate_(std::move(gate)),
+      acceptor_(executor) {}
 
 void DnsTcpListener::start() { doAccept(); }
 
@@ -62,10 +65,10 @@ void DnsTcpListener::close() {
 }
 
 void DnsTcpListener::doAccept() {
-  acceptor_.async_accept(
-      io_, [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
-        self->onAccept(ec, std::move(socket));
-      });
+  acceptor_.async_accept(executor_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                tcp::socket socket) {
+    self->onAccept(ec, std::move(socket));
+  });
 }
 
 void DnsTcpListener::onAccept(const boost::system::error_code& ec, tcp::socket socket) {
@@ -98,13 +101,15 @@ void DnsTcpListener::onAccept(const boost::system::error_code& ec, tcp::socket s
     return;
   }
   DnsCounters::bump(counters.tcp_connections);
+  DnsCounters::bump(counters.tcp_open);
   const policy::Flow flow{options_->direction, toIpAddress(client.address()),
                           toIpAddress(server.address()), server.port(), policy::Protocol::kTcp};
-  auto session =
-      std::make_shared<DnsTcpSession>(io_, std::move(socket), server, flow, options_, gate_,
-                                      [weak = weak_from_this()](DnsTcpSession& closed) {
-                                        if (auto self = weak.lock()) self->sessions_.erase(&closed);
-                                      });
+  auto session = std::make_shared<DnsTcpSession>(
+      std::move(socket), server, flow, options_, gate_,
+      [weak = weak_from_this(), gate = gate_](DnsTcpSession& closed) {
+        DnsCounters::drop(gate->counters().tcp_open);
+        if (auto self = weak.lock()) self->sessions_.erase(&closed);
+      });
   sessions_.emplace(session.get(), session);
   session->start();
 }

@@ -2,10 +2,10 @@
 // TPROXY an accepted socket's local address is the client's original destination. Each
 // connection gets a DnsTcpSession; beyond max_tcp_connections new ones are closed at once.
 //
-// Runs on one io_context driven by one thread.
+// Its executor must run one handler at a time (an io_context run by one thread, or a strand).
 #pragma once
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <unordered_map>
@@ -23,9 +23,10 @@ class DnsTcpListener : public std::enable_shared_from_this<DnsTcpListener> {
   using tcp = boost::asio::ip::tcp;
 
   static Result<std::shared_ptr<DnsTcpListener>> open(
-      boost::asio::io_context& io, const tcp::endpoint& bind,
+      const boost::asio::any_io_executor& executor, const tcp::endpoint& bind,
       std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate);
-  DnsTcpListener(boost::asio::io_context& io, std::shared_ptr<const DnsListenerOptions> options,
+  DnsTcpListener(const boost::asio::any_io_executor& executor,
+                 std::shared_ptr<const DnsListenerOptions> options,
                  std::shared_ptr<DnsPolicyGate> gate);
 
   void start();
@@ -38,7 +39,7 @@ class DnsTcpListener : public std::enable_shared_from_this<DnsTcpListener> {
   void doAccept();
   void onAccept(const boost::system::error_code& ec, tcp::socket socket);
 
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor executor_;
   std::shared_ptr<const DnsListenerOptions> options_;
   std::shared_ptr<DnsPolicyGate> gate_;
   tcp::acceptor acceptor_;

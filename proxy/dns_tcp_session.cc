@@ -8,12 +8,11 @@
 
 namespace portcullis::proxy {
 
-DnsTcpSession::DnsTcpSession(boost::asio::io_context& io, tcp::socket socket, tcp::endpoint server,
-                             policy::Flow flow, std::shared_ptr<const DnsListenerOptions> options,
+DnsTcpSession::DnsTcpSession(tcp::socket socket, tcp::endpoint server, policy::Flow flow,
+                             std::shared_ptr<const DnsListenerOptions> options,
                              std::shared_ptr<DnsPolicyGate> gate, OnClose on_close)
-    : io_(io),
-      socket_(std::move(socket)),
-      idle_timer_(io),
+    : socket_(std::move(socket)),
+      idle_timer_(socket_.get_executor()),
       server_(std::move(server)),
       flow_(flow),
       options_(std::move(options)),
@@ -100,7 +99,7 @@ void DnsTcpSession::handle() {
       break;
   }
   auto exchange = std::make_shared<DnsTcpExchange>(
-      io_, server_, std::move(decision.query), std::move(decision.slot),
+      socket_.get_executor(), server_, std::move(decision.query), std::move(decision.slot),
       [self = shared_from_this()](DnsTcpExchange& e, std::error_code ec,
                                   std::span<const uint8_t> answer) {
         self->onUpstream(e, ec, answer);

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -31,8 +30,8 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   using tcp = boost::asio::ip::tcp;
   using OnClose = std::function<void(DnsTcpSession&)>;
 
-  DnsTcpSession(boost::asio::io_context& io, tcp::socket socket, tcp::endpoint server,
-                policy::Flow flow, std::shared_ptr<const DnsListenerOptions> options,
+  DnsTcpSession(tcp::socket socket, tcp::endpoint server, policy::Flow flow,
+                std::shared_ptr<const DnsListenerOptions> options,
                 std::shared_ptr<DnsPolicyGate> gate, OnClose on_close);
 
   void start();
@@ -53,7 +52,6 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   void resume();
   size_t pending() const { return exchanges_.size() + writes_.size(); }
 
-  boost::asio::io_context& io_;
   tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
   const tcp::endpoint server_;

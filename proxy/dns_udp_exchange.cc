@@ -23,8 +23,9 @@ std::error_code toStd(const boost::system::error_code& ec) {
 
 }  // namespace
 
-DnsUdpExchange::DnsUdpExchange(boost::asio::io_context& io, Context context, Done done)
-    : socket_(io), timer_(io), context_(std::move(context)), done_(std::move(done)) {}
+DnsUdpExchange::DnsUdpExchange(const boost::asio::any_io_executor& executor, Context context,
+                               Done done)
+    : socket_(executor), timer_(executor), context_(std::move(context)), done_(std::move(done)) {}
 
 void DnsUdpExchange::start(std::span<const uint8_t> query, uint32_t mark, Duration timeout) {
   boost::system::error_code ec;

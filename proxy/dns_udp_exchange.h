@@ -4,7 +4,7 @@
 // first datagram that answers the ID taken, proxy.dns.upstream-timeout enforced.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
@@ -32,7 +32,7 @@ class DnsUdpExchange : public std::enable_shared_from_this<DnsUdpExchange> {
     DnsInFlightSlot slot;
   };
 
-  DnsUdpExchange(boost::asio::io_context& io, Context context, Done done);
+  DnsUdpExchange(const boost::asio::any_io_executor& executor, Context context, Done done);
 
   // Sends `query` to context.server; errors come through `done` (never synchronously).
   void start(std::span<const uint8_t> query, uint32_t mark, Duration timeout);

@@ -34,11 +34,11 @@ policy::Flow flowOf(policy::Direction direction, const DnsUdpListener::udp::endp
 }  // namespace
 
 Result<std::shared_ptr<DnsUdpListener>> DnsUdpListener::open(
-    boost::asio::io_context& io, const udp::endpoint& bind,
+    const boost::asio::any_io_executor& executor, const udp::endpoint& bind,
     std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate) {
   const bool transparent = options->transparent;
   const bool reuse_port = options->reuse_port;
-  auto listener = std::make_shared<DnsUdpListener>(io, std::move(options), std::move(gate));
+  auto listener = std::make_shared<DnsUdpListener>(executor, std::move(options), std::move(gate));
   udp::socket& s = listener->socket_;
   const bool v6 = bind.address().is_v6();
   boost::system::error_code ec;
@@ -59,14 +59,14 @@ Result<std::shared_ptr<DnsUdpListener>> DnsUdpListener::open(
   return listener;
 }
 
-DnsUdpListener::DnsUdpListener(boost::asio::io_context& io,
+DnsUdpListener::DnsUdpListener(const boost::asio::any_io_executor& executor,
                                std::shared_ptr<const DnsListenerOptions> options,
                                std::shared_ptr<DnsPolicyGate> gate)
-    : io_(io),
+    : executor_(executor),
       options_(std::move(options)),
       gate_(std::move(gate)),
-      socket_(io),
-      reply_sockets_(io),
+      socket_(executor),
+      reply_sockets_(executor),
       slots_(kBatch),
       headers_(kBatch) {}
 
@@ -148,7 +148,7 @@ void DnsUdpListener::handle(std::span<const uint8_t> datagram, const udp::endpoi
 void DnsUdpListener::forward(DnsDecision decision, std::span<const uint8_t> datagram,
                              const udp::endpoint& client, const udp::endpoint& server) {
   auto exchange = std::make_shared<DnsUdpExchange>(
-      io_,
+      executor_,
       DnsUdpExchange::Context{client, server, std::move(decision.query), std::move(decision.slot)},
       [self = shared_from_this()](DnsUdpExchange& e, std::error_code ec,
                                   std::span<const uint8_t> answer) {

@@ -4,13 +4,13 @@
 // the limit) or forwarded through its own DnsUdpExchange, so a slow upstream blocks nothing
 // else. Answers leave from the original destination (DnsReplySockets).
 //
-// Runs on one io_context driven by one thread.
+// Its executor must run one handler at a time (an io_context run by one thread, or a strand).
 #pragma once
 
 #include <sys/socket.h>
 
 #include <array>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <cstdint>
 #include <memory>
@@ -36,9 +36,10 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
 
   // Binds; the error is the bind's (EADDRINUSE: the daemon draws another port).
   static Result<std::shared_ptr<DnsUdpListener>> open(
-      boost::asio::io_context& io, const udp::endpoint& bind,
+      const boost::asio::any_io_executor& executor, const udp::endpoint& bind,
       std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate);
-  DnsUdpListener(boost::asio::io_context& io, std::shared_ptr<const DnsListenerOptions> options,
+  DnsUdpListener(const boost::asio::any_io_executor& executor,
+                 std::shared_ptr<const DnsListenerOptions> options,
                  std::shared_ptr<DnsPolicyGate> gate);
 
   void start();
@@ -64,7 +65,7 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
   void reply(const udp::endpoint& server, const udp::endpoint& client,
              std::span<const uint8_t> answer);
 
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor executor_;
   std::shared_ptr<const DnsListenerOptions> options_;
   std::shared_ptr<DnsPolicyGate> gate_;
   udp::socket socket_;

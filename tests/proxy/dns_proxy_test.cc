@@ -96,7 +96,7 @@ class DnsProxyTest : public ::testing::Test {
     config.dns.upstream_timeout = milliseconds(2000);
     if (tweak) tweak(config);
     proxy_ = std::make_unique<DnsProxy>(
-        io_, std::move(config), store_, names_, [this](const DnsQueryEvent& e) {
+        executors(), std::move(config), store_, names_, [this](const DnsQueryEvent& e) {
           std::lock_guard lock(events_mutex_);
           events_.push_back(std::string(e.name) + " " + (e.allowed ? "allowed" : "denied") + " " +
                             std::string(e.rule));
@@ -124,6 +124,7 @@ class DnsProxyTest : public ::testing::Test {
   }
 
   uint16_t port() const { return proxy_->port(); }
+  std::vector<DnsProxy::Executor> executors() { return {io_.get_executor()}; }
 
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
@@ -377,7 +378,7 @@ TEST_F(DnsProxyTest, TcpIdleConnectionsAreClosed) {
   TcpClient stalled("127.0.0.1", port());
   stalled.sendRaw({0, 40, 0x12});  // a length, then 1 of its 40 bytes
   EXPECT_TRUE(stalled.closedByPeer());
-  onIo([&] { EXPECT_EQ(proxy_->tcpConnections(), 0u); });
+  EXPECT_EQ(counters().tcp_open, 0u);
 }
 
 TEST_F(DnsProxyTest, TcpClientHalfCloseStillGetsItsAnswers) {
@@ -434,7 +435,7 @@ TEST_F(DnsProxyTest, NoPolicyMeansDeny) {
   config.listener.upstream_mark = 0;
   const auto fake = upstream_->endpoint();
   config.listener.original_destination = [fake](const auto&) { return fake; };
-  proxy_ = std::make_unique<DnsProxy>(io_, config, empty, names_);
+  proxy_ = std::make_unique<DnsProxy>(executors(), config, empty, names_);
   ASSERT_TRUE(proxy_->start());
   thread_ = std::thread([this] { io_.run(); });
   UdpClient client("127.0.0.1", port());
@@ -470,6 +471,76 @@ TEST_F(DnsProxyTest, Ipv6ListenersServeUdpAndTcp) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(rcodeOf(*refused), 5);
 }
+
+// Several shards on one port (SO_REUSEPORT), in both IoPool models: every query is answered by
+// exactly one shard and the counters add up.
+class DnsProxyShardsTest : public ::testing::TestWithParam<IoPool::Model> {};
+
+TEST_P(DnsProxyShardsTest, ServesFromEveryShardAndSumsCounters) {
+  boost::asio::io_context upstream_io;
+  auto upstream_work = boost::asio::make_work_guard(upstream_io);
+  FakeDnsUpstream upstream(upstream_io);
+  upstream.start();
+  std::thread upstream_thread([&] { upstream_io.run(); });
+
+  PolicyStore store(compilePolicy(examplePolicy(upstream.port())));
+  auto names = std::make_shared<DnsNameCache>(100);
+  IoPool pool(2, GetParam());
+  DnsProxyConfig config;
+  config.bind_v6 = std::nullopt;
+  config.listener.transparent = false;
+  config.listener.upstream_mark = 0;
+  const auto fake = upstream.endpoint();
+  config.listener.original_destination = [fake](const auto&) { return fake; };
+  auto proxy = std::make_unique<DnsProxy>(DnsProxy::executorsFor(pool), config, store, names);
+  ASSERT_TRUE(proxy->start());
+  pool.start();
+
+  constexpr int kClients = 40;
+  std::vector<std::unique_ptr<UdpClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<UdpClient>("127.0.0.1", proxy->port()));
+    clients.back()->send(query(static_cast<uint16_t>(i), "www.example.test"));
+    clients.back()->send(query(static_cast<uint16_t>(1000 + i), "denied.test"));
+  }
+  for (auto& client : clients) {
+    std::set<int> rcodes;
+    for (int j = 0; j < 2; ++j) {
+      auto answer = client->receive();
+      ASSERT_TRUE(answer);
+      rcodes.insert(rcodeOf(*answer));
+    }
+    EXPECT_EQ(rcodes, (std::set<int>{0, 5}));
+  }
+  for (int i = 0; i < 4; ++i) {
+    TcpClient tcp("127.0.0.1", proxy->port());
+    tcp.send(query(static_cast<uint16_t>(2000 + i), "www.example.test"));
+    auto answer = tcp.receive();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(rcodeOf(*answer), 0);
+  }
+  const DnsCounterValues c = proxy->counters();
+  EXPECT_EQ(c.allowed, kClients + 4u);
+  EXPECT_EQ(c.denied, static_cast<uint64_t>(kClients));
+  EXPECT_EQ(c.tcp_connections, 4u);
+
+  proxy->shutdown();
+  pool.stop();
+  pool.join();
+  proxy.reset();
+  upstream_io.post([&] { upstream.close(); });
+  upstream_work.reset();
+  upstream_thread.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, DnsProxyShardsTest,
+                         ::testing::Values(IoPool::Model::kContextPerThread,
+                                           IoPool::Model::kSharedContext),
+                         [](const auto& model) {
+                           return model.param == IoPool::Model::kContextPerThread
+                                      ? std::string("ContextPerThread")
+                                      : std::string("SharedContextStrands");
+                         });
 
 }  // namespace
 }  // namespace portcullis::proxy
