@@ -61,7 +61,8 @@ query() {
 expect() {  # OUTPUT STATUS SERVER TRANSPORT [ANSWER]: one dig result, asserted
   local out=$1 status=$2 server=$3 transport=$4 answer=${5:-}
   grep -q "status: $status," "$out" || { cat "$out" >&2; fail "expected $status ($server $transport)"; }
-  # dig accepts a UDP answer only from the address it asked and says so otherwise.
+  # dig takes a UDP answer only from the address it asked: one from elsewhere is dropped (a
+  # timeout here) or reported as coming from an unexpected source.
   grep -q "unexpected source" "$out" && { cat "$out" >&2; fail "an answer came from elsewhere"; }
   grep -q "^;; SERVER: $server#53($server) ($transport)" "$out" ||
     { cat "$out" >&2; fail "answer not from $server#53 over $transport"; }
