@@ -16,14 +16,14 @@ struct HttpCountersSnapshot {
   uint64_t connections_over_limit = 0;  // accepted and closed: max-connections reached
   uint64_t loops_refused = 0;           // original destination was the proxy itself
   uint64_t requests_allowed = 0;
-  uint64_t requests_denied = 0;         // answered 403
-  uint64_t parse_errors = 0;            // answered 400
-  uint64_t upstream_unavailable = 0;    // answered 503
-  uint64_t upstream_timeouts = 0;       // answered 504
-  uint64_t upstream_errors = 0;         // answered 502, or cut mid-response
-  uint64_t header_timeouts = 0;         // slowloris
+  uint64_t requests_denied = 0;       // answered 403
+  uint64_t parse_errors = 0;          // answered 400
+  uint64_t upstream_unavailable = 0;  // answered 503
+  uint64_t upstream_timeouts = 0;     // answered 504
+  uint64_t upstream_errors = 0;       // answered 502, or cut mid-response
+  uint64_t header_timeouts = 0;       // slowloris
   uint64_t idle_timeouts = 0;
-  uint64_t tunnels = 0;                 // allowed Upgrade or CONNECT
+  uint64_t tunnels = 0;  // allowed Upgrade or CONNECT
 };
 
 class HttpCounters {

@@ -50,8 +50,12 @@ void appendConnection(std::string& out, ConnectionMode mode, const HttpHead& hea
       // HTTP/1.1 hops persist by default; HTTP/1.0 only when asked (RFC 9112 9.3).
       if (head.isHttp10()) out.append("Connection: keep-alive\r\n");
       break;
-    case ConnectionMode::kClose: out.append("Connection: close\r\n"); break;
-    case ConnectionMode::kUpgrade: out.append("Connection: upgrade\r\n"); break;
+    case ConnectionMode::kClose:
+      out.append("Connection: close\r\n");
+      break;
+    case ConnectionMode::kUpgrade:
+      out.append("Connection: upgrade\r\n");
+      break;
   }
 }
 

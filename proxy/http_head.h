@@ -22,7 +22,7 @@ struct HttpHead {
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   std::vector<HttpHeader> headers;  // in the order received, duplicates kept
-  bool keep_alive = false;  // the sender allows another message on this connection
+  bool keep_alive = false;          // the sender allows another message on this connection
   // Requests: CONNECT, or Upgrade with "Connection: upgrade". Responses: a 101 that accepts
   // the upgrade, or a 2xx to CONNECT. The bytes after this message are not HTTP.
   bool upgrade = false;

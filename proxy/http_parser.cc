@@ -36,11 +36,16 @@ bool validValueByte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x
 ProxyError fromLlhttp(llhttp_errno_t e) {
   switch (e) {
     case HPE_INVALID_CONTENT_LENGTH:
-    case HPE_UNEXPECTED_CONTENT_LENGTH: return ProxyError::kInvalidContentLength;
-    case HPE_INVALID_TRANSFER_ENCODING: return ProxyError::kInvalidTransferEncoding;
-    case HPE_INVALID_HEADER_TOKEN: return ProxyError::kInvalidHeaderCharacter;
-    case HPE_INVALID_VERSION: return ProxyError::kUnsupportedVersion;
-    default: return ProxyError::kMalformed;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+      return ProxyError::kInvalidContentLength;
+    case HPE_INVALID_TRANSFER_ENCODING:
+      return ProxyError::kInvalidTransferEncoding;
+    case HPE_INVALID_HEADER_TOKEN:
+      return ProxyError::kInvalidHeaderCharacter;
+    case HPE_INVALID_VERSION:
+      return ProxyError::kUnsupportedVersion;
+    default:
+      return ProxyError::kMalformed;
   }
 }
 
@@ -102,7 +107,10 @@ struct HttpParser::Impl {
   void startMessage() {
     state = State::kHead;
     paused_at_head = false;
+    std::vector<HttpHeader> fields = std::move(head.headers);
+    fields.clear();  // keeps its capacity: no allocation per request on a keep-alive connection
     head = HttpHead{};
+    head.headers = std::move(fields);
     raw.clear();
     method = target = reason = Span{};
     raw_headers.clear();
@@ -148,7 +156,8 @@ struct HttpParser::Impl {
         return fail(ProxyError::kContentLengthWithTransferEncoding,
                     "Content-Length with Transfer-Encoding");
       }
-      if (seen_content_length) return fail(ProxyError::kInvalidContentLength, "duplicate Content-Length");
+      if (seen_content_length)
+        return fail(ProxyError::kInvalidContentLength, "duplicate Content-Length");
       seen_content_length = true;
     } else if (equalsIgnoreCase(name, "transfer-encoding")) {
       field_kind = FieldKind::kTransferEncoding;
@@ -299,16 +308,22 @@ HttpParser::Impl& self(llhttp_t* p) { return *static_cast<HttpParser::Impl*>(p->
 
 // One constant table for every parser (nghttpx's pattern); the per-parser state is in p->data.
 constexpr llhttp_settings_t kSettings = {
-    .on_message_begin = [](llhttp_t* p) {
-      self(p).startMessage();
-      return 0;
-    },
-    .on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p).onSpan(self(p).target, at, n); },
-    .on_status = [](llhttp_t* p, const char* at, size_t n) { return self(p).onSpan(self(p).reason, at, n); },
-    .on_method = [](llhttp_t* p, const char* at, size_t n) { return self(p).onSpan(self(p).method, at, n); },
+    .on_message_begin =
+        [](llhttp_t* p) {
+          self(p).startMessage();
+          return 0;
+        },
+    .on_url = [](llhttp_t* p, const char* at,
+                 size_t n) { return self(p).onSpan(self(p).target, at, n); },
+    .on_status = [](llhttp_t* p, const char* at,
+                    size_t n) { return self(p).onSpan(self(p).reason, at, n); },
+    .on_method = [](llhttp_t* p, const char* at,
+                    size_t n) { return self(p).onSpan(self(p).method, at, n); },
     .on_version = nullptr,
-    .on_header_field = [](llhttp_t* p, const char* at, size_t n) { return self(p).onHeaderField(at, n); },
-    .on_header_value = [](llhttp_t* p, const char* at, size_t n) { return self(p).onHeaderValue(at, n); },
+    .on_header_field = [](llhttp_t* p, const char* at,
+                          size_t n) { return self(p).onHeaderField(at, n); },
+    .on_header_value = [](llhttp_t* p, const char* at,
+                          size_t n) { return self(p).onHeaderValue(at, n); },
     .on_chunk_extension_name = nullptr,
     .on_chunk_extension_value = nullptr,
     .on_headers_complete = [](llhttp_t* p) { return self(p).onHeadersComplete(); },
@@ -341,8 +356,9 @@ HttpParser::Step HttpParser::parse(std::string_view data) {
   if (s.state == State::kError || s.state == State::kUpgraded) return {Event::kError, 0};
   s.exec_begin = data.data();
   const llhttp_errno_t e = llhttp_execute(&s.parser, data.data(), data.size());
-  const size_t consumed = e == HPE_OK ? data.size()
-                                      : static_cast<size_t>(llhttp_get_error_pos(&s.parser) - data.data());
+  const size_t consumed = e == HPE_OK
+                              ? data.size()
+                              : static_cast<size_t>(llhttp_get_error_pos(&s.parser) - data.data());
   for (size_t i = consumed; i > 0; --i) {
     if (data[i - 1] != ' ' && data[i - 1] != '\t') {
       s.last_significant = data[i - 1];
@@ -402,7 +418,9 @@ HttpParser::Step HttpParser::finish() {
 
 void HttpParser::expectResponseTo(RequestKind kind) { impl_->request_kind = kind; }
 const HttpHead& HttpParser::head() const { return impl_->head; }
-bool HttpParser::idle() const { return impl_->state == State::kIdle && impl_->head_bytes_before == 0; }
+bool HttpParser::idle() const {
+  return impl_->state == State::kIdle && impl_->head_bytes_before == 0;
+}
 bool HttpParser::upgraded() const { return impl_->state == State::kUpgraded; }
 
 void HttpParser::resumeAfterUpgrade() {

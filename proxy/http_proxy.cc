@@ -45,7 +45,9 @@ void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t s
   HttpCounters::Shard& counters = context->counters().shard(shard);
   if (!context->tryAdmit()) {
     // Accept and close, rather than leave the client hanging in the backlog.
-    bump(counters.connections_over_limit);
+    if (context->active() >= context->options().limits.max_connections) {
+      bump(counters.connections_over_limit);
+    }
     setAbortiveClose(socket);
     boost::system::error_code ignored;
     socket.close(ignored);
@@ -77,9 +79,10 @@ Result<void> HttpProxy::start() {
   for (Tcp::endpoint endpoint : opts.bind) {
     if (endpoint.port() == 0) endpoint.port(port);
     for (size_t i = 0; i < pool_.contexts(); ++i) {
-      auto listener = TransparentListener::open(
-          pool_.context(i), endpoint, listener_options,
-          [context = context_, i](Tcp::socket socket) { acceptConnection(context, i, std::move(socket)); });
+      auto listener = TransparentListener::open(pool_.context(i), endpoint, listener_options,
+                                                [context = context_, i](Tcp::socket socket) {
+                                                  acceptConnection(context, i, std::move(socket));
+                                                });
       if (!listener) {
         log::error(opts.name, ": cannot listen on ", endpoint, ": ", listener.error().message());
         stopAccepting();
@@ -102,13 +105,15 @@ void HttpProxy::stopAccepting() {
 }
 
 void HttpProxy::shutdown(Duration grace, std::function<void()> done) {
+  context_->stopAdmitting();  // an accept already queued is reset, not served
   stopAccepting();
   const std::vector<std::shared_ptr<HttpSession>> sessions = context_->sessions();
   for (const auto& session : sessions) {
     asio::post(session->executor(), [session] { session->drain(); });
   }
-  grace_timer_ = std::make_unique<asio::steady_timer>(pool_.context(0), grace);
-  grace_timer_->async_wait([context = context_](boost::system::error_code ec) {
+  // The timer keeps itself alive: the proxy may be destroyed before it fires.
+  auto timer = std::make_shared<asio::steady_timer>(pool_.context(0), grace);
+  timer->async_wait([timer, context = context_](boost::system::error_code ec) {
     if (ec) return;
     for (const auto& session : context->sessions()) {
       asio::post(session->executor(), [session] { session->abort(); });

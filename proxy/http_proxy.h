@@ -55,7 +55,6 @@ class HttpProxy {
   std::shared_ptr<HttpProxyContext> context_;
   std::vector<std::shared_ptr<TransparentListener>> listeners_;
   std::vector<Tcp::endpoint> endpoints_;
-  std::unique_ptr<boost::asio::steady_timer> grace_timer_;
 };
 
 }  // namespace portcullis::proxy

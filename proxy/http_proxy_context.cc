@@ -8,7 +8,7 @@ HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& polici
     : options_(std::move(options)), policies_(policies), counters_(shards) {}
 
 void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
-                                     std::vector<boost::asio::ip::address> local_addresses) {
+                                       std::vector<boost::asio::ip::address> local_addresses) {
   own_endpoints_ = std::move(listeners);
   local_addresses_ = std::move(local_addresses);
 }
@@ -29,7 +29,7 @@ bool HttpProxyContext::isOwnEndpoint(const Tcp::endpoint& destination) const {
 }
 
 Tcp::endpoint HttpProxyContext::originalDestination(const Tcp::socket& socket,
-                                                  std::error_code& ec) const {
+                                                    std::error_code& ec) const {
   if (options_.original_destination) return options_.original_destination(socket, ec);
   boost::system::error_code bec;
   // TPROXY keeps the client's destination as the accepted socket's own address.
@@ -39,6 +39,7 @@ Tcp::endpoint HttpProxyContext::originalDestination(const Tcp::socket& socket,
 }
 
 bool HttpProxyContext::tryAdmit() {
+  if (!admitting_.load(std::memory_order_relaxed)) return false;
   const uint32_t limit = options_.limits.max_connections;
   uint32_t now = active_.load(std::memory_order_relaxed);
   do {

@@ -34,8 +34,9 @@ class HttpProxyContext {
 
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
-  // Admission: false when max-connections are already open.
+  // Admission: false when max-connections are already open, or once shutdown began.
   bool tryAdmit();
+  void stopAdmitting() { admitting_.store(false, std::memory_order_relaxed); }
   void release();
   uint32_t active() const { return active_.load(std::memory_order_relaxed); }
 
@@ -52,6 +53,7 @@ class HttpProxyContext {
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
   std::atomic<uint32_t> active_{0};
+  std::atomic<bool> admitting_{true};
 
   mutable std::mutex mutex_;
   std::unordered_map<const HttpSession*, std::weak_ptr<HttpSession>> sessions_;

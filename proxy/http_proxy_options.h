@@ -33,10 +33,16 @@ struct HttpProxyOptions {
   Duration linger_timeout = std::chrono::seconds(5);
   // The body of a denied request is read and dropped up to this size to keep the connection.
   uint64_t max_discard_bytes = 1 << 20;
-  uint32_t upstream_mark = 0xa00;  // SO_MARK of upstream sockets; 0: none (unprivileged tests)
-  bool preserve_source = false;    // bind upstream sockets to the client's address
-  size_t buffer_bytes = 16 * 1024; // per direction, allocated only while bytes are in flight
+  uint32_t upstream_mark = 0xa00;   // SO_MARK of upstream sockets; 0: none (unprivileged tests)
+  bool preserve_source = false;     // bind upstream sockets to the client's address
+  size_t buffer_bytes = 16 * 1024;  // per direction, allocated only while bytes are in flight
   OriginalDestination original_destination;  // empty: the accepted socket's local address
 };
+
+// What SPEC.md's config says for one direction's listener: named portcullis-http-<direction>,
+// bound to bind-v4 (and bind-v6 when datapath.ipv6) on `port`, with the config's limits and
+// preserve-source, upstream mark 0xa00.
+HttpProxyOptions httpProxyOptions(const policy::Config& config, policy::Direction direction,
+                                  uint16_t port);
 
 }  // namespace portcullis::proxy

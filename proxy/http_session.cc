@@ -51,8 +51,8 @@ void HttpSession::start() {
     close(true);
     return;
   }
-  flow_ = {options().direction, ipAddressOf(client_.address()),
-           ipAddressOf(destination_.address()), destination_.port(), policy::Protocol::kTcp};
+  flow_ = {options().direction, ipAddressOf(client_.address()), ipAddressOf(destination_.address()),
+           destination_.port(), policy::Protocol::kTcp};
   down_.set_option(Tcp::no_delay(true), ec);
   setDeadline(Phase::kHeader, options().limits.header_timeout);
   readRequestHead();
@@ -79,7 +79,9 @@ void HttpSession::readRequestHead() {
   const HttpParser::Step step = request_.parse(down_in_.data());
   down_in_.consume(step.consumed);
   switch (step.event) {
-    case HttpParser::Event::kHead: onRequestHead(); return;
+    case HttpParser::Event::kHead:
+      onRequestHead();
+      return;
     case HttpParser::Event::kError: {
       bump(counters_.parse_errors);
       log::debug(options().name, ": 400 for ", client_, ": ", request_.error().message(), " (",
@@ -88,7 +90,8 @@ void HttpSession::readRequestHead() {
       return;
     }
     case HttpParser::Event::kMessageEnd:  // a head always comes first
-    case HttpParser::Event::kNeedMore: break;
+    case HttpParser::Event::kNeedMore:
+      break;
   }
   if (!request_.idle()) {
     // Part of a head is here: from now on the rest must come within header-timeout.
@@ -139,7 +142,8 @@ void HttpSession::onRequestHead() {
   }
   bump(counters_.requests_allowed);
   exchange_.upgrade = head.upgrade;
-  ConnectionMode mode = exchange_.keep_downstream ? ConnectionMode::kKeepAlive : ConnectionMode::kClose;
+  ConnectionMode mode =
+      exchange_.keep_downstream ? ConnectionMode::kKeepAlive : ConnectionMode::kClose;
   if (head.upgrade && !exchange_.connect) mode = ConnectionMode::kUpgrade;
   up_head_.clear();
   writeRequestHead(head, verdict.edits, mode, up_head_);
@@ -202,7 +206,8 @@ void HttpSession::discardRequestBody() {
       respondAndClose(kBadRequest);
       return;
     case HttpParser::Event::kHead:
-    case HttpParser::Event::kNeedMore: break;
+    case HttpParser::Event::kNeedMore:
+      break;
   }
   down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
     self->onDiscardRead(e, n);
@@ -295,7 +300,8 @@ void HttpSession::respond(std::string_view canned, bool keep_alive) {
                     [self = shared_from_this(), keep_alive](error_code e, size_t) {
                       if (!self->active()) return;
                       if (e) return self->fail(e, "write response");
-                      if (!keep_alive || self->draining_) return self->endAfterResponse(!keep_alive);
+                      if (!keep_alive || self->draining_)
+                        return self->endAfterResponse(!keep_alive);
                       self->setDeadline(Phase::kIdle, self->options().limits.idle_timeout);
                       self->readRequestHead();
                     });
@@ -410,9 +416,8 @@ void HttpSession::armTimer() {
   timer_armed_ = true;
   timer_expiry_ = deadline_;
   timer_.expires_at(deadline_);
-  timer_.async_wait([self = shared_from_this(), seq = ++timer_seq_](error_code e) {
-    self->onTimer(e, seq);
-  });
+  timer_.async_wait(
+      [self = shared_from_this(), seq = ++timer_seq_](error_code e) { self->onTimer(e, seq); });
 }
 
 void HttpSession::onTimer(const error_code& /*ec*/, uint64_t seq) {
@@ -446,8 +451,12 @@ void HttpSession::onTimeout() {
       bump(counters_.idle_timeouts);
       close(true);
       return;
-    case Phase::kLinger: close(draining_); return;
-    case Phase::kFlush: resetWhenDelivered(); return;
+    case Phase::kLinger:
+      close(draining_);
+      return;
+    case Phase::kFlush:
+      resetWhenDelivered();
+      return;
   }
 }
 

@@ -51,8 +51,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // State of the request/response exchange in progress.
   struct Exchange {
-    bool connect = false;        // CONNECT
-    bool upgrade = false;        // Upgrade or CONNECT, allowed and forwarded
+    bool connect = false;  // CONNECT
+    bool upgrade = false;  // Upgrade or CONNECT, allowed and forwarded
     bool keep_downstream = false;
     bool request_done = false;
     bool response_started = false;  // a byte of the final response went downstream

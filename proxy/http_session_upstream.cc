@@ -3,8 +3,8 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
-#include "proxy/http_responses.h"
 #include "proxy/http_forwarding.h"
+#include "proxy/http_responses.h"
 #include "proxy/http_session.h"
 
 namespace portcullis::proxy {
@@ -105,7 +105,8 @@ void HttpSession::readResponse() {
       respondAndClose(kBadGateway);
       return;
     case HttpParser::Event::kNeedMore:
-    case HttpParser::Event::kMessageEnd: break;
+    case HttpParser::Event::kMessageEnd:
+      break;
   }
   if (!body || step.consumed == 0) {
     up_in_.consume(step.consumed);
@@ -188,11 +189,12 @@ void HttpSession::onResponseHead() {
   }
   down_head_.clear();
   writeResponseHead(head, mode, down_head_);
-  asio::async_write(down_, asio::buffer(down_head_), [self = shared_from_this()](error_code e, size_t n) {
-    if (!self->active()) return;
-    if (e) return self->onResponseWritten(e, HttpParser::Event::kNeedMore, n);
-    self->readResponse();
-  });
+  asio::async_write(down_, asio::buffer(down_head_),
+                    [self = shared_from_this()](error_code e, size_t n) {
+                      if (!self->active()) return;
+                      if (e) return self->onResponseWritten(e, HttpParser::Event::kNeedMore, n);
+                      self->readResponse();
+                    });
 }
 
 void HttpSession::onResponseEnd() {
@@ -202,6 +204,10 @@ void HttpSession::onResponseEnd() {
     return;
   }
   if (response_.upgraded()) {
+    if (!exchange_.request_done) {  // an Upgrade with a body still streaming: no clean switch
+      close(true);
+      return;
+    }
     startTunnel();
     return;
   }
@@ -241,9 +247,10 @@ void HttpSession::tunnel(bool to_upstream) {
                       });
     return;
   }
-  from.async_read_some(buffer.space(), [self = shared_from_this(), to_upstream](error_code e, size_t n) {
-    self->onTunnelRead(to_upstream, e, n);
-  });
+  from.async_read_some(buffer.space(),
+                       [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                         self->onTunnelRead(to_upstream, e, n);
+                       });
 }
 
 void HttpSession::onTunnelRead(bool to_upstream, const error_code& ec, size_t n) {

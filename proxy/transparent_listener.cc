@@ -1,9 +1,10 @@
 #include "proxy/transparent_listener.h"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/strand.hpp>
 #include <sys/socket.h>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "common/log.h"
 

@@ -31,8 +31,9 @@ TEST(HttpForwardingTest, RequestKeepsEndToEndFieldsInOrderAndDropsHopByHop) {
                    "TE: trailers\r\nUpgrade: h2c\r\nX-Team: blue\r\nContent-Length: 3\r\n\r\n");
   std::string out;
   writeRequestHead(req.head(), {}, ConnectionMode::kKeepAlive, out);
-  EXPECT_EQ(out,
-            "POST /p?q=1 HTTP/1.1\r\nHost: example.test\r\nX-Team: blue\r\nContent-Length: 3\r\n\r\n");
+  EXPECT_EQ(
+      out,
+      "POST /p?q=1 HTTP/1.1\r\nHost: example.test\r\nX-Team: blue\r\nContent-Length: 3\r\n\r\n");
 }
 
 TEST(HttpForwardingTest, FramingAndHostSurviveBeingNamedInConnection) {
@@ -96,23 +97,26 @@ TEST(HttpForwardingTest, EditsCannotTouchFramingOrInjectLines) {
 }
 
 TEST(HttpForwardingTest, ResponseHead) {
-  const Parsed resp(HttpParser::Type::kResponse,
-                    "HTTP/1.0 200 Fine\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nServer: origin\r\n"
-                    "Keep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\n");
+  const Parsed resp(
+      HttpParser::Type::kResponse,
+      "HTTP/1.0 200 Fine\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nServer: origin\r\n"
+      "Keep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\n");
   std::string keep;
   writeResponseHead(resp.head(), ConnectionMode::kKeepAlive, keep);
   EXPECT_EQ(keep, "HTTP/1.1 200 Fine\r\nServer: origin\r\nContent-Length: 2\r\n\r\n");
   std::string close;
   writeResponseHead(resp.head(), ConnectionMode::kClose, close);
-  EXPECT_EQ(close,
-            "HTTP/1.1 200 Fine\r\nServer: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(
+      close,
+      "HTTP/1.1 200 Fine\r\nServer: origin\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
 
   const Parsed switching(HttpParser::Type::kResponse,
                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                          "Connection: Upgrade\r\n\r\n");
   std::string up;
   writeResponseHead(switching.head(), ConnectionMode::kUpgrade, up);
-  EXPECT_EQ(up, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+  EXPECT_EQ(
+      up, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n");
 }
 
 TEST(HttpForwardingTest, RequestHostWithoutPort) {
@@ -125,7 +129,8 @@ TEST(HttpForwardingTest, RequestHostWithoutPort) {
   EXPECT_EQ(host("GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n"), "[2001:db8::1]");
   EXPECT_EQ(host("GET http://user@other.test:81/x HTTP/1.1\r\nHost: example.test\r\n\r\n"),
             "other.test");
-  EXPECT_EQ(host("CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n"), "tunnel.test");
+  EXPECT_EQ(host("CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n"),
+            "tunnel.test");
   EXPECT_EQ(host("GET / HTTP/1.0\r\n\r\n"), "");
 }
 

@@ -29,7 +29,8 @@ std::string render(const HttpHead& h) {
   std::string out = std::string(h.method) + " " + std::string(h.target) + " " +
                     std::to_string(h.status) + " " + std::string(h.reason) + " " +
                     std::to_string(h.version_major) + "." + std::to_string(h.version_minor);
-  for (const HttpHeader& f : h.headers) out += " [" + std::string(f.name) + ":" + std::string(f.value) + "]";
+  for (const HttpHeader& f : h.headers)
+    out += " [" + std::string(f.name) + ":" + std::string(f.value) + "]";
   out += " ka=" + std::to_string(h.keep_alive) + " up=" + std::to_string(h.upgrade) +
          " chunked=" + std::to_string(h.chunked) +
          " cl=" + (h.content_length ? std::to_string(*h.content_length) : "-");
@@ -103,10 +104,12 @@ constexpr auto kRequest = HttpParser::Type::kRequest;
 constexpr auto kResponse = HttpParser::Type::kResponse;
 
 TEST(HttpParserTest, SimpleGet) {
-  const Trace t = runWhole(kRequest, "GET /a?b=c HTTP/1.1\r\nHost: example.test\r\nX-Team:  blue \r\n\r\n");
+  const Trace t =
+      runWhole(kRequest, "GET /a?b=c HTTP/1.1\r\nHost: example.test\r\nX-Team:  blue \r\n\r\n");
   ASSERT_FALSE(t.error) << t.error.message();
   ASSERT_EQ(t.heads.size(), 1u);
-  EXPECT_EQ(t.heads[0], "GET /a?b=c 0  1.1 [Host:example.test] [X-Team:blue] ka=1 up=0 chunked=0 cl=-");
+  EXPECT_EQ(t.heads[0],
+            "GET /a?b=c 0  1.1 [Host:example.test] [X-Team:blue] ka=1 up=0 chunked=0 cl=-");
   EXPECT_EQ(t.bodies[0], "");
   EXPECT_EQ(t.messages, 1);
 }
@@ -121,9 +124,11 @@ TEST(HttpParserTest, PipelinedRequestsWithBodiesAtEverySplit) {
   const Trace t = runWhole(kRequest, input);
   ASSERT_FALSE(t.error) << t.error.message();
   ASSERT_EQ(t.messages, 4);
-  EXPECT_EQ(t.bodies, (std::vector<std::string>{
-                          "hello", "", "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n", ""}));
-  EXPECT_EQ(t.heads[2], "PUT /chunked 0  1.1 [Host:a] [Transfer-Encoding:chunked] ka=1 up=0 chunked=1 cl=-");
+  EXPECT_EQ(t.bodies,
+            (std::vector<std::string>{
+                "hello", "", "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n", ""}));
+  EXPECT_EQ(t.heads[2],
+            "PUT /chunked 0  1.1 [Host:a] [Transfer-Encoding:chunked] ka=1 up=0 chunked=1 cl=-");
   EXPECT_EQ(t.heads[3], "DELETE /last 0  1.1 [Host:a] [Connection:close] ka=0 up=0 chunked=0 cl=-");
   expectSplitInvariant(kRequest, input);
 }
@@ -197,7 +202,8 @@ const Rejected kRejected[] = {
     {"ChunkedTwice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
      ProxyError::kInvalidTransferEncoding},
     {"ChunkedInTwoFields",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n",
      ProxyError::kInvalidTransferEncoding},
     {"ChunkedMisspelt", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
      ProxyError::kInvalidTransferEncoding},
@@ -281,26 +287,30 @@ TEST(HttpParserTest, HeaderCountLimit) {
 TEST(HttpParserTest, TrailerSectionIsBoundedToo) {
   HttpParser::Limits limits{.max_header_bytes = 128, .max_headers = 100};
   HttpParser parser(kRequest, limits);
-  const Trace t = run(parser, {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " +
-                               std::string(200, 'v') + "\r\n\r\n"});
+  const Trace t =
+      run(parser, {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " +
+                   std::string(200, 'v') + "\r\n\r\n"});
   EXPECT_EQ(t.error, make_error_code(ProxyError::kHeaderTooLarge));
 }
 
 TEST(HttpParserTest, UpgradeRequestStopsAtTheTunnel) {
   const std::string input =
-      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\n\r\n\x81\x05hello";
   const Trace t = runWhole(kRequest, input);
   ASSERT_FALSE(t.error);
   EXPECT_TRUE(t.upgraded);
   EXPECT_EQ(t.after_upgrade, "\x81\x05hello");
-  EXPECT_EQ(t.heads.at(0),
-            "GET /ws 0  1.1 [Host:a] [Upgrade:websocket] [Connection:Upgrade] ka=1 up=1 chunked=0 cl=-");
+  EXPECT_EQ(
+      t.heads.at(0),
+      "GET /ws 0  1.1 [Host:a] [Upgrade:websocket] [Connection:Upgrade] ka=1 up=1 chunked=0 cl=-");
   expectSplitInvariant(kRequest, input);
 }
 
 TEST(HttpParserTest, RefusedUpgradeResumesHttp) {
   HttpParser parser(kRequest, {});
-  const std::string first = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+  const std::string first =
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
   const std::string second = "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n";
   const std::string input = first + second;
   HttpParser::Step step = parser.parse(input);
@@ -315,7 +325,8 @@ TEST(HttpParserTest, RefusedUpgradeResumesHttp) {
 }
 
 TEST(HttpParserTest, ConnectIsAnUpgrade) {
-  const Trace t = runWhole(kRequest, "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n\x16\x03\x01");
+  const Trace t =
+      runWhole(kRequest, "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n\x16\x03\x01");
   EXPECT_TRUE(t.upgraded);
   EXPECT_EQ(t.after_upgrade, "\x16\x03\x01");
 }
@@ -329,8 +340,9 @@ TEST(HttpParserTest, FinishDistinguishesCleanCloseFromTruncation) {
   EXPECT_EQ(run(mid_head, {"GET / HTTP/1.1\r\nHo"}, true).error,
             make_error_code(ProxyError::kUnexpectedEof));
   HttpParser mid_body(kRequest, {});
-  EXPECT_EQ(run(mid_body, {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc"}, true).error,
-            make_error_code(ProxyError::kUnexpectedEof));
+  EXPECT_EQ(
+      run(mid_body, {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc"}, true).error,
+      make_error_code(ProxyError::kUnexpectedEof));
 }
 
 // --- responses ---
@@ -347,7 +359,8 @@ TEST(HttpParserTest, ResponseWithLengthAndChunked) {
 }
 
 TEST(HttpParserTest, ResponseToHeadHasNoBodyWhateverItsLength) {
-  const std::string input = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+  const std::string input =
+      "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
   const Trace t = runWhole(kResponse, input, false, HttpParser::RequestKind::kHead);
   EXPECT_EQ(t.messages, 2);
   EXPECT_EQ(t.bodies, (std::vector<std::string>{"", ""}));
@@ -376,14 +389,15 @@ TEST(HttpParserTest, ResponseDelimitedByClose) {
 }
 
 TEST(HttpParserTest, SwitchingProtocolsAndConnectEstablished) {
-  const Trace ws = runWhole(kResponse,
-                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
-                            "\x81\x02hi");
+  const Trace ws = runWhole(
+      kResponse,
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+      "\x81\x02hi");
   EXPECT_TRUE(ws.upgraded);
   EXPECT_EQ(ws.after_upgrade, "\x81\x02hi");
 
-  const Trace tunnel = runWhole(kResponse, "HTTP/1.1 200 Connection established\r\n\r\nTLS",
-                                false, HttpParser::RequestKind::kConnect);
+  const Trace tunnel = runWhole(kResponse, "HTTP/1.1 200 Connection established\r\n\r\nTLS", false,
+                                HttpParser::RequestKind::kConnect);
   EXPECT_TRUE(tunnel.upgraded);
   EXPECT_EQ(tunnel.after_upgrade, "TLS");
 
@@ -394,9 +408,12 @@ TEST(HttpParserTest, SwitchingProtocolsAndConnectEstablished) {
 }
 
 TEST(HttpParserTest, ResponseSmugglingRejected) {
-  EXPECT_EQ(runWhole(kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n").error,
+  EXPECT_EQ(runWhole(kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n")
+                .error,
             make_error_code(ProxyError::kInvalidContentLength));
-  EXPECT_EQ(runWhole(kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n").error,
+  EXPECT_EQ(runWhole(kResponse,
+                     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .error,
             make_error_code(ProxyError::kContentLengthWithTransferEncoding));
 }
 

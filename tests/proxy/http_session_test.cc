@@ -16,10 +16,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using http_testing::Client;
+using http_testing::closedByPeer;
 using http_testing::Message;
 using http_testing::Reply;
 using http_testing::TestOrigin;
-using http_testing::closedByPeer;
 
 policy::HttpRule entry(std::string method, std::string path) {
   policy::HttpRule r;
@@ -28,7 +28,8 @@ policy::HttpRule entry(std::string method, std::string path) {
   return r;
 }
 
-std::shared_ptr<const policy::CompiledPolicy> compile(uint16_t port, std::vector<policy::HttpRule> http) {
+std::shared_ptr<const policy::CompiledPolicy> compile(uint16_t port,
+                                                      std::vector<policy::HttpRule> http) {
   policy::Rule rule;
   rule.name = "web";
   rule.direction = policy::Direction::kEgress;
@@ -49,7 +50,8 @@ std::vector<policy::HttpRule> defaultEntries() {
   edit.header_matches = {{"X-Token", "s3cr3t", policy::MismatchAction::kReplace},
                          {"X-Debug", "off", policy::MismatchAction::kDelete},
                          {"X-Added", "1", policy::MismatchAction::kAdd}};
-  return {entry("GET|HEAD|POST|PUT", "/public/.*"), ws, edit, entry("CONNECT", "tunnel\\.test:443")};
+  return {entry("GET|HEAD|POST|PUT", "/public/.*"), ws, edit,
+          entry("CONNECT", "tunnel\\.test:443")};
 }
 
 // Echoes what it got: the target as the body, or the request body for /public/echo.
@@ -69,7 +71,8 @@ int timeWaitCount(uint16_t port) {
       std::istringstream fields(line);
       std::string slot, local, remote, state;
       fields >> slot >> local >> remote >> state;
-      const uint16_t local_port = static_cast<uint16_t>(std::stoul(local.substr(local.find(':') + 1), nullptr, 16));
+      const uint16_t local_port =
+          static_cast<uint16_t>(std::stoul(local.substr(local.find(':') + 1), nullptr, 16));
       if (local_port == port && state == "06") ++count;
     }
   }
@@ -120,7 +123,8 @@ class HttpSessionTest : public ::testing::Test {
 TEST_F(HttpSessionTest, AllowedRequestGetsTheOriginsResponse) {
   startProxy();
   Client client(proxyEndpoint());
-  const auto r = client.roundTrip("GET /public/a?b=1 HTTP/1.1\r\nHost: example.test\r\nAccept: */*\r\n\r\n");
+  const auto r =
+      client.roundTrip("GET /public/a?b=1 HTTP/1.1\r\nHost: example.test\r\nAccept: */*\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "/public/a?b=1");
@@ -153,9 +157,11 @@ TEST_F(HttpSessionTest, DeniedRequestGets403AndTheConnectionStaysUsable) {
 TEST_F(HttpSessionTest, DeniedRequestBodyIsReadAndDropped) {
   startProxy();
   Client client(proxyEndpoint());
-  client.send("POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
-              "PUT /private HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-              "GET /public/after HTTP/1.1\r\nHost: a\r\n\r\n");
+  client.send(
+      "POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+      "PUT /private HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+      "GET /public/after HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(statusOf(client.response()), 403);
   EXPECT_EQ(statusOf(client.response()), 403);
   const auto r = client.response();
@@ -166,7 +172,8 @@ TEST_F(HttpSessionTest, DeniedRequestBodyIsReadAndDropped) {
 TEST_F(HttpSessionTest, DeniedBodyOverTheDiscardLimitClosesTheConnection) {
   startProxy([](HttpProxyOptions& o) { o.max_discard_bytes = 1000; });
   Client client(proxyEndpoint());
-  const auto r = client.roundTrip("POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n");
+  const auto r =
+      client.roundTrip("POST /private HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
   EXPECT_EQ(r->header("connection"), "close");
@@ -177,7 +184,8 @@ TEST_F(HttpSessionTest, MalformedRequestGets400AndNothingReachesTheOrigin) {
   startProxy();
   Client client(proxyEndpoint());
   const auto r = client.roundTrip(
-      "POST /public/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "POST /public/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n"
       "0\r\n\r\nGET /public/smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -190,8 +198,9 @@ TEST_F(HttpSessionTest, MalformedRequestGets400AndNothingReachesTheOrigin) {
 TEST_F(HttpSessionTest, MalformedRequestAfterAGoodOneIsNotForwarded) {
   startProxy();
   Client client(proxyEndpoint());
-  client.send("GET /public/first HTTP/1.1\r\nHost: a\r\n\r\n"
-              "GET /public/second HTTP/1.1\r\nHost: a\r\nX: folded\r\n line\r\n\r\n");
+  client.send(
+      "GET /public/first HTTP/1.1\r\nHost: a\r\n\r\n"
+      "GET /public/second HTTP/1.1\r\nHost: a\r\nX: folded\r\n line\r\n\r\n");
   EXPECT_EQ(statusOf(client.response()), 200);
   EXPECT_EQ(statusOf(client.response()), 400);
   EXPECT_TRUE(client.closed());
@@ -215,7 +224,8 @@ TEST_F(HttpSessionTest, ClosedUpstreamPortGets503) {
 }
 
 TEST_F(HttpSessionTest, SilentUpstreamGets504AfterTheResponseTimeout) {
-  origin_ = std::make_unique<TestOrigin>([](const Message&) { return http_testing::silentReply(); });
+  origin_ =
+      std::make_unique<TestOrigin>([](const Message&) { return http_testing::silentReply(); });
   startProxy([](HttpProxyOptions& o) { o.response_timeout = 200ms; });
   Client client(proxyEndpoint());
   const auto start = std::chrono::steady_clock::now();
@@ -292,8 +302,8 @@ TEST_F(HttpSessionTest, SeveralMegabytesStreamIntactBothWays) {
   for (char& c : body) c = static_cast<char>(random());
   Client client(proxyEndpoint(), 20s);
   std::thread writer([&] {
-    client.send("POST /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
-                "\r\n\r\n" + body);
+    client.send("POST /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
   });
   const auto r = client.response();
   writer.join();
@@ -309,8 +319,8 @@ TEST_F(HttpSessionTest, ChunkedRequestBodyIsForwardedAsSent) {
   startProxy();
   Client client(proxyEndpoint());
   const std::string chunked = "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n";
-  const auto r = client.roundTrip("POST /public/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                                  chunked);
+  const auto r = client.roundTrip(
+      "POST /public/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, chunked);
   EXPECT_EQ(origin_->requests().at(0).header("transfer-encoding"), "chunked");
@@ -319,7 +329,8 @@ TEST_F(HttpSessionTest, ChunkedRequestBodyIsForwardedAsSent) {
 TEST_F(HttpSessionTest, ExpectContinueIsRelayed) {
   startProxy();
   Client client(proxyEndpoint());
-  client.send("PUT /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  client.send(
+      "PUT /public/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   const auto interim = client.response();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -359,7 +370,8 @@ TEST_F(HttpSessionTest, HeadResponseHasNoBodyAndTheConnectionContinues) {
 
 TEST_F(HttpSessionTest, ResponseWithoutLengthIsDelimitedByTheClose) {
   origin_ = std::make_unique<TestOrigin>([](const Message&) {
-    return http_testing::closingReply("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
+    return http_testing::closingReply(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
   });
   startProxy();
   Client client(proxyEndpoint());
@@ -398,7 +410,8 @@ TEST_F(HttpSessionTest, AllowedWebSocketUpgradeTunnelsBothWays) {
   startProxy();
   Client client(proxyEndpoint());
   const auto r = client.roundTrip(
-      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n");
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 101);
   EXPECT_EQ(r->header("upgrade"), "websocket");
@@ -414,7 +427,8 @@ TEST_F(HttpSessionTest, AllowedWebSocketUpgradeTunnelsBothWays) {
 TEST_F(HttpSessionTest, DeniedUpgradeGets403AndTheConnectionStaysHttp) {
   startProxy();
   Client client(proxyEndpoint());
-  const auto r = client.roundTrip("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  const auto r = client.roundTrip(
+      "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
   const auto next = client.roundTrip("GET /public/y HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -429,7 +443,8 @@ TEST_F(HttpSessionTest, ConnectOnlyWhenAllowed) {
   });
   startProxy();
   Client denied(proxyEndpoint());
-  const auto no = denied.roundTrip("CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n");
+  const auto no =
+      denied.roundTrip("CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n");
   ASSERT_TRUE(no);
   EXPECT_EQ(no->status, 403);
   EXPECT_TRUE(denied.closed());
@@ -559,6 +574,90 @@ TEST_F(HttpSessionTest, ReusedUpstreamClosedByTheOriginIsRetriedOnce) {
   EXPECT_EQ(r->body, "/public/2");
   EXPECT_EQ(origin_->connections(), 2);
 }
+
+}  // namespace
+}  // namespace portcullis::proxy
+
+namespace portcullis::proxy {
+namespace {
+
+TEST_F(HttpSessionTest, ListensOnIpv4AndIpv6OnOnePort) {
+  startProxy(
+      [](HttpProxyOptions& o) { o.bind.emplace_back(boost::asio::ip::make_address("::1"), 0); });
+  ASSERT_EQ(proxy_->endpoints().size(), 2u);
+  const Tcp::endpoint v6 = proxy_->endpoints()[1];
+  EXPECT_TRUE(v6.address().is_v6());
+  EXPECT_EQ(v6.port(), proxyEndpoint().port());
+  Client client(v6);
+  EXPECT_EQ(bodyOf(client.roundTrip("GET /public/v6 HTTP/1.1\r\nHost: a\r\n\r\n")), "/public/v6");
+}
+
+TEST(HttpProxyOptionsTest, FromConfig) {
+  policy::Config config;
+  config.proxy.limits.max_connections = 7;
+  config.proxy.preserve_source = true;
+  HttpProxyOptions o = httpProxyOptions(config, policy::Direction::kIngress, 15503);
+  EXPECT_EQ(o.name, "portcullis-http-ingress");
+  EXPECT_EQ(o.direction, policy::Direction::kIngress);
+  ASSERT_EQ(o.bind.size(), 2u);
+  EXPECT_EQ(o.bind[0], Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 15503));
+  EXPECT_EQ(o.bind[1], Tcp::endpoint(boost::asio::ip::make_address("::1"), 15503));
+  EXPECT_EQ(o.limits.max_connections, 7u);
+  EXPECT_TRUE(o.preserve_source);
+  EXPECT_TRUE(o.transparent);
+  EXPECT_EQ(o.upstream_mark, 0xa00u);
+  config.datapath.ipv6 = false;
+  EXPECT_EQ(httpProxyOptions(config, policy::Direction::kEgress, 1).bind.size(), 1u);
+}
+
+// Both threading models under concurrent load: every request answered, in order per connection.
+class HttpProxyModelTest : public ::testing::TestWithParam<IoPool::Model> {};
+
+TEST_P(HttpProxyModelTest, ManyClientsInParallel) {
+  TestOrigin origin(echoTarget);
+  PolicyStore store(compile(origin.port(), defaultEntries()));
+  IoPool pool(2, GetParam());
+  HttpProxyOptions options;
+  options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
+  options.transparent = false;
+  options.upstream_mark = 0;
+  const Tcp::endpoint destination = origin.endpoint();
+  options.original_destination = [destination](const Tcp::socket&, std::error_code& ec) {
+    ec.clear();
+    return destination;
+  };
+  HttpProxy proxy(pool, options, store);
+  ASSERT_TRUE(proxy.start());
+  pool.start();
+  constexpr int kClients = 8;
+  constexpr int kRequests = 40;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      Client client(proxy.endpoints().front());
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string target = "/public/" + std::to_string(c) + "/" + std::to_string(r);
+        const std::string denied = r % 5 == 0 ? "/private" : target;
+        const auto response = client.roundTrip("GET " + denied + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        if (r % 5 == 0 ? statusOf(response) == 403 : bodyOf(response) == target) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+  const HttpCountersSnapshot counters = proxy.counters();
+  EXPECT_EQ(counters.requests_allowed, uint64_t{kClients * kRequests * 4 / 5});
+  EXPECT_EQ(counters.requests_denied, uint64_t{kClients * kRequests / 5});
+  EXPECT_EQ(counters.connections_accepted, uint64_t{kClients});
+  proxy.stopAccepting();
+  pool.stop();
+  pool.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, HttpProxyModelTest,
+                         ::testing::Values(IoPool::Model::kContextPerThread,
+                                           IoPool::Model::kSharedContext));
 
 }  // namespace
 }  // namespace portcullis::proxy

@@ -96,8 +96,8 @@ inline void sendAll(Tcp::socket& socket, std::string_view bytes, boost::system::
 
 // Reads one message with `parser` from `socket`, keeping extra bytes in `pending`.
 // Returns nullopt on EOF, timeout or parse error before the message ended.
-inline std::optional<Message> readMessage(Tcp::socket& socket, HttpParser& parser, std::string& pending,
-                                          bool stop_at_head = false) {
+inline std::optional<Message> readMessage(Tcp::socket& socket, HttpParser& parser,
+                                          std::string& pending, bool stop_at_head = false) {
   Message m;
   bool in_body = !parser.idle();  // the head was read by an earlier call
   char buf[65536];
@@ -138,10 +138,10 @@ inline bool closedByPeer(Tcp::socket& socket) {
 
 // What the origin does with a complete request.
 struct Reply {
-  std::string bytes;           // written as they are
-  bool close = false;          // close the connection after writing
-  bool silent = false;         // write nothing and keep reading
-  bool echo_after = false;     // after writing, echo every byte back (a tunnel)
+  std::string bytes;        // written as they are
+  bool close = false;       // close the connection after writing
+  bool silent = false;      // write nothing and keep reading
+  bool echo_after = false;  // after writing, echo every byte back (a tunnel)
 };
 
 class TestOrigin {
@@ -214,7 +214,8 @@ class TestOrigin {
       if (!head) return;
       if (head->header("expect") == "100-continue") {
         boost::system::error_code ec;
-        boost::asio::write(socket, boost::asio::buffer(std::string("HTTP/1.1 100 Continue\r\n\r\n")), ec);
+        boost::asio::write(socket,
+                           boost::asio::buffer(std::string("HTTP/1.1 100 Continue\r\n\r\n")), ec);
       }
       std::optional<Message> rest = readMessage(socket, parser, pending);
       if (!rest) return;
