@@ -111,4 +111,4 @@ awk -v t="${connect##* }" 'BEGIN { exit !(t < 0.5) }' || fail "direct connect af
 tail -n 1 "$dir/access.log" | grep -q "GET /private/secret.txt 200" || fail "the origin did not serve the direct request"
 left=$(pc_state "$NS_NODE" | grep -Ei 'portcullis|lookup 2004|^local ' || true)
 [[ -z $left ]] || fail "rules or routes left after exit: $left"
-echo "PASS: SIGHUP applies and rejects policies in place (new listener included); SIGTERM leaves nothing"
+echo "PASS: SIGHUP applies and rejects policies in place (new listener included); SIGTERM leaves nothing (direct reconnect from port $port: ${connect##* } s)"
