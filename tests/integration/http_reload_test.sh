@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP daemon's lifecycle: SIGHUP with a changed policy takes effect, also on a keep-alive
 # connection at its next request; a reload that needs a new listener (the first DNS rule) opens
-# it; SIGHUP with a broken file keeps the old policy; SIGTERM during an open connection exits 0,
-# leaves no rule or route, and the client's next direct connection, even on the same 4-tuple,
+# it; SIGHUP with a broken file keeps the old policy; SIGTERM during an idle connection and a
+# download in flight lets the download finish, exits 0, leaves no rule or route, and the client's next direct connection, even on the same 4-tuple,
 # connects at once (no SYN lost to a TIME_WAIT socket of the proxy).
 set -euo pipefail
 here=$(dirname "$0")
@@ -100,7 +100,15 @@ grep -q "policy.yaml:[0-9]*:[0-9]*: " "$dir/run.log" || fail "no FILE:LINE:COLUM
 # SIGTERM while the kept connection is open: its 4-tuple is reused right after exit.
 port=$(ip netns exec "$NS_CLIENT" ss -Htn state established "dst 198.18.2.2:80" | awk '{print $3}' | sed 's/.*://' | head -n 1)
 [[ -n $port ]] || fail "cannot find the kept connection's port"
+# ... and with a download in flight (8 MiB at 16 MiB/s), which finishes within the grace.
+ip netns exec "$NS_CLIENT" curl -sf --max-time 10 --limit-rate 16M -o "$dir/inflight.bin" \
+  http://198.18.2.2/public/big.bin &
+inflight=$!
+NETNS_PIDS+=("$inflight")
+wait_until 5 test -s "$dir/inflight.bin" || fail "the in-flight download did not start"
 netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
+wait "$inflight" || fail "the download in flight at SIGTERM failed"
+cmp -s "$dir/inflight.bin" "$dir/www/public/big.bin" || fail "the download in flight at SIGTERM is corrupt"
 keep_in=${KEEP[1]}
 exec {keep_in}>&-  # the coprocess ends; its socket was reset by the proxy
 wait "$KEEP_PID" 2>/dev/null || true
