@@ -173,6 +173,11 @@ std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) 
   // Return traffic of the proxy's transparent upstream sockets goes to the proxy first, as in
   // Cilium; TCP only for non-SYN packets (SPEC.md: a SYN reusing a TIME_WAIT 4-tuple must not
   // match). Classification then skips anything already marked: to-proxy and from-proxy alike.
+  // UDP's socket rule comes last, after TPROXY: the DNS proxy answers from unconnected
+  // IP_TRANSPARENT sockets bound to the server's address and port, which the socket match finds
+  // for the client's next query to that server; matched first, that query would be routed to
+  // the reply socket (which never reads) instead of being classified and sent to the listener.
+  // TPROXY's own lookup skips unconnected UDP sockets, and TPROXY ends the chain.
   const bool any_tcp = std::any_of(plan.listeners.begin(), plan.listeners.end(),
                                    [](const Listener& l) { return l.tcp; });
   const bool any_udp = std::any_of(plan.listeners.begin(), plan.listeners.end(),
@@ -181,11 +186,11 @@ std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) 
   if (any_tcp)
     pre.push_back("-A PORTCULLIS_PRE_mangle -p tcp -m socket --transparent ! --syn " +
                   comment("transparent socket tcp") + set_to_proxy);
+  for (const auto& c : plan.classifications) classify(plan, c, family, pre, output);
+  tproxy(plan, family, pre);
   if (any_udp)
     pre.push_back("-A PORTCULLIS_PRE_mangle -p udp -m socket --transparent " +
                   comment("transparent socket udp") + set_to_proxy);
-  for (const auto& c : plan.classifications) classify(plan, c, family, pre, output);
-  tproxy(plan, family, pre);
   return {{kOurChains[0], std::move(pre_raw)},
           {kOurChains[1], std::move(output_raw)},
           {kOurChains[2], std::move(pre)},

@@ -46,11 +46,15 @@ TEST(PayloadRenderer, KeepsEachFamilysAddressesInItsOwnPayload) {
   EXPECT_EQ(linesOf(v6, "local-app").size(), 2u);
 }
 
-TEST(PayloadRenderer, SocketRulesComeFirstAndClassificationSkipsMarkedTraffic) {
+// TCP's socket rule comes first (established proxied flows skip classification); UDP's comes
+// last, after TPROXY, so a query to a server the DNS proxy answers from (an unconnected
+// transparent reply socket bound to the server's address) is still classified and redirected.
+TEST(PayloadRenderer, TcpSocketRuleFirstUdpSocketRuleLastClassificationSkipsMarkedTraffic) {
   const auto pre = linesOf(renderInstall(samplePlan(), Family::kV4, {}), "-A PORTCULLIS_PRE_mangle");
   ASSERT_GE(pre.size(), 3u);
-  EXPECT_NE(pre[0].find("-p tcp -m socket --transparent ! --syn"), std::string::npos);
-  EXPECT_NE(pre[1].find("-p udp -m socket --transparent"), std::string::npos);
+  EXPECT_NE(pre.front().find("-p tcp -m socket --transparent ! --syn"), std::string::npos);
+  EXPECT_NE(pre.back().find("-p udp -m socket --transparent"), std::string::npos);
+  EXPECT_NE(pre[pre.size() - 2].find("TPROXY"), std::string::npos);
   for (const auto& line : linesOf(renderInstall(samplePlan(), Family::kV4, {}), "classify")) {
     // Unmarked only: from-proxy (0xa00) and to-proxy (0x200) traffic is never classified.
     EXPECT_NE(line.find("-m mark --mark 0x0/0xf00"), std::string::npos) << line;
