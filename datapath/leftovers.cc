@@ -57,7 +57,7 @@ Result<size_t> removeIptablesLeftovers(Iptables& iptables, Family family) {
   for (size_t at = 0; at < payload->size(); at = payload->find('\n', at) + 1) {
     if (payload->compare(at, 3, "-D ") == 0 || payload->compare(at, 3, "-X ") == 0) ++removed;
   }
-  log::info("removed ", removed, " leftover rules and chains with ", iptables.restoreArgv(family)[0]);
+  log::info("removed ", removed, " portcullis rules and chains with ", iptables.restoreArgv(family)[0]);
   return removed;
 }
 
