@@ -61,8 +61,10 @@ std::string_view hostWithoutPort(std::string_view host) {
 }
 
 HttpMatcher::HttpMatcher()
+    // Paths are bucketed by their literal directory prefix; methods are few, and hosts are
+    // mostly literals.
     : fields_{FieldIndex{RegexSet({.case_sensitive = true}), {}, {}},
-              FieldIndex{RegexSet({.case_sensitive = true}), {}, {}},
+              FieldIndex{RegexSet({.case_sensitive = true, .separator = '/'}), {}, {}},
               FieldIndex{RegexSet({.case_sensitive = false}), {}, {}}} {}
 HttpMatcher::~HttpMatcher() = default;
 HttpMatcher::HttpMatcher(HttpMatcher&&) noexcept = default;

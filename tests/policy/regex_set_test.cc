@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +53,57 @@ TEST(RegexSet, CaseInsensitiveOption) {
   EXPECT_EQ(matchAll(set, "EXAMPLE.Test"), Ids{0});
   EXPECT_EQ(matchAll(set, "Api.example.test"), Ids{1});
   EXPECT_EQ(matchAll(set, "example.test.org"), Ids{});
+}
+
+// Literal patterns skip RE2; the answers must be RE2's all the same.
+TEST(RegexSet, LiteralsAnswerAsRe2Would) {
+  const std::vector<std::string> patterns = {"GET",         "api\\.example\\.test",
+                                             "a-b",         "a\\-b",
+                                             "x\\+y",       "a.b",
+                                             "\\d+",        "\\x41",
+                                             "(?i)get",     "a\\Qb\\E",
+                                             "caf\xc3\xa9", "",
+                                             "/v1/items",   "/v1/items?",
+                                             "a{2}",        "a b",
+                                             "100%",        "#x"};
+  const std::vector<std::string> texts = {"GET",
+                                          "get",
+                                          "api.example.test",
+                                          "API.Example.Test",
+                                          "apiXexample.test",
+                                          "a-b",
+                                          "x+y",
+                                          "axb",
+                                          "a.b",
+                                          "12",
+                                          "A",
+                                          "a",
+                                          "ab",
+                                          "caf\xc3\xa9",
+                                          "CAF\xc3\x89",
+                                          "",
+                                          "/v1/items",
+                                          "/v1/item",
+                                          "aa",
+                                          "a b",
+                                          "100%",
+                                          "#x"};
+  for (const bool case_sensitive : {true, false}) {
+    RegexSet set({.case_sensitive = case_sensitive});
+    for (const auto& p : patterns) ASSERT_TRUE(set.add(p).ok()) << p;
+    ASSERT_EQ(set.compile(), "");
+    // GET, api.example.test, a-b (twice), x+y, "", /v1/items, a b, 100%, #x
+    EXPECT_EQ(set.literalCount(), 10u);
+    RE2::Options o;
+    o.set_case_sensitive(case_sensitive);
+    for (const auto& text : texts) {
+      Ids want;
+      for (size_t i = 0; i < patterns.size(); ++i) {
+        if (RE2::FullMatch(text, RE2(patterns[i], o))) want.push_back(static_cast<int>(i));
+      }
+      EXPECT_EQ(matchAll(set, text), want) << text << (case_sensitive ? "" : " (ignoring case)");
+    }
+  }
 }
 
 TEST(RegexSet, InvalidPatternIsReported) {
@@ -114,6 +168,69 @@ TEST(RegexSet, OneByOneMatchingAgreesWithTheSet) {
   }
   EXPECT_GT(matched, 100);
   EXPECT_EQ(with_set.fallbacks(), 0u);
+}
+
+TEST(RegexSet, PathPrefixBuckets) {
+  const RegexSet set = compiled({"/tenants/1/(a|b)", "/tenants/2/.*", "/tenants/2/x+", "/v1/.*",
+                                 "a/x|b/y", "/x/y*", "/x/z+/w", "/q\\?a=/.*"},
+                                {.separator = '/'});
+  // "/tenants/1/", "/tenants/2/", "/v1/", "" (the alternation), "/x/", "/q?a=/".
+  EXPECT_EQ(set.bucketCount(), 6u);
+  EXPECT_EQ(matchAll(set, "/tenants/1/b"), Ids{0});
+  EXPECT_EQ(matchAll(set, "/tenants/2/xx"), (Ids{1, 2}));
+  EXPECT_EQ(matchAll(set, "/v1/a/b?c=/d"), Ids{3});
+  EXPECT_EQ(matchAll(set, "b/y"), Ids{4});
+  EXPECT_EQ(matchAll(set, "/x/"), Ids{5});
+  EXPECT_EQ(matchAll(set, "/x/zz/w"), Ids{6});
+  EXPECT_EQ(matchAll(set, "/q?a=/b"), Ids{7});
+  EXPECT_EQ(matchAll(set, "/tenants/3/a"), Ids{});
+
+  // A top-level alternation hidden from a naive scan: the right side has no "/k/" prefix.
+  const RegexSet hidden = compiled(
+      {"/a/\\Q(\\E|b", "/c/[[:alpha:](]|d", "/e/[\\[]|f", "/g/[]a]|h", "/i/[^]a]|j", "/k/(x|y)"},
+      {.separator = '/'});
+  EXPECT_EQ(matchAll(hidden, "b"), Ids{0});
+  EXPECT_EQ(matchAll(hidden, "/a/("), Ids{0});
+  EXPECT_EQ(matchAll(hidden, "d"), Ids{1});
+  EXPECT_EQ(matchAll(hidden, "f"), Ids{2});
+  EXPECT_EQ(matchAll(hidden, "h"), Ids{3});
+  EXPECT_EQ(matchAll(hidden, "j"), Ids{4});
+  EXPECT_EQ(matchAll(hidden, "/k/y"), Ids{5});
+}
+
+// Random patterns full of the syntax that decides a literal prefix (alternation, classes,
+// quantifiers, escapes, quoting): the bucketed set must answer exactly as RE2 one by one.
+TEST(RegexSet, PrefixBucketsAgreeWithRe2) {
+  std::mt19937 rng(11);
+  const std::vector<std::string> atoms = {
+      "/",           "a",        "b",       "/a",           "[ab]",  "(a|/b)", "|",    "a*",
+      "/?",          "[]a]",     "[\\[]",   "\\.",          ".",     "b+",     "a{2}", "[^]/]",
+      "[[:alpha:]]", "\\Q/|\\E", "\\Q(\\E", "[[:alpha:](]", "(?i)A", "(/)",    "[|]",  "\\/"};
+  std::vector<std::string> patterns;  // distinct, so a pattern's id is its index
+  std::set<std::string> seen;
+  while (patterns.size() < 400) {
+    std::string p;
+    for (int n = 1 + rng() % 5; n > 0; --n) p += atoms[rng() % atoms.size()];
+    if (RE2(p).ok() && seen.insert(p).second) patterns.push_back(p);
+  }
+  RegexSet bucketed({.separator = '/'});
+  for (const auto& p : patterns) ASSERT_TRUE(bucketed.add(p).ok()) << p;
+  ASSERT_EQ(bucketed.compile(), "");
+  EXPECT_GE(bucketed.bucketCount(), 4u);
+  std::vector<std::unique_ptr<RE2>> singles;
+  for (const auto& p : patterns) singles.push_back(std::make_unique<RE2>(p));
+  int matched = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    for (int n = rng() % 8; n > 0; --n) text += "/abAB.[]|"[rng() % 9];
+    Ids want;
+    for (size_t p = 0; p < patterns.size(); ++p) {
+      if (RE2::FullMatch(text, *singles[p])) want.push_back(static_cast<int>(p));
+    }
+    ASSERT_EQ(matchAll(bucketed, text), want) << text;
+    matched += !want.empty();
+  }
+  EXPECT_GT(matched, 500);
 }
 
 }  // namespace
