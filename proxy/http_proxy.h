@@ -2,7 +2,14 @@
 // on every bind address and I/O context, the sessions they start, their counters, and the
 // shutdown of SPEC.md/issue 4 (stop accepting, finish in-flight exchanges, reset the rest).
 //
-// Threading, chosen by measurement (IoPool::Model): see the comment in http_proxy.cc.
+// Threading, chosen by measurement: IoPool::Model::kContextPerThread; the numbers are in
+// http_proxy.cc.
+//
+// Use from the daemon:
+//   IoPool pool(threads, IoPool::Model::kContextPerThread);
+//   HttpProxy egress(pool, httpProxyOptions(config, Direction::kEgress, port), policies);
+//   egress.start();  pool.start();            // then SIGHUP: policies.store(newly compiled)
+//   egress.shutdown(grace, [&] { ... });       // on SIGTERM; then pool.stop(), pool.join()
 //
 // Lifetime: the IoPool and the PolicyStore must outlive the proxy's sessions, i.e. stop the
 // pool's threads (after shutdown()) before destroying either.

@@ -13,13 +13,14 @@ namespace portcullis::proxy {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-HttpSession::HttpSession(Tcp::socket downstream, std::shared_ptr<HttpProxyContext> context,
-                         HttpCounters::Shard& counters)
+HttpSession::HttpSession(Tcp::socket downstream, Tcp::endpoint client,
+                         std::shared_ptr<HttpProxyContext> context, HttpCounters::Shard& counters)
     : down_(std::move(downstream)),
       up_(down_.get_executor()),
       timer_(down_.get_executor()),
       context_(std::move(context)),
       counters_(counters),
+      client_(client),
       request_(HttpParser::Type::kRequest,
                {options().limits.max_header_bytes, options().max_headers}),
       response_(HttpParser::Type::kResponse,
@@ -38,10 +39,9 @@ HttpSession::~HttpSession() {
 
 void HttpSession::start() {
   error_code ec;
-  client_ = down_.remote_endpoint(ec);
   std::error_code dst_ec;
   destination_ = context_->originalDestination(down_, dst_ec);
-  if (ec || dst_ec) {
+  if (dst_ec) {
     close(true);
     return;
   }

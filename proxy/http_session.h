@@ -29,8 +29,8 @@ namespace portcullis::proxy {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Tcp::socket downstream, std::shared_ptr<HttpProxyContext> context,
-              HttpCounters::Shard& counters);
+  HttpSession(Tcp::socket downstream, Tcp::endpoint client,
+              std::shared_ptr<HttpProxyContext> context, HttpCounters::Shard& counters);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -60,6 +60,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     bool response_done = false;
     bool response_until_close = false;
     bool close_announced = false;  // the response head said Connection: close
+    bool head_pending = false;     // down_head_ is built but not yet written
     bool upstream_keep = false;
     bool retried = false;
     uint64_t discarded = 0;
@@ -87,7 +88,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void onUpstreamHeadWritten(const boost::system::error_code& ec);
   void readResponse();
   void onResponseRead(const boost::system::error_code& ec, size_t n);
-  void onResponseHead();
+  bool onResponseHead();
   void onResponseWritten(const boost::system::error_code& ec, HttpParser::Event event, size_t n);
   void onResponseEnd();
   bool retryOnFreshConnection();

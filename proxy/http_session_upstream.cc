@@ -1,5 +1,6 @@
 // The upstream half of HttpSession: the connection to the original destination, the response
 // going back down, and the tunnel of an allowed Upgrade or CONNECT.
+#include <array>
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
@@ -92,11 +93,10 @@ bool HttpSession::retryOnFreshConnection() {
 
 void HttpSession::readResponse() {
   const HttpParser::Step step = response_.parse(up_in_.data());
-  const bool body = exchange_.response_started || exchange_.response_interim;
   switch (step.event) {
     case HttpParser::Event::kHead:
       up_in_.consume(step.consumed);
-      onResponseHead();
+      if (onResponseHead()) readResponse();  // body bytes already here leave with the head
       return;
     case HttpParser::Event::kError:
       log::debug(options().name, ": bad response from ", destination_, ": ",
@@ -108,16 +108,28 @@ void HttpSession::readResponse() {
     case HttpParser::Event::kMessageEnd:
       break;
   }
-  if (!body || step.consumed == 0) {
-    up_in_.consume(step.consumed);
+  // Before a head, consumed bytes are that head's, already copied by the parser.
+  const bool body = exchange_.response_started || exchange_.response_interim;
+  const size_t body_bytes = body ? step.consumed : 0;
+  if (!body) up_in_.consume(step.consumed);
+  if (!exchange_.head_pending && body_bytes == 0) {
     onResponseWritten({}, step.event, 0);
     return;
   }
-  asio::async_write(down_, asio::buffer(up_in_.data().substr(0, step.consumed)),
-                    [self = shared_from_this(), event = step.event](error_code e, size_t n) {
-                      if (self->active() && !e) self->up_in_.consume(n);
-                      self->onResponseWritten(e, event, n);
-                    });
+  // One write for the rewritten head and the body bytes that came with it.
+  const std::array<asio::const_buffer, 2> out = {
+      asio::buffer(down_head_.data(), exchange_.head_pending ? down_head_.size() : 0),
+      asio::buffer(up_in_.data().data(), body_bytes)};
+  asio::async_write(
+      down_, out,
+      [self = shared_from_this(), event = step.event, body_bytes](error_code e, size_t n) {
+        if (!self->active()) return;
+        if (!e) {
+          self->exchange_.head_pending = false;
+          self->up_in_.consume(body_bytes);
+        }
+        self->onResponseWritten(e, event, n);
+      });
 }
 
 void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event event, size_t /*n*/) {
@@ -156,18 +168,15 @@ void HttpSession::onResponseRead(const error_code& ec, size_t n) {
   respondAndClose(kBadGateway);  // or, mid-response, a reset: the client must not trust it
 }
 
-void HttpSession::onResponseHead() {
+// Decides how the response goes down; returns false when it ended the exchange instead.
+bool HttpSession::onResponseHead() {
   const HttpHead& head = response_.head();
   const bool informational = head.status / 100 == 1 && !head.upgrade;
-  if (head.status == 101 && !head.upgrade) {
-    bump(counters_.upstream_errors);  // switching protocols without a protocol to switch to
-    respondAndClose(kBadGateway);
-    return;
-  }
-  if ((head.upgrade && !exchange_.upgrade)) {
+  if ((head.status == 101 && !head.upgrade) || (head.upgrade && !exchange_.upgrade)) {
+    // Switching protocols without a protocol to switch to, or one nobody asked for.
     bump(counters_.upstream_errors);
     respondAndClose(kBadGateway);
-    return;
+    return false;
   }
   ConnectionMode mode = ConnectionMode::kKeepAlive;
   if (!informational) {
@@ -189,12 +198,8 @@ void HttpSession::onResponseHead() {
   }
   down_head_.clear();
   writeResponseHead(head, mode, down_head_);
-  asio::async_write(down_, asio::buffer(down_head_),
-                    [self = shared_from_this()](error_code e, size_t n) {
-                      if (!self->active()) return;
-                      if (e) return self->onResponseWritten(e, HttpParser::Event::kNeedMore, n);
-                      self->readResponse();
-                    });
+  exchange_.head_pending = true;
+  return true;
 }
 
 void HttpSession::onResponseEnd() {

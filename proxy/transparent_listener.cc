@@ -67,9 +67,9 @@ void TransparentListener::accept() {
     self->onAccept(ec, std::move(socket));
   };
   if (options_.strand_per_connection) {
-    acceptor_.async_accept(asio::make_strand(context_), std::move(handler));
+    acceptor_.async_accept(asio::make_strand(context_), peer_, std::move(handler));
   } else {
-    acceptor_.async_accept(context_, std::move(handler));
+    acceptor_.async_accept(context_, peer_, std::move(handler));
   }
 }
 
@@ -84,7 +84,7 @@ void TransparentListener::onAccept(const error_code& ec, Tcp::socket socket) {
     });
     return;
   }
-  on_accept_(std::move(socket));
+  on_accept_(std::move(socket), peer_);
   accept();
 }
 

@@ -21,7 +21,8 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     bool strand_per_connection = false;  // accepted sockets get their own strand
     int backlog = 4096;
   };
-  using Handler = std::function<void(Tcp::socket)>;
+  // The accepted socket and its peer (the client), which accept(2) reports anyway.
+  using Handler = std::function<void(Tcp::socket, const Tcp::endpoint&)>;
 
   static Result<std::shared_ptr<TransparentListener>> open(boost::asio::io_context& context,
                                                            const Tcp::endpoint& endpoint,
@@ -43,6 +44,7 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
   Options options_;
   Handler on_accept_;
   Tcp::endpoint endpoint_;
+  Tcp::endpoint peer_;  // filled by the accept in flight
 };
 
 }  // namespace portcullis::proxy
