@@ -232,6 +232,17 @@ bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query) {
   return header && header->qr() && header->id == query.id;
 }
 
+bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& question) {
+  const size_t name = question.wire_name.size();
+  if (answer.size() < kDnsHeaderSize + name + 4) return false;
+  const auto lower = [](uint8_t c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; };
+  for (size_t i = 0; i < name; ++i) {
+    if (lower(answer[kDnsHeaderSize + i]) != lower(question.wire_name[i])) return false;
+  }
+  const size_t at = kDnsHeaderSize + name;
+  return read16(answer, at) == question.type && read16(answer, at + 2) == question.qclass;
+}
+
 std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer) {
   auto header = parseDnsHeader(answer);
   if (!header || !header->qr() || header->rcode() != 0 || header->qdcount != 1) return {};

@@ -95,8 +95,11 @@ Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> message);
 Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> message);
 
 // True when `answer` can be the upstream's answer to `query`: a response with the same ID.
-// The question is not compared: 0x20-randomizing clients check it themselves.
 bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query);
+
+// True when `answer` (a response) repeats `question` right after its header, as RFC 1035 4.1.2
+// servers do; names compared ASCII-case-insensitively.
+bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& question);
 
 struct DnsLearnedAddress {
   IpAddress address;

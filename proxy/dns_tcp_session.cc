@@ -4,7 +4,6 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
-#include "proxy/dns_tcp_exchange.h"
 
 namespace portcullis::proxy {
 
@@ -34,9 +33,7 @@ void DnsTcpSession::close() {
   idle_timer_.cancel();
   boost::system::error_code ignored;
   socket_.close(ignored);
-  for (auto& [raw, weak] : exchanges_) {
-    if (auto exchange = weak.lock()) exchange->cancel();
-  }
+  if (upstream_) upstream_->close();
   if (on_close_) std::exchange(on_close_, nullptr)(*this);
 }
 
@@ -98,28 +95,30 @@ void DnsTcpSession::handle() {
     case DnsDecision::Kind::kForward:
       break;
   }
-  auto exchange = std::make_shared<DnsTcpExchange>(
-      socket_.get_executor(), server_, std::move(decision.query), std::move(decision.slot),
-      [self = shared_from_this()](DnsTcpExchange& e, std::error_code ec,
+  if (!upstream_) {
+    upstream_ = std::make_shared<DnsTcpUpstream>(
+        socket_.get_executor(), server_, options_->upstream_mark, gate_->options().upstream_timeout,
+        [weak = weak_from_this()](DnsTcpUpstream::Query& query, std::error_code ec,
                                   std::span<const uint8_t> answer) {
-        self->onUpstream(e, ec, answer);
-      });
-  exchanges_.emplace(exchange.get(), exchange);
-  exchange->start(message_, options_->upstream_mark, gate_->options().upstream_timeout);
+          if (auto self = weak.lock()) self->onUpstream(query, ec, answer);
+        });
+  }
+  upstream_->forward(message_, {std::move(decision.query), std::move(decision.slot)});
 }
 
-void DnsTcpSession::onUpstream(DnsTcpExchange& exchange, std::error_code ec,
+size_t DnsTcpSession::forwarded() const { return upstream_ ? upstream_->pending() : 0; }
+
+void DnsTcpSession::onUpstream(DnsTcpUpstream::Query& query, std::error_code ec,
                                std::span<const uint8_t> answer) {
-  exchanges_.erase(&exchange);
-  exchange.slot().reset();
-  if (closed_ || ec == std::errc::operation_canceled) return;
+  query.slot.reset();
+  if (closed_) return;
   last_activity_ = std::chrono::steady_clock::now();
   if (ec) {
     log::debug("dns: tcp upstream ", server_.address().to_string(), ":", server_.port(), " for ",
-               exchange.query().question.name, ": ", ec.message());
-    send(gate_->failed(exchange.query(), ec == std::errc::timed_out));
+               query.query.question.name, ": ", ec.message());
+    send(gate_->failed(query.query, ec == std::errc::timed_out));
   } else {
-    gate_->answered(exchange.query(), answer);
+    gate_->answered(query.query, answer);
     send(answer);
   }
   resume();
@@ -165,10 +164,10 @@ void DnsTcpSession::onIdleTimer(const boost::system::error_code& ec) {
   if (closed_ || ec == boost::asio::error::operation_aborted) return;
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = last_activity_ + options_->tcp_idle_timeout;
-  // Upstream exchanges end by their own timeout; a client that stops sending mid-message or
+  // Forwarded queries end by their own timeout; a client that stops sending mid-message or
   // stops reading its answers makes no progress and is closed.
-  if (exchanges_.empty() && now >= deadline) return close();
-  idle_timer_.expires_at(exchanges_.empty() ? deadline : now + options_->tcp_idle_timeout);
+  if (forwarded() == 0 && now >= deadline) return close();
+  idle_timer_.expires_at(forwarded() == 0 ? deadline : now + options_->tcp_idle_timeout);
   armIdleTimer();
 }
 

@@ -1,6 +1,6 @@
 // One client's DNS-over-TCP connection to a DNS listener. Queries are read one after another
 // (RFC 7766 6.2.1: a client may pipeline), each judged by the gate and either answered at once
-// or forwarded through its own DnsTcpExchange; answers are written as they complete, in
+// or forwarded over the connection's DnsTcpUpstream; answers are written as they complete, in
 // whatever order that is (RFC 7766 7: responses may be sent out of order). Reading pauses while
 // max_tcp_pipeline queries are pending; the connection closes after tcp_idle_timeout with
 // nothing pending, on a framing error, or when the client closes and all is answered.
@@ -20,10 +20,11 @@
 #include "policy/compiled_policy.h"
 #include "proxy/dns_listener_options.h"
 #include "proxy/dns_policy_gate.h"
+#include "proxy/dns_tcp_upstream.h"
 
 namespace portcullis::proxy {
 
-class DnsTcpExchange;
+class DnsTcpUpstream;
 
 class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
  public:
@@ -42,7 +43,8 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   void onLength(const boost::system::error_code& ec);
   void onMessage(const boost::system::error_code& ec);
   void handle();
-  void onUpstream(DnsTcpExchange& exchange, std::error_code ec, std::span<const uint8_t> answer);
+  void onUpstream(DnsTcpUpstream::Query& query, std::error_code ec,
+                  std::span<const uint8_t> answer);
   void send(std::span<const uint8_t> answer);
   void doWrite();
   void onWrite(const boost::system::error_code& ec);
@@ -50,7 +52,8 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   void onIdleTimer(const boost::system::error_code& ec);
   // Reads the next query if reading is allowed and none is being read; closes when done.
   void resume();
-  size_t pending() const { return exchanges_.size() + writes_.size(); }
+  size_t forwarded() const;
+  size_t pending() const { return forwarded() + writes_.size(); }
 
   tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
@@ -63,10 +66,8 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
 
   std::array<uint8_t, 2> length_{};
   std::vector<uint8_t> message_;
-  std::deque<std::vector<uint8_t>> writes_;  // framed answers; the front is being written
-  // Weak: an exchange lives by its pending operations and holds this session through its
-  // completion handler, not the other way around.
-  std::unordered_map<DnsTcpExchange*, std::weak_ptr<DnsTcpExchange>> exchanges_;
+  std::deque<std::vector<uint8_t>> writes_;   // framed answers; the front is being written
+  std::shared_ptr<DnsTcpUpstream> upstream_;  // opened at the first allowed query
   std::chrono::steady_clock::time_point last_activity_;
   bool reading_ = false;
   bool writing_ = false;

@@ -6,7 +6,6 @@
 
 #include "common/log.h"
 #include "proxy/dns_socket.h"
-#include "proxy/dns_udp_exchange.h"
 
 namespace portcullis::proxy {
 namespace {
@@ -14,6 +13,9 @@ namespace {
 // Enough batches per wakeup to drain a burst, few enough that other handlers (answers coming
 // back) are not starved.
 constexpr int kMaxBatchesPerWakeup = 4;
+// Upstream sockets: idle ones are closed after one sweep period; past the bound, at once.
+constexpr Duration kUpstreamSweep = std::chrono::seconds(30);
+constexpr size_t kMaxUpstreams = 4096;
 
 std::error_code toStd(const boost::system::error_code& ec) {
   return {ec.value(), std::system_category()};
@@ -68,7 +70,8 @@ DnsUdpListener::DnsUdpListener(const boost::asio::any_io_executor& executor,
       socket_(executor),
       reply_sockets_(executor),
       slots_(kBatch),
-      headers_(kBatch) {}
+      headers_(kBatch),
+      sweep_timer_(executor) {}
 
 void DnsUdpListener::start() { waitReadable(); }
 
@@ -78,9 +81,9 @@ void DnsUdpListener::close() {
   boost::system::error_code ignored;
   socket_.close(ignored);
   reply_sockets_.close();
-  for (auto& [raw, weak] : in_flight_) {
-    if (auto exchange = weak.lock()) exchange->cancel();
-  }
+  sweep_timer_.cancel();
+  for (auto& [server, upstream] : upstreams_) upstream->close();
+  upstreams_.clear();
 }
 
 void DnsUdpListener::waitReadable() {
@@ -117,15 +120,14 @@ void DnsUdpListener::onReadable(const boost::system::error_code& ec) {
       const udp::endpoint client = endpointOf(slots_[i].from, h.msg_namelen);
       // Without IP_ORIGDSTADDR the datagram was not redirected: it was sent to the listener.
       const udp::endpoint observed = originalDestination(h).value_or(local_);
-      handle(std::span<const uint8_t>(slots_[i].data.data(), headers_[i].msg_len), client,
-             observed);
+      handle(std::span<uint8_t>(slots_[i].data.data(), headers_[i].msg_len), client, observed);
     }
     if (n < static_cast<int>(kBatch)) break;
   }
   if (!closed_) waitReadable();
 }
 
-void DnsUdpListener::handle(std::span<const uint8_t> datagram, const udp::endpoint& client,
+void DnsUdpListener::handle(std::span<uint8_t> datagram, const udp::endpoint& client,
                             const udp::endpoint& observed) {
   const udp::endpoint server =
       options_->original_destination ? options_->original_destination(observed) : observed;
@@ -145,32 +147,71 @@ void DnsUdpListener::handle(std::span<const uint8_t> datagram, const udp::endpoi
   }
 }
 
-void DnsUdpListener::forward(DnsDecision decision, std::span<const uint8_t> datagram,
+void DnsUdpListener::forward(DnsDecision decision, std::span<uint8_t> datagram,
                              const udp::endpoint& client, const udp::endpoint& server) {
-  auto exchange = std::make_shared<DnsUdpExchange>(
-      executor_,
-      DnsUdpExchange::Context{client, server, std::move(decision.query), std::move(decision.slot)},
-      [self = shared_from_this()](DnsUdpExchange& e, std::error_code ec,
-                                  std::span<const uint8_t> answer) {
-        self->onUpstream(e, ec, answer);
-      });
-  in_flight_.emplace(exchange.get(), exchange);
-  exchange->start(datagram, options_->upstream_mark, gate_->options().upstream_timeout);
+  DnsUdpUpstream::Query query{client, std::move(decision.query), std::move(decision.slot)};
+  auto upstream = upstreamFor(server);
+  if (!upstream) return onUpstream(server, query, std::make_error_code(std::errc::io_error), {});
+  upstream->forward(datagram, std::move(query));
 }
 
-void DnsUdpListener::onUpstream(DnsUdpExchange& exchange, std::error_code ec,
-                                std::span<const uint8_t> answer) {
-  in_flight_.erase(&exchange);
-  DnsUdpExchange::Context& c = exchange.context();
-  c.slot.reset();
-  if (closed_ || ec == std::errc::operation_canceled) return;
-  if (ec) {
-    log::debug("dns: upstream ", c.server.address().to_string(), ":", c.server.port(), " for ",
-               c.query.question.name, ": ", ec.message());
-    return reply(c.server, c.client, gate_->failed(c.query, ec == std::errc::timed_out));
+std::shared_ptr<DnsUdpUpstream> DnsUdpListener::upstreamFor(const udp::endpoint& server) {
+  auto it = upstreams_.find(server);
+  if (it != upstreams_.end()) {
+    if (!it->second->worn()) return it->second;
+    it->second->retire();
+    upstreams_.erase(it);
   }
-  gate_->answered(c.query, answer);
-  reply(c.server, c.client, answer);
+  if (upstreams_.size() >= kMaxUpstreams) sweepUpstreams(true);
+  auto upstream = std::make_shared<DnsUdpUpstream>(
+      executor_, server, options_->upstream_mark, gate_->options().upstream_timeout,
+      [weak = weak_from_this(), server](DnsUdpUpstream::Query& query, std::error_code ec,
+                                        std::span<const uint8_t> answer) {
+        if (auto self = weak.lock()) self->onUpstream(server, query, ec, answer);
+      });
+  if (auto error = upstream->open()) {
+    log::debug("dns: upstream socket for ", server.address().to_string(), ":", server.port(), ": ",
+               error.message());
+    return nullptr;
+  }
+  upstreams_.emplace(server, upstream);
+  armSweep();
+  return upstream;
+}
+
+void DnsUdpListener::onUpstream(const udp::endpoint& server, DnsUdpUpstream::Query& query,
+                                std::error_code ec, std::span<const uint8_t> answer) {
+  query.slot.reset();
+  if (closed_) return;
+  if (ec) {
+    log::debug("dns: upstream ", server.address().to_string(), ":", server.port(), " for ",
+               query.query.question.name, ": ", ec.message());
+    return reply(server, query.client, gate_->failed(query.query, ec == std::errc::timed_out));
+  }
+  gate_->answered(query.query, answer);
+  reply(server, query.client, answer);
+}
+
+void DnsUdpListener::armSweep() {
+  if (sweeping_) return;
+  sweeping_ = true;
+  sweep_timer_.expires_after(kUpstreamSweep);
+  sweep_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->sweeping_ = false;
+    if (ec || self->closed_) return;
+    self->sweepUpstreams(false);
+    if (!self->upstreams_.empty()) self->armSweep();
+  });
+}
+
+void DnsUdpListener::sweepUpstreams(bool all_idle) {
+  std::erase_if(upstreams_, [all_idle](auto& item) {
+    DnsUdpUpstream& upstream = *item.second;
+    const bool unused = upstream.unusedSinceLastSweep();
+    if (upstream.pending() > 0 || !(all_idle || unused)) return false;
+    upstream.close();
+    return true;
+  });
 }
 
 void DnsUdpListener::reply(const udp::endpoint& server, const udp::endpoint& client,

@@ -1,8 +1,9 @@
 // The UDP half of a DNS listener: one socket on (bind address, port), IP_TRANSPARENT under
 // TPROXY, each datagram's original destination read from IP_ORIGDSTADDR. Datagrams are read in
 // batches (recvmmsg); each is judged by the gate and answered at once (denied, malformed, over
-// the limit) or forwarded through its own DnsUdpExchange, so a slow upstream blocks nothing
-// else. Answers leave from the original destination (DnsReplySockets).
+// the limit) or forwarded through the DnsUdpUpstream of its original destination, where it
+// waits for its own answer, so a slow query or server blocks nothing else. Answers leave from
+// the original destination (DnsReplySockets).
 //
 // Its executor must run one handler at a time (an io_context run by one thread, or a strand).
 #pragma once
@@ -12,10 +13,11 @@
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -24,10 +26,9 @@
 #include "proxy/dns_policy_gate.h"
 #include "proxy/dns_reply_sockets.h"
 #include "proxy/dns_socket.h"
+#include "proxy/dns_udp_upstream.h"
 
 namespace portcullis::proxy {
-
-class DnsUdpExchange;
 
 class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
  public:
@@ -43,7 +44,7 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
                  std::shared_ptr<DnsPolicyGate> gate);
 
   void start();
-  // Stops reading and cancels the queries in flight (their clients get nothing).
+  // Stops reading and drops the queries in flight (their clients get nothing).
   void close();
   udp::endpoint localEndpoint() const { return local_; }
 
@@ -57,13 +58,19 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
 
   void waitReadable();
   void onReadable(const boost::system::error_code& ec);
-  void handle(std::span<const uint8_t> datagram, const udp::endpoint& client,
+  // The datagram is ours: forwarding rewrites its ID in place.
+  void handle(std::span<uint8_t> datagram, const udp::endpoint& client,
               const udp::endpoint& observed);
-  void forward(DnsDecision decision, std::span<const uint8_t> datagram, const udp::endpoint& client,
+  void forward(DnsDecision decision, std::span<uint8_t> datagram, const udp::endpoint& client,
                const udp::endpoint& server);
-  void onUpstream(DnsUdpExchange& exchange, std::error_code ec, std::span<const uint8_t> answer);
+  std::shared_ptr<DnsUdpUpstream> upstreamFor(const udp::endpoint& server);
+  void onUpstream(const udp::endpoint& server, DnsUdpUpstream::Query& query, std::error_code ec,
+                  std::span<const uint8_t> answer);
   void reply(const udp::endpoint& server, const udp::endpoint& client,
              std::span<const uint8_t> answer);
+  void armSweep();
+  // Closes idle upstream sockets: those no query used since the last sweep, or all idle ones.
+  void sweepUpstreams(bool all_idle);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<const DnsListenerOptions> options_;
@@ -73,7 +80,9 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
   DnsReplySockets reply_sockets_;
   std::vector<Slot> slots_;
   std::vector<mmsghdr> headers_;
-  std::unordered_map<DnsUdpExchange*, std::weak_ptr<DnsUdpExchange>> in_flight_;
+  std::map<udp::endpoint, std::shared_ptr<DnsUdpUpstream>> upstreams_;
+  boost::asio::steady_timer sweep_timer_;
+  bool sweeping_ = false;
   bool closed_ = false;
 };
 

@@ -3,6 +3,8 @@
 //   hold.*  answered only when releaseHeld() is called     drop.*   never answered
 //   tc.*    TC set, no records, an EDNS0 OPT record        big.*    3000 A records (TCP only)
 //   cname.* CNAME edge.cdn.test (TTL 30) + its A 198.18.6.1 (TTL 300)
+//   wrongq.* an answer whose question is another name (what a spoofer would send)
+//   closer.* answered, then the TCP connection is closed (queries after it on it are lost)
 //   other   one A record 198.18.5.1, TTL 60
 // It runs on the test's io_context; counters are read from the test thread.
 #pragma once
@@ -43,12 +45,19 @@ inline size_t questionEnd(const std::vector<uint8_t>& m) {
 
 class FakeDnsUpstream {
  public:
-  explicit FakeDnsUpstream(asio::io_context& io)
-      : io_(io), udp_(io, {asio::ip::make_address("127.0.0.1"), 0}), acceptor_(io) {
-    const uint16_t port = udp_.local_endpoint().port();
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address("127.0.0.1"), port});
+  // UDP and TCP on one port: the kernel picks it for UDP, and TCP may find it taken, so a few
+  // draws are allowed.
+  explicit FakeDnsUpstream(asio::io_context& io) : io_(io), udp_(io), acceptor_(io) {
+    const auto loopback = asio::ip::make_address("127.0.0.1");
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      boost::system::error_code ec;
+      udp_ = asio::ip::udp::socket(io, {loopback, 0});
+      acceptor_ = asio::ip::tcp::acceptor(io);
+      acceptor_.open(asio::ip::tcp::v4());
+      acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+      acceptor_.bind({loopback, udp_.local_endpoint().port()}, ec);
+      if (!ec) break;
+    }
     acceptor_.listen();
   }
 
@@ -71,14 +80,24 @@ class FakeDnsUpstream {
   }
 
   size_t received() const { return received_.load(); }
+  size_t tcpConnections() const { return tcp_connections_.load(); }
   bool waitReceived(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return received_.load() >= n; });
   }
-  // The bytes last sent in answer to the query with this ID.
-  std::vector<uint8_t> sentFor(uint16_t id) {
+  // The bytes last sent in answer to a query whose first label is `label`.
+  std::vector<uint8_t> sentFor(const std::string& label) {
     std::lock_guard lock(mutex_);
-    return sent_[id];
+    return sent_[label];
+  }
+  // The IDs and UDP source ports of the queries received, in order.
+  std::vector<uint16_t> receivedIds() {
+    std::lock_guard lock(mutex_);
+    return ids_;
+  }
+  std::vector<uint16_t> udpSourcePorts() {
+    std::lock_guard lock(mutex_);
+    return ports_;
   }
   void releaseHeld() {
     asio::post(io_, [this] {
@@ -120,6 +139,10 @@ class FakeDnsUpstream {
         record(0xc00c, 1, 60, {198, 19, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)});
       }
       answers = 3000;
+    } else if (label == "wrongq") {
+      out[13 + 1] ^= 0x01;  // one letter of the echoed question changed
+      record(0xc00c, 1, 60, {198, 18, 5, 1});
+      answers = 1;
     } else if (label == "cname") {
       const size_t target_at = out.size() + 12;
       record(0xc00c, 5, 30, encodeName("edge.cdn.test"));
@@ -143,7 +166,8 @@ class FakeDnsUpstream {
     auto answer = answerFor(query);
     {
       std::lock_guard lock(mutex_);
-      sent_[idOf(answer)] = answer;
+      sent_[label] = answer;
+      ids_.push_back(idOf(query));
       ++received_;
     }
     cv_.notify_all();
@@ -160,6 +184,10 @@ class FakeDnsUpstream {
         asio::buffer(buffer_), from_, [this](const boost::system::error_code& ec, size_t n) {
           if (ec) return;
           const auto to = from_;
+          {
+            std::lock_guard lock(mutex_);
+            ports_.push_back(to.port());
+          }
           onQuery({buffer_.begin(), buffer_.begin() + n}, [this, to](std::vector<uint8_t> answer) {
             boost::system::error_code ignored;
             udp_.send_to(asio::buffer(answer), to, 0, ignored);
@@ -174,6 +202,7 @@ class FakeDnsUpstream {
           if (ec) return;
           auto conn = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
           connections_.push_back(conn);
+          ++tcp_connections_;
           readFrame(conn);
           accept();
         });
@@ -190,15 +219,19 @@ class FakeDnsUpstream {
           asio::async_read(*conn, asio::buffer(*body),
                            [this, conn, body](const boost::system::error_code& e, size_t) {
                              if (e) return;
-                             onQuery(*body, [conn](std::vector<uint8_t> answer) {
+                             const bool close_after = firstLabel(*body) == "closer";
+                             onQuery(*body, [conn, close_after](std::vector<uint8_t> answer) {
                                auto framed = std::make_shared<std::vector<uint8_t>>();
                                put16(*framed, static_cast<uint16_t>(answer.size()));
                                append(*framed, answer);
-                               asio::async_write(
-                                   *conn, asio::buffer(*framed),
-                                   [framed](const boost::system::error_code&, size_t) {});
+                               asio::async_write(*conn, asio::buffer(*framed),
+                                                 [framed, conn, close_after](
+                                                     const boost::system::error_code&, size_t) {
+                                                   boost::system::error_code ignored;
+                                                   if (close_after) conn->close(ignored);
+                                                 });
                              });
-                             readFrame(conn);
+                             if (!close_after) readFrame(conn);
                            });
         });
   }
@@ -214,7 +247,10 @@ class FakeDnsUpstream {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<size_t> received_{0};
-  std::map<uint16_t, std::vector<uint8_t>> sent_;
+  std::atomic<size_t> tcp_connections_{0};
+  std::map<std::string, std::vector<uint8_t>> sent_;
+  std::vector<uint16_t> ids_;
+  std::vector<uint16_t> ports_;
 };
 
 }  // namespace portcullis::proxy::testing

@@ -12,6 +12,7 @@
 
 #include "policy/compiled_policy.h"
 #include "policy/parser.h"
+#include "proxy/dns_udp_upstream.h"
 #include "tests/proxy/dns_client_support.h"
 #include "tests/proxy/dns_fake_upstream.h"
 
@@ -54,6 +55,14 @@ std::string denyAllPolicy(uint16_t port) {
          ", protocol: ANY}]\n"
          "    dns:\n"
          "      - matchName: nothing.invalid\n";
+}
+
+std::vector<uint8_t> withId(std::vector<uint8_t> m, uint16_t id) {
+  if (m.size() >= 2) {
+    m[0] = static_cast<uint8_t>(id >> 8);
+    m[1] = static_cast<uint8_t>(id);
+  }
+  return m;
 }
 
 bool hasIpv6Loopback() {
@@ -143,7 +152,8 @@ TEST_F(DnsProxyTest, UdpAllowedQueryIsRelayedVerbatimAndLearned) {
   UdpClient client("127.0.0.1", port());
   auto answer = client.ask(query(0x1111, "WWW.example.test"));
   ASSERT_TRUE(answer);
-  EXPECT_EQ(*answer, upstream_->sentFor(0x1111));
+  // The upstream's bytes, with the client's ID back in place of the one the proxy chose.
+  EXPECT_EQ(*answer, withId(upstream_->sentFor("WWW"), 0x1111));
   EXPECT_EQ(rcodeOf(*answer), 0);
   EXPECT_EQ(upstream_->received(), 1u);
   EXPECT_EQ(names_->lookup("www.example.test.", DnsNameCache::Clock::now()),
@@ -263,12 +273,52 @@ TEST_F(DnsProxyTest, AHeldQueryDoesNotDelayOthers) {
   EXPECT_EQ(idOf(*late), 100);
 }
 
+TEST_F(DnsProxyTest, UpstreamIdsAreRandomAndMappedBackToEachClient) {
+  startProxy();
+  UdpClient a("127.0.0.1", port());
+  UdpClient b("127.0.0.1", port());
+  a.send(query(0x1111, "hold.example.test"));
+  b.send(query(0x1111, "hold.example.test"));  // the same ID from another client, both in flight
+  ASSERT_TRUE(upstream_->waitReceived(2));
+  const auto ids = upstream_->receivedIds();
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_NE(ids[0], ids[1]);
+  upstream_->releaseHeld();
+  auto to_a = a.receive();
+  auto to_b = b.receive();
+  ASSERT_TRUE(to_a && to_b);
+  EXPECT_EQ(idOf(*to_a), 0x1111);
+  EXPECT_EQ(idOf(*to_b), 0x1111);
+  EXPECT_EQ(rcodeOf(*to_a), 0);
+}
+
+TEST_F(DnsProxyTest, AnAnswerToAnotherQuestionIsNotRelayed) {
+  startProxy([](DnsProxyConfig& c) { c.dns.upstream_timeout = milliseconds(200); });
+  UdpClient client("127.0.0.1", port());
+  auto answer = client.ask(query(0x3333, "wrongq.example.test"));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(rcodeOf(*answer), 2);  // the real answer never came: SERVFAIL at the timeout
+  EXPECT_EQ(counters().upstream_timeouts, 1u);
+}
+
+TEST_F(DnsProxyTest, UpstreamSourcePortsRotate) {
+  startProxy();
+  UdpClient client("127.0.0.1", port());
+  for (uint16_t id = 0; id < 3 * DnsUdpUpstream::kQueriesPerSocket; ++id) {
+    auto answer = client.ask(query(id, "www.example.test"));
+    ASSERT_TRUE(answer);
+    ASSERT_EQ(idOf(*answer), id);
+  }
+  const auto ports = upstream_->udpSourcePorts();
+  EXPECT_GE(std::set<uint16_t>(ports.begin(), ports.end()).size(), 3u);
+}
+
 TEST_F(DnsProxyTest, TruncatedAnswerAndEdnsPassThroughUntouched) {
   startProxy();
   UdpClient client("127.0.0.1", port());
   auto answer = client.ask(ednsQuery(0x07c0, "tc.example.test", 1232));
   ASSERT_TRUE(answer);
-  EXPECT_EQ(*answer, upstream_->sentFor(0x07c0));
+  EXPECT_EQ(*answer, withId(upstream_->sentFor("tc"), 0x07c0));
   EXPECT_TRUE(flagsOf(*answer) & 0x0200);  // TC
   EXPECT_EQ((*answer)[11], 1);             // the OPT record is still there
 }
@@ -341,7 +391,43 @@ TEST_F(DnsProxyTest, TcpQueriesOnOneConnectionAreAnsweredAsTheyComplete) {
   auto held = client.receive();
   ASSERT_TRUE(held);
   EXPECT_EQ(idOf(*held), 1);
-  EXPECT_EQ(*held, upstream_->sentFor(1));
+  EXPECT_EQ(*held, withId(upstream_->sentFor("hold"), 1));
+}
+
+TEST_F(DnsProxyTest, TcpQueriesOfOneConnectionShareOneUpstreamConnection) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  for (uint16_t id = 1; id <= 10; ++id) client.send(query(id, "www.example.test"));
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer);
+    ids.insert(idOf(*answer));
+  }
+  EXPECT_EQ(ids.size(), 10u);
+  EXPECT_EQ(upstream_->tcpConnections(), 1u);
+  TcpClient other("127.0.0.1", port());
+  other.send(query(11, "www.example.test"));
+  ASSERT_TRUE(other.receive());
+  EXPECT_EQ(upstream_->tcpConnections(), 2u);
+}
+
+TEST_F(DnsProxyTest, TcpQueriesLostToAnUpstreamCloseAreSentAgain) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  // The server answers "closer" and closes: the queries pipelined behind it go out again on a
+  // new connection.
+  client.send(query(1, "closer.example.test"));
+  client.send(query(2, "www.example.test"));
+  client.send(query(3, "www.example.test"));
+  std::map<uint16_t, int> rcodes;
+  for (int i = 0; i < 3; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer) << "after " << i;
+    rcodes[idOf(*answer)] = rcodeOf(*answer);
+  }
+  EXPECT_EQ(rcodes, (std::map<uint16_t, int>{{1, 0}, {2, 0}, {3, 0}}));
+  EXPECT_EQ(upstream_->tcpConnections(), 2u);
 }
 
 TEST_F(DnsProxyTest, TcpLargeAnswerPassesThrough) {
@@ -351,7 +437,7 @@ TEST_F(DnsProxyTest, TcpLargeAnswerPassesThrough) {
   auto answer = client.receive();
   ASSERT_TRUE(answer);
   EXPECT_GT(answer->size(), 48000u);
-  EXPECT_EQ(*answer, upstream_->sentFor(0x0b19));
+  EXPECT_EQ(*answer, withId(upstream_->sentFor("big"), 0x0b19));
   EXPECT_EQ(names_->lookup("big.example.test.", DnsNameCache::Clock::now()).size(),
             DnsNameCache::kMaxAddressesPerName);
 }

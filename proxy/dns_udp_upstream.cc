@@ -1,0 +1,161 @@
+#include "proxy/dns_udp_upstream.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+
+#include "proxy/dns_socket.h"
+
+namespace portcullis::proxy {
+namespace {
+
+// Answers are read into one buffer per thread and relayed from it before the next read.
+std::span<uint8_t> answerBuffer() {
+  thread_local std::array<uint8_t, kDnsMaxMessageSize> buffer;
+  return buffer;
+}
+
+// Enough answers per wakeup to drain a burst without starving the listener.
+constexpr int kMaxAnswersPerWakeup = 64;
+
+}  // namespace
+
+DnsUdpUpstream::DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server,
+                               uint32_t mark, Duration timeout, Done done)
+    : socket_(executor),
+      timer_(executor),
+      server_(std::move(server)),
+      mark_(mark),
+      timeout_(timeout),
+      done_(std::move(done)),
+      random_(std::random_device{}()) {}
+
+std::error_code DnsUdpUpstream::open() {
+  boost::system::error_code ec;
+  socket_.open(server_.protocol(), ec);
+  if (ec) return {ec.value(), std::system_category()};
+  if (auto error = setMark(socket_.native_handle(), mark_)) return error;
+  socket_.connect(server_, ec);
+  if (ec) return {ec.value(), std::system_category()};
+  opened_ = Clock::now();
+  return {};
+}
+
+bool DnsUdpUpstream::worn() const {
+  return queries_ >= kQueriesPerSocket || Clock::now() - opened_ >= kSocketLifetime;
+}
+
+uint16_t DnsUdpUpstream::freshId() {
+  for (;;) {
+    const auto id = static_cast<uint16_t>(random_() >> 8);
+    if (!by_id_.contains(id)) return id;
+  }
+}
+
+void DnsUdpUpstream::forward(std::span<uint8_t> datagram, Query query) {
+  ++queries_;
+  used_ = true;
+  const uint16_t id = freshId();
+  datagram[0] = static_cast<uint8_t>(id >> 8);
+  datagram[1] = static_cast<uint8_t>(id);
+  if (::send(socket_.native_handle(), datagram.data(), datagram.size(), MSG_DONTWAIT) < 0) {
+    const std::error_code error(errno, std::system_category());
+    done_(query, error, {});
+    return;
+  }
+  pending_.push_back({std::move(query), id, Clock::now() + timeout_});
+  by_id_.emplace(id, std::prev(pending_.end()));
+  armTimer();
+  if (!waiting_) waitReadable();
+}
+
+void DnsUdpUpstream::waitReadable() {
+  waiting_ = true;
+  socket_.async_wait(
+      udp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
+}
+
+void DnsUdpUpstream::onReadable(const boost::system::error_code& ec) {
+  waiting_ = false;
+  if (closed_) return;
+  if (ec) return failAll({ec.value(), std::system_category()});
+  const std::span<uint8_t> buffer = answerBuffer();
+  for (int i = 0; i < kMaxAnswersPerWakeup && !closed_; ++i) {
+    const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      failAll({errno, std::system_category()});  // ECONNREFUSED: the port is closed
+      continue;
+    }
+    onAnswer(buffer.first(static_cast<size_t>(n)));
+  }
+  if (!closed_ && !pending_.empty()) waitReadable();
+}
+
+void DnsUdpUpstream::onAnswer(std::span<uint8_t> answer) {
+  const auto header = parseDnsHeader(answer);
+  if (!header || !header->qr()) return;
+  const auto found = by_id_.find(header->id);
+  // A late answer (timed out already) or a spoofed one: dropped.
+  if (found == by_id_.end()) return;
+  const auto it = found->second;
+  if (!dnsQuestionMatches(answer, it->query.query.question)) return;
+  const uint16_t client_id = it->query.query.header.id;
+  answer[0] = static_cast<uint8_t>(client_id >> 8);
+  answer[1] = static_cast<uint8_t>(client_id);
+  finish(it, {}, answer);
+}
+
+void DnsUdpUpstream::finish(std::list<Pending>::iterator it, std::error_code ec,
+                            std::span<const uint8_t> answer) {
+  by_id_.erase(it->id);
+  Query query = std::move(it->query);
+  pending_.erase(it);
+  if (!closed_) done_(query, ec, answer);
+  closeIfRetiredAndIdle();
+}
+
+void DnsUdpUpstream::failAll(std::error_code ec) {
+  while (!pending_.empty() && !closed_) finish(pending_.begin(), ec, {});
+}
+
+void DnsUdpUpstream::armTimer() {
+  if (timer_armed_ || pending_.empty()) return;
+  timer_armed_ = true;
+  timer_.expires_at(pending_.front().deadline);
+  timer_.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->onTimer(ec); });
+}
+
+void DnsUdpUpstream::onTimer(const boost::system::error_code& ec) {
+  timer_armed_ = false;
+  if (closed_ || ec) return;
+  const auto now = Clock::now();
+  while (!pending_.empty() && !closed_ && pending_.front().deadline <= now) {
+    finish(pending_.begin(), std::make_error_code(std::errc::timed_out), {});
+  }
+  if (!closed_) armTimer();
+}
+
+void DnsUdpUpstream::retire() {
+  retired_ = true;
+  closeIfRetiredAndIdle();
+}
+
+void DnsUdpUpstream::closeIfRetiredAndIdle() {
+  if (retired_ && pending_.empty()) close();
+}
+
+void DnsUdpUpstream::close() {
+  if (closed_) return;
+  closed_ = true;
+  timer_.cancel();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  by_id_.clear();
+  pending_.clear();
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,103 @@
+// Allowed UDP queries of one listener on their way to one original destination server, and the
+// server's answers on their way back, over one connected, marked socket shared by many queries
+// (as dnsdist does): a query costs one send and its answer one receive, instead of a socket's
+// whole life. Each query's ID is rewritten to a random one unused on the socket and restored in
+// the answer; an answer must also repeat the question. The socket is retired (a new source
+// port) after kQueriesPerSocket queries or kSocketLifetime, so an off-path spoofer has to find
+// the port again as well as the ID; a retired socket closes when its last query ends.
+//
+// proxy.dns.upstream-timeout: queries time out in the order they were sent, so one timer
+// serves them all. ICMP port unreachable (ECONNREFUSED) fails every query pending on the
+// socket: nothing listens on the server's port.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <random>
+#include <span>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "common/duration.h"
+#include "proxy/dns_policy_gate.h"
+
+namespace portcullis::proxy {
+
+class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
+ public:
+  using udp = boost::asio::ip::udp;
+  using Clock = std::chrono::steady_clock;
+  static constexpr uint32_t kQueriesPerSocket = 128;
+  static constexpr Duration kSocketLifetime = std::chrono::seconds(10);
+
+  struct Query {
+    udp::endpoint client;
+    DnsMessage query;  // its header keeps the client's ID
+    DnsInFlightSlot slot;
+  };
+  // Called once per forwarded query: the answer with the client's ID restored (valid during the
+  // call), or an error (std::errc::timed_out, or the socket's). Not called after close().
+  using Done = std::function<void(Query&, std::error_code, std::span<const uint8_t>)>;
+
+  DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server, uint32_t mark,
+                 Duration timeout, Done done);
+
+  // Opens the socket: SO_MARK, then connect (answers only from the server are received).
+  std::error_code open();
+  // Rewrites the datagram's ID in place and sends it. A failed send calls `done` at once.
+  void forward(std::span<uint8_t> datagram, Query query);
+
+  // Used for kQueriesPerSocket or kSocketLifetime: time for a new socket.
+  bool worn() const;
+  // Takes no more queries; closes once none is pending.
+  void retire();
+  // Closes now; pending queries are dropped without `done`.
+  void close();
+  size_t pending() const { return pending_.size(); }
+  // True when no query was forwarded since the previous call.
+  bool unusedSinceLastSweep() { return !std::exchange(used_, false); }
+  const udp::endpoint& server() const { return server_; }
+
+ private:
+  struct Pending {
+    Query query;
+    uint16_t id = 0;  // the ID on the wire
+    Clock::time_point deadline;
+  };
+
+  uint16_t freshId();
+  void waitReadable();
+  void onReadable(const boost::system::error_code& ec);
+  void onAnswer(std::span<uint8_t> answer);
+  void armTimer();
+  void onTimer(const boost::system::error_code& ec);
+  void finish(std::list<Pending>::iterator it, std::error_code ec, std::span<const uint8_t> answer);
+  void failAll(std::error_code ec);
+  void closeIfRetiredAndIdle();
+
+  udp::socket socket_;
+  boost::asio::steady_timer timer_;
+  const udp::endpoint server_;
+  const uint32_t mark_;
+  const Duration timeout_;
+  Done done_;
+  std::list<Pending> pending_;  // in sending order, which is deadline order
+  std::unordered_map<uint16_t, std::list<Pending>::iterator> by_id_;
+  std::minstd_rand random_;
+  Clock::time_point opened_;
+  uint32_t queries_ = 0;
+  bool used_ = true;
+  bool waiting_ = false;
+  bool timer_armed_ = false;
+  bool retired_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace portcullis::proxy
