@@ -1,0 +1,62 @@
+#include "proxy/http_proxy_context.h"
+
+#include <gtest/gtest.h>
+
+namespace portcullis::proxy {
+namespace {
+
+Tcp::endpoint ep(const char* address, uint16_t port) {
+  return {boost::asio::ip::make_address(address), port};
+}
+
+TEST(HttpProxyContextTest, OwnEndpointsAreListenersOnAnyLocalAddress) {
+  PolicyStore store;
+  HttpProxyContext context({}, store, 1);
+  context.setOwnEndpoints(
+      {ep("127.0.0.1", 15001), ep("::1", 15001)},
+      {boost::asio::ip::make_address("198.18.0.1"), boost::asio::ip::make_address("2001:db8::1")});
+  EXPECT_TRUE(context.isOwnEndpoint(ep("127.0.0.1", 15001)));
+  EXPECT_TRUE(context.isOwnEndpoint(ep("127.0.0.2", 15001)));  // all of 127/8 is loopback
+  EXPECT_TRUE(context.isOwnEndpoint(ep("::1", 15001)));
+  EXPECT_TRUE(context.isOwnEndpoint(ep("0.0.0.0", 15001)));
+  EXPECT_TRUE(context.isOwnEndpoint(ep("198.18.0.1", 15001)));
+  EXPECT_TRUE(context.isOwnEndpoint(ep("2001:db8::1", 15001)));
+  // Another port on this host, or our port on another host, is ordinary traffic.
+  EXPECT_FALSE(context.isOwnEndpoint(ep("198.18.0.1", 80)));
+  EXPECT_FALSE(context.isOwnEndpoint(ep("127.0.0.1", 80)));
+  EXPECT_FALSE(context.isOwnEndpoint(ep("198.18.2.9", 15001)));
+  EXPECT_FALSE(context.isOwnEndpoint(ep("2001:db8::2", 15001)));
+}
+
+TEST(HttpProxyContextTest, AdmissionStopsAtTheLimitAndAtShutdown) {
+  PolicyStore store;
+  HttpProxyOptions options;
+  options.limits.max_connections = 2;
+  HttpProxyContext context(options, store, 1);
+  EXPECT_TRUE(context.tryAdmit());
+  EXPECT_TRUE(context.tryAdmit());
+  EXPECT_FALSE(context.tryAdmit());
+  context.release();
+  EXPECT_EQ(context.active(), 1u);
+  context.stopAdmitting();
+  EXPECT_FALSE(context.tryAdmit());
+}
+
+TEST(PolicyStoreTest, RefreshReloadsOnlyAfterAStore) {
+  PolicyStore store;
+  PolicyStore::Pointer cached;
+  uint64_t generation = 0;
+  EXPECT_TRUE(store.refresh(cached, generation));  // first use
+  EXPECT_FALSE(cached);
+  policy::Policy empty;
+  auto compiled = policy::CompiledPolicy::compile(empty);
+  ASSERT_TRUE(compiled.ok());
+  store.store(*compiled.value);
+  EXPECT_EQ(store.generation(), 1u);
+  EXPECT_TRUE(store.refresh(cached, generation));
+  EXPECT_EQ(cached, *compiled.value);
+  EXPECT_FALSE(store.refresh(cached, generation));
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
