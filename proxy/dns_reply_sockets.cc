@@ -9,10 +9,6 @@
 namespace portcullis::proxy {
 namespace {
 
-std::error_code toStd(const boost::system::error_code& ec) {
-  return {ec.value(), std::system_category()};
-}
-
 using udp = DnsReplySockets::udp;
 
 std::error_code sendTo(udp::socket& socket, const udp::endpoint& client,
@@ -33,7 +29,7 @@ DnsReplySockets::DnsReplySockets(const boost::asio::any_io_executor& executor, D
 std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& socket) {
   boost::system::error_code ec;
   socket.open(from.protocol(), ec);
-  if (ec) return toStd(ec);
+  if (ec) return toStdError(ec);
   const int fd = socket.native_handle();
   const bool v6 = from.address().is_v6();
   if (auto error = setTransparent(fd, v6)) return error;
@@ -42,7 +38,7 @@ std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& so
   // The socket only sends; whatever reaches it is dropped soon by the smallest buffer.
   if (!ec) socket.set_option(udp::socket::receive_buffer_size(1), ec);
   if (!ec) socket.bind(from, ec);
-  return toStd(ec);
+  return toStdError(ec);
 }
 
 std::error_code DnsReplySockets::send(const udp::endpoint& from, const udp::endpoint& client,

@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <optional>
 #include <system_error>
@@ -33,6 +34,10 @@ std::optional<boost::asio::ip::udp::endpoint> originalDestination(const msghdr& 
 inline constexpr size_t kOriginalDestinationControlSize = CMSG_SPACE(sizeof(sockaddr_in6));
 
 IpAddress toIpAddress(const boost::asio::ip::address& address);
+
+// An Asio error as the std::error_code Result carries, its category kept (Boost's conversion
+// maps system errors to std::system_category and wraps the others).
+inline std::error_code toStdError(const boost::system::error_code& ec) { return ec; }
 
 // An IPv4-mapped IPv6 address as its IPv4 form, so policy CIDRs see one family per host.
 boost::asio::ip::address unmapped(const boost::asio::ip::address& address);

@@ -9,14 +9,6 @@
 #include "proxy/dns_tcp_session.h"
 
 namespace portcullis::proxy {
-namespace {
-
-std::error_code toStd(const boost::system::error_code& ec) {
-  return {ec.value(), std::system_category()};
-}
-
-}  // namespace
-
 Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
     const boost::asio::any_io_executor& executor, const tcp::endpoint& bind,
     std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate) {
@@ -27,7 +19,7 @@ Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
   const bool v6 = bind.address().is_v6();
   boost::system::error_code ec;
   a.open(bind.protocol(), ec);
-  if (ec) return toStd(ec);
+  if (ec) return toStdError(ec);
   if (transparent) {
     if (auto error = setTransparent(a.native_handle(), v6)) return error;
   }
@@ -39,7 +31,7 @@ Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
   if (!ec) a.bind(bind, ec);
   if (!ec) a.listen(tcp::acceptor::max_listen_connections, ec);
   if (!ec) listener->local_ = a.local_endpoint(ec);
-  if (ec) return toStd(ec);
+  if (ec) return toStdError(ec);
   return listener;
 }
 

@@ -9,9 +9,10 @@
 namespace portcullis::proxy {
 namespace {
 
+// A server closing the connection is a reset for the queries still on it.
 std::error_code toStd(const boost::system::error_code& ec) {
   if (ec == boost::asio::error::eof) return std::make_error_code(std::errc::connection_reset);
-  return {ec.value(), std::system_category()};
+  return toStdError(ec);
 }
 
 }  // namespace

@@ -16,10 +16,7 @@ constexpr int kMaxBatchesPerWakeup = 4;
 // Upstream sockets: idle ones are closed after one sweep period; past the bound, at once.
 constexpr Duration kUpstreamSweep = std::chrono::seconds(30);
 constexpr size_t kMaxUpstreams = 4096;
-
-std::error_code toStd(const boost::system::error_code& ec) {
-  return {ec.value(), std::system_category()};
-}
+constexpr int kReceiveBuffer = 4 << 20;
 
 DnsUdpListener::udp::endpoint endpointOf(const sockaddr_storage& from, socklen_t length) {
   DnsUdpListener::udp::endpoint e;
@@ -45,19 +42,21 @@ Result<std::shared_ptr<DnsUdpListener>> DnsUdpListener::open(
   const bool v6 = bind.address().is_v6();
   boost::system::error_code ec;
   s.open(bind.protocol(), ec);
-  if (ec) return toStd(ec);
+  if (ec) return toStdError(ec);
   if (transparent) {
     if (auto error = setTransparent(s.native_handle(), v6)) return error;
   }
   if (auto error = enableOriginalDestination(s.native_handle(), v6)) return error;
   if (v6) s.set_option(boost::asio::ip::v6_only(true), ec);
+  // Bursts wait here while the proxy works; the kernel caps it at net.core.rmem_max.
+  if (!ec) s.set_option(udp::socket::receive_buffer_size(kReceiveBuffer), ec);
   if (!ec && reuse_port) {
     s.set_option(boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   }
   if (!ec) s.bind(bind, ec);
   if (!ec) s.non_blocking(true, ec);
   if (!ec) listener->local_ = s.local_endpoint(ec);
-  if (ec) return toStd(ec);
+  if (ec) return toStdError(ec);
   return listener;
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cerrno>
+#include <random>
 
 #include "proxy/dns_socket.h"
 
@@ -14,6 +15,13 @@ namespace {
 std::span<uint8_t> answerBuffer() {
   thread_local std::array<uint8_t, kDnsMaxMessageSize> buffer;
   return buffer;
+}
+
+// Upstream IDs: unpredictable to anyone who cannot see the proxy's upstream traffic. Seeded once
+// per thread: std::random_device is a system call.
+uint16_t randomId() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return static_cast<uint16_t>(random());
 }
 
 // Enough answers per wakeup to drain a burst without starving the listener.
@@ -28,16 +36,15 @@ DnsUdpUpstream::DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp
       server_(std::move(server)),
       mark_(mark),
       timeout_(timeout),
-      done_(std::move(done)),
-      random_(std::random_device{}()) {}
+      done_(std::move(done)) {}
 
 std::error_code DnsUdpUpstream::open() {
   boost::system::error_code ec;
   socket_.open(server_.protocol(), ec);
-  if (ec) return {ec.value(), std::system_category()};
+  if (ec) return toStdError(ec);
   if (auto error = setMark(socket_.native_handle(), mark_)) return error;
   socket_.connect(server_, ec);
-  if (ec) return {ec.value(), std::system_category()};
+  if (ec) return toStdError(ec);
   opened_ = Clock::now();
   return {};
 }
@@ -48,7 +55,7 @@ bool DnsUdpUpstream::worn() const {
 
 uint16_t DnsUdpUpstream::freshId() {
   for (;;) {
-    const auto id = static_cast<uint16_t>(random_() >> 8);
+    const uint16_t id = randomId();
     if (!by_id_.contains(id)) return id;
   }
 }
@@ -80,7 +87,7 @@ void DnsUdpUpstream::waitReadable() {
 void DnsUdpUpstream::onReadable(const boost::system::error_code& ec) {
   waiting_ = false;
   if (closed_) return;
-  if (ec) return failAll({ec.value(), std::system_category()});
+  if (ec) return failAll(toStdError(ec));
   const std::span<uint8_t> buffer = answerBuffer();
   for (int i = 0; i < kMaxAnswersPerWakeup && !closed_; ++i) {
     const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);

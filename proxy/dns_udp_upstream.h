@@ -19,7 +19,6 @@
 #include <functional>
 #include <list>
 #include <memory>
-#include <random>
 #include <span>
 #include <system_error>
 #include <unordered_map>
@@ -90,7 +89,6 @@ class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
   Done done_;
   std::list<Pending> pending_;  // in sending order, which is deadline order
   std::unordered_map<uint16_t, std::list<Pending>::iterator> by_id_;
-  std::minstd_rand random_;
   Clock::time_point opened_;
   uint32_t queries_ = 0;
   bool used_ = true;

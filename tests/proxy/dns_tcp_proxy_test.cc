@@ -1,0 +1,145 @@
+// DNS over TCP through the proxy, against a fake upstream on loopback (dns_proxy_fixture.h):
+// several queries per connection answered as they complete, one upstream connection per client
+// connection, large answers, timeouts, idle and half-closed connections.
+#include <map>
+#include <set>
+
+#include "tests/proxy/dns_proxy_fixture.h"
+
+namespace portcullis::proxy {
+namespace {
+
+using namespace testing;  // NOLINT: the test bench, message builders and clients
+
+class DnsTcpProxyTest : public DnsProxyFixture {};
+
+TEST_F(DnsTcpProxyTest, QueriesOnOneConnectionAreAnsweredAsTheyComplete) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  ASSERT_TRUE(client.connected());
+  client.send(query(1, "hold.example.test"));
+  ASSERT_TRUE(upstream_->waitReceived(1));
+  client.send(query(2, "www.example.test"));
+  client.send(query(3, "denied.test"));
+  std::map<uint16_t, int> rcodes;
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer);
+    rcodes[idOf(*answer)] = rcodeOf(*answer);
+  }
+  EXPECT_EQ(rcodes, (std::map<uint16_t, int>{{2, 0}, {3, 5}}));  // before the held one
+  upstream_->releaseHeld();
+  auto held = client.receive();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(idOf(*held), 1);
+  EXPECT_EQ(*held, withId(upstream_->sentFor("hold"), 1));
+}
+
+TEST_F(DnsTcpProxyTest, QueriesOfOneConnectionShareOneUpstreamConnection) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  for (uint16_t id = 1; id <= 10; ++id) client.send(query(id, "www.example.test"));
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer);
+    ids.insert(idOf(*answer));
+  }
+  EXPECT_EQ(ids.size(), 10u);
+  EXPECT_EQ(upstream_->tcpConnections(), 1u);
+  TcpClient other("127.0.0.1", port());
+  other.send(query(11, "www.example.test"));
+  ASSERT_TRUE(other.receive());
+  EXPECT_EQ(upstream_->tcpConnections(), 2u);
+}
+
+TEST_F(DnsTcpProxyTest, QueriesLostToAnUpstreamCloseAreSentAgain) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  // The server answers "closer" and closes: the queries pipelined behind it go out again on a
+  // new connection.
+  client.send(query(1, "closer.example.test"));
+  client.send(query(2, "www.example.test"));
+  client.send(query(3, "www.example.test"));
+  std::map<uint16_t, int> rcodes;
+  for (int i = 0; i < 3; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer) << "after " << i;
+    rcodes[idOf(*answer)] = rcodeOf(*answer);
+  }
+  EXPECT_EQ(rcodes, (std::map<uint16_t, int>{{1, 0}, {2, 0}, {3, 0}}));
+  EXPECT_EQ(upstream_->tcpConnections(), 2u);
+}
+
+TEST_F(DnsTcpProxyTest, LargeAnswerPassesThrough) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  client.send(query(0x0b19, "big.example.test"));
+  auto answer = client.receive();
+  ASSERT_TRUE(answer);
+  EXPECT_GT(answer->size(), 48000u);
+  EXPECT_EQ(*answer, withId(upstream_->sentFor("big"), 0x0b19));
+  EXPECT_EQ(names_->lookup("big.example.test.", DnsNameCache::Clock::now()).size(),
+            DnsNameCache::kMaxAddressesPerName);
+}
+
+TEST_F(DnsTcpProxyTest, UpstreamTimeoutIsServfailAndTheConnectionStaysUsable) {
+  startProxy([](DnsProxyConfig& c) { c.dns.upstream_timeout = milliseconds(100); });
+  TcpClient client("127.0.0.1", port());
+  client.send(query(1, "drop.example.test"));
+  auto failed = client.receive();
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(rcodeOf(*failed), 2);
+  client.send(query(2, "www.example.test"));
+  auto answer = client.receive();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(rcodeOf(*answer), 0);
+  EXPECT_EQ(counters().upstream_timeouts, 1u);
+}
+
+TEST_F(DnsTcpProxyTest, IdleConnectionsAreClosed) {
+  startProxy([](DnsProxyConfig& c) { c.listener.tcp_idle_timeout = milliseconds(150); });
+  TcpClient idle("127.0.0.1", port());
+  ASSERT_TRUE(idle.connected());
+  EXPECT_TRUE(idle.closedByPeer());
+  TcpClient stalled("127.0.0.1", port());
+  stalled.sendRaw({0, 40, 0x12});  // a length, then 1 of its 40 bytes
+  EXPECT_TRUE(stalled.closedByPeer());
+  EXPECT_EQ(counters().tcp_open, 0u);
+}
+
+TEST_F(DnsTcpProxyTest, ClientHalfCloseStillGetsItsAnswers) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  client.send(query(1, "www.example.test"));
+  client.send(query(2, "denied.test"));
+  client.shutdownWrite();
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer);
+    ids.insert(idOf(*answer));
+  }
+  EXPECT_EQ(ids, (std::set<uint16_t>{1, 2}));
+  EXPECT_TRUE(client.closedByPeer());
+}
+
+TEST_F(DnsTcpProxyTest, MalformedQueryGetsFormerrAndTheConnectionGoesOn) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  client.sendRaw({0, 0});  // an empty frame
+  std::vector<uint8_t> loop = header(0x4444, kRdFlag, 1);
+  append(loop, std::vector<uint8_t>{0xc0, 12, 0, 1, 0, 1});
+  client.send(loop);
+  auto formerr = client.receive();
+  ASSERT_TRUE(formerr);
+  EXPECT_EQ(rcodeOf(*formerr), 1);
+  client.send(query(5, "www.example.test"));
+  auto answer = client.receive();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(idOf(*answer), 5);
+  EXPECT_EQ(counters().malformed, 2u);
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
