@@ -47,7 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(formerr.size() == kDnsHeaderSize && isDnsAnswerTo(formerr, *header));
   }
   if (auto header = parseDnsHeader(message)) (void)isDnsAnswerTo(message, *header);
-  (void)parseDnsMessage(message);
+  if (auto parsed = parseDnsMessage(message)) {
+    require(dnsQuestionMatches(message, parsed.value().question));  // its own question
+  }
   for (const DnsLearnedAddress& learned : dnsAnswerAddresses(message)) {
     require(learned.ttl < 0x80000000u);
   }
