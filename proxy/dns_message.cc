@@ -233,14 +233,22 @@ bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query) {
 }
 
 bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& question) {
-  const size_t name = question.wire_name.size();
-  if (answer.size() < kDnsHeaderSize + name + 4) return false;
   const auto lower = [](uint8_t c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; };
-  for (size_t i = 0; i < name; ++i) {
-    if (lower(answer[kDnsHeaderSize + i]) != lower(question.wire_name[i])) return false;
+  const auto sameName = [&](std::span<const uint8_t> a, std::span<const uint8_t> b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [&](auto x, auto y) { return lower(x) == lower(y); });
+  };
+  const size_t name = question.wire_name.size();
+  size_t next = kDnsHeaderSize + name;
+  // Servers repeat the question uncompressed (nothing precedes it to point at): compare in
+  // place, and decompress only when that fails.
+  if (answer.size() < next || !sameName(answer.subspan(kDnsHeaderSize, name), question.wire_name)) {
+    auto echoed = readWireName(answer, kDnsHeaderSize);
+    if (!echoed || !sameName(echoed.value().bytes, question.wire_name)) return false;
+    next = echoed.value().next;
   }
-  const size_t at = kDnsHeaderSize + name;
-  return read16(answer, at) == question.type && read16(answer, at + 2) == question.qclass;
+  return next + 4 <= answer.size() && read16(answer, next) == question.type &&
+         read16(answer, next + 2) == question.qclass;
 }
 
 std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer) {

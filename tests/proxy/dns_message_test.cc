@@ -199,6 +199,24 @@ TEST(DnsMessage, MatchesAnswersByIdAndQr) {
   EXPECT_FALSE(isDnsAnswerTo(std::vector<uint8_t>{0, 77, 0x80}, q));
 }
 
+TEST(DnsMessage, MatchesAnAnswersQuestionCaseInsensitivelyAndThroughCompression) {
+  auto q = parseDnsQuery(query(1, "Www.Example.TEST", kDnsTypeAaaa));
+  ASSERT_TRUE(q);
+  const DnsQuestion& question = q.value().question;
+  EXPECT_TRUE(dnsQuestionMatches(response(1, "www.example.test", kDnsTypeAaaa, {}), question));
+  EXPECT_FALSE(dnsQuestionMatches(response(1, "www.example.test", kDnsTypeA, {}), question));
+  EXPECT_FALSE(dnsQuestionMatches(response(1, "ww.example.test", kDnsTypeAaaa, {}), question));
+  EXPECT_FALSE(dnsQuestionMatches(response(1, "www.example.tes", kDnsTypeAaaa, {}), question));
+  auto cut = response(1, "www.example.test", kDnsTypeAaaa, {});
+  cut.pop_back();  // the class is cut short
+  EXPECT_FALSE(dnsQuestionMatches(cut, question));
+  // "www" + a pointer to "example.test" placed after the question.
+  std::vector<uint8_t> compressed = header(1, 0x8180, 1);
+  append(compressed, std::vector<uint8_t>{3, 'w', 'w', 'w', 0xc0, 22, 0, 28, 0, 1});
+  append(compressed, encodeName("example.test"));
+  EXPECT_TRUE(dnsQuestionMatches(compressed, question));
+}
+
 std::vector<DnsLearnedAddress> learned(const std::vector<uint8_t>& answer) {
   return dnsAnswerAddresses(answer);
 }
