@@ -15,8 +15,8 @@
 // cache (shared, one mutex) is written once per answer with addresses. proxy.dns.max-in-flight
 // is split evenly between shards.
 //
-// Lifetime: `policy` and the executors' contexts must outlive the proxy's handlers: stop the
-// threads (after shutdown()) before destroying either.
+// Lifetime: `policy` and the executors' contexts must outlive the DnsProxy and its handlers:
+// shutdown(), stop the threads, destroy the DnsProxy, then the pool and the PolicyStore.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
