@@ -214,6 +214,9 @@ struct HttpParser::Impl {
 
   // RFC 9112 6.1: chunked must be the final coding of a request and may appear only once; a
   // response whose final coding is not chunked is delimited by the close instead (llhttp).
+  // llhttp reads the list itself to frame the body; where its reading differs from ours (it
+  // does not take a trailing HTAB as whitespace, for one), the message is refused: the origin
+  // gets the trimmed value and could frame the body otherwise.
   bool transferEncodingValid() const {
     int chunked = 0;
     bool last_chunked = false;
@@ -221,6 +224,7 @@ struct HttpParser::Impl {
       last_chunked = equalsIgnoreCase(coding, "chunked");
       chunked += last_chunked ? 1 : 0;
     });
+    if (last_chunked != ((parser.flags & F_CHUNKED) != 0)) return false;
     if (type == Type::kRequest) return chunked == 1 && last_chunked;
     return chunked == 0 || (chunked == 1 && last_chunked);
   }

@@ -207,6 +207,10 @@ const Rejected kRejected[] = {
      ProxyError::kInvalidTransferEncoding},
     {"ChunkedMisspelt", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
      ProxyError::kInvalidTransferEncoding},
+    // llhttp does not frame this as chunked, while the forwarded (trimmed) value would be.
+    {"ChunkedThenTab",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\t\r\n\r\n",
+     ProxyError::kInvalidTransferEncoding},
     {"ObsoleteLineFolding", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: first\r\n second\r\n\r\n",
      ProxyError::kObsoleteLineFolding},
     {"ObsoleteLineFoldingWithTab", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: first\r\n\tsecond\r\n\r\n",
