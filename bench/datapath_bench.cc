@@ -12,6 +12,7 @@
 
 #include "datapath/datapath.h"
 #include "datapath/netlink_routing.h"
+#include "datapath/nft_rule_dump.h"
 #include "datapath/process_command_runner.h"
 #include "datapath/reconciler.h"
 #include "datapath/ruleset_generation.h"
@@ -76,24 +77,50 @@ void BM_Teardown(benchmark::State& state) {
   }
 }
 
+// How a check compares iptables (arg 1): 0 iptables-save every time (the method before the
+// nf_tables dump, kept as the baseline and still the legacy backend's), 1 the nf_tables rule dump
+// (a full comparison, as when something else keeps changing the ruleset), 2 the dump behind the
+// ruleset generation shortcut (the daemon's default on nft when nothing changes).
 void BM_ReconcileCheck(benchmark::State& state) {
   const DatapathPlan plan = planWith(static_cast<int>(state.range(0)));
+  const int64_t method = state.range(1);
+  state.SetLabel(method == 0 ? "iptables-save" : method == 1 ? "nft dump" : "nft dump + generation");
   auto installed = Datapath::install(g_bench->kernel(), plan);
   if (!installed) return state.SkipWithError("install failed");
-  // Arg 1: with the nf_tables generation shortcut (the daemon's default on nft); 0: a full
-  // comparison every time, as when something else keeps changing the ruleset.
   NftRulesetGeneration generation;
-  Reconciler reconciler(g_bench->kernel(), plan, state.range(1) ? &generation : nullptr);
+  NetlinkNftRuleDump dump;
+  Reconciler reconciler(g_bench->kernel(), plan, method == 2 ? &generation : nullptr,
+                        method >= 1 ? &dump : nullptr);
   if (!reconciler.learn()) return state.SkipWithError("read-back failed");
+  if (method >= 1 && !(reconciler.comparesDump(Family::kV4) && reconciler.comparesDump(Family::kV6)))
+    return state.SkipWithError("nf_tables dump not learned");
   for (auto _ : state) {
     auto repaired = reconciler.check();
     if (!repaired || repaired.value() != 0) state.SkipWithError("check found drift");
   }
 }
 
+// One family's rules read both ways, without the comparison: where a check's time goes.
+void BM_ReadRules(benchmark::State& state) {
+  const DatapathPlan plan = planWith(static_cast<int>(state.range(0)));
+  state.SetLabel(state.range(1) == 0 ? "iptables-save IPv4" : "nft dump IPv4");
+  auto installed = Datapath::install(g_bench->kernel(), plan);
+  if (!installed) return state.SkipWithError("install failed");
+  NetlinkNftRuleDump dump;
+  for (auto _ : state) {
+    const bool read = state.range(1) == 0 ? bool(g_bench->iptables.save(Family::kV4)) : bool(dump.read(Family::kV4));
+    if (!read) state.SkipWithError("read failed");
+  }
+}
+
 BENCHMARK(BM_Install)->Arg(1)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Teardown)->Arg(1)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_ReconcileCheck)->Args({1000, 0})->Args({1000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReconcileCheck)
+    ->ArgsProduct({{1, 100, 1000}, {0, 1, 2}})
+    ->ArgNames({"selectors", "method"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ReadRules)->ArgsProduct({{1000}, {0, 1}})->ArgNames({"selectors", "how"})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

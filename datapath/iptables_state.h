@@ -26,12 +26,14 @@ struct IptablesTable {
   std::vector<IptablesRule> rules;  // in the order printed (= evaluation order per chain)
   std::vector<IptablesRule> rulesOf(std::string_view chain) const;
   bool hasChain(std::string_view chain) const;
+  bool operator==(const IptablesTable&) const = default;
 };
 
 struct IptablesState {
   std::vector<IptablesTable> tables;
   static IptablesState parse(std::string_view save_output);
   const IptablesTable* table(std::string_view name) const;
+  bool operator==(const IptablesState&) const = default;
 };
 
 bool isOurChain(std::string_view chain);

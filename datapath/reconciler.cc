@@ -29,6 +29,29 @@ InstalledForm InstalledForm::readBack(const IptablesState& saved) {
   return form;
 }
 
+std::optional<InstalledForm> InstalledForm::inDump(const InstalledForm& read_back,
+                                                   const IptablesState& saved, const IptablesState& dumped) {
+  InstalledForm form;
+  for (const auto& c : kOurChains) {
+    const std::string chain(c.name);
+    const IptablesTable* text = saved.table(c.table);
+    const IptablesTable* dump = dumped.table(c.table);
+    if (text == nullptr || dump == nullptr) return std::nullopt;
+    const auto dumped_rules = dump->rulesOf(chain);
+    if (text->rulesOf(chain).size() != dumped_rules.size()) return std::nullopt;
+    auto& lines = form.chains[chain];
+    for (const auto& rule : dumped_rules) lines.push_back(rule.line());
+    const auto text_builtin = text->rulesOf(c.builtin);
+    const auto dump_builtin = dump->rulesOf(c.builtin);
+    if (text_builtin.size() != dump_builtin.size()) return std::nullopt;
+    const auto jump = std::find_if(text_builtin.begin(), text_builtin.end(),
+                                   [&](const IptablesRule& r) { return r.spec == read_back.jumps.at(chain); });
+    if (jump == text_builtin.end()) return std::nullopt;
+    form.jumps[chain] = dump_builtin[static_cast<size_t>(jump - text_builtin.begin())].spec;
+  }
+  return form;
+}
+
 IptablesRepair decideRepair(const InstalledForm& desired, const IptablesState& actual) {
   IptablesRepair repair;
   for (const auto& c : kOurChains) {
@@ -71,12 +94,18 @@ Result<void> Reconciler::learn(DatapathPlan plan) {
 
 Result<void> Reconciler::learn() {
   installed_.clear();
+  dumped_.clear();
   // Read before the saves: a change racing with them moves it again and forces a comparison.
   compared_generation_ = generation_ ? generation_->current() : std::nullopt;
   for (Family f : {Family::kV4, Family::kV6}) {
     if (f == Family::kV6 && !plan_.ipv6) continue;
-    PC_TRY(saved, kernel_.iptables->save(f));
-    InstalledForm form = InstalledForm::readBack(IptablesState::parse(saved));
+    std::optional<IptablesState> before;
+    if (dump_ != nullptr) {
+      if (auto read = dump_->read(f)) before = std::move(read.value());
+    }
+    PC_TRY(saved_text, kernel_.iptables->save(f));
+    const IptablesState saved = IptablesState::parse(saved_text);
+    InstalledForm form = InstalledForm::readBack(saved);
     // Sanity: the kernel holds exactly the rules we rendered, just spelled its way.
     for (const auto& content : renderChains(plan_, f)) {
       const auto& read = form.chains[std::string(content.chain.name)];
@@ -85,8 +114,20 @@ Result<void> Reconciler::learn() {
                   content.rules.size());
     }
     installed_[f] = std::move(form);
+    if (before) learnDump(f, saved, *before);
+    if (dump_ != nullptr && !dumped_.contains(f))
+      log::info(name(f), ": nf_tables dump unavailable, reconcile compares iptables-save output");
   }
   return ok();
+}
+
+void Reconciler::learnDump(Family family, const IptablesState& saved, const IptablesState& before) {
+  dumped_.erase(family);
+  // Equal dumps before and after the save: the save saw the same rules, position by position.
+  auto after = dump_->read(family);
+  if (!after || after.value() != before) return;
+  if (auto form = InstalledForm::inDump(installed_.at(family), saved, before))
+    dumped_[family] = std::move(*form);
 }
 
 Result<size_t> Reconciler::check() {
@@ -108,9 +149,27 @@ Result<size_t> Reconciler::check() {
 }
 
 Result<size_t> Reconciler::checkIptables(Family family) {
-  PC_TRY(saved, kernel_.iptables->save(family));
-  const IptablesRepair repair = decideRepair(installed_.at(family), IptablesState::parse(saved));
-  if (!repair.needed()) return size_t{0};
+  std::optional<IptablesState> dumped;
+  const auto learned = dumped_.find(family);
+  if (dump_ != nullptr) {
+    if (auto read = dump_->read(family)) {
+      if (learned != dumped_.end() && !decideRepair(learned->second, read.value()).needed()) return size_t{0};
+      dumped = std::move(read.value());
+    }
+  }
+  // Drift, or no dump to tell: iptables-save decides, in the terms a repair is written in.
+  PC_TRY(saved_text, kernel_.iptables->save(family));
+  const IptablesState saved = IptablesState::parse(saved_text);
+  const IptablesRepair repair = decideRepair(installed_.at(family), saved);
+  if (!repair.needed()) {
+    // The dump differs while the text does not (an attribute iptables-save does not print), or
+    // none was learned yet: learn it now rather than run iptables-save at every check.
+    if (dumped) {
+      if (learned != dumped_.end()) log::info(name(family), ": nf_tables dump changed without drift; learned again");
+      learnDump(family, saved, *dumped);
+    }
+    return size_t{0};
+  }
   PC_TRY(kernel_.iptables->restore(family, renderEdits(plan_, family, repair.edits)));
   for (const auto& finding : repair.findings) log::warn("repaired ", name(family), " ", finding);
   return repair.findings.size();
