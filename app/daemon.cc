@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <random>
+#include <sched.h>
 #include <thread>
 
 #include "app/commands.h"
@@ -40,7 +41,12 @@ constexpr Duration kShutdownGrace = std::chrono::seconds(2);
 // Binding a listener fails when something took its drawn port since it was drawn; draw again.
 constexpr int kBindAttempts = 5;
 
-size_t ioThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+// The CPUs this process may run on (taskset, cgroup cpusets), not every CPU of the machine.
+size_t ioThreads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 }  // namespace
 

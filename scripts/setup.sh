@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package that portcullis's build, tests, benchmarks and demo need.
 # The single source of truth for what a machine must have; idempotent and quiet.
+#   --bench   also the peers the load benchmarks compare against (bench/http, bench/dns); not
+#             part of the CI install
 set -euo pipefail
 
 packages=(
@@ -16,6 +18,9 @@ packages=(
   # integration-test peers and benchmark load generators
   nginx-light dnsmasq-base wrk dnsperf
 )
+if [[ ${1:-} == --bench ]]; then
+  packages+=(haproxy dnsdist)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
