@@ -11,6 +11,8 @@
 
 #include "datapath/command_runner.h"
 #include "datapath/datapath_error.h"
+#include "datapath/iptables_state.h"
+#include "datapath/nft_rule_dump.h"
 #include "datapath/port_usage.h"
 #include "datapath/route_table.h"
 #include "datapath/rule_table.h"
@@ -50,6 +52,41 @@ class FakeCommandRunner final : public CommandRunner {
 
  private:
   Journal* journal_;
+};
+
+// Answers an nf_tables dump with the raw and mangle tables of what `runner` would answer
+// iptables-nft-save with, each spec rewritten ("nft:" + spec + salt), as the kernel's form
+// differs from the text. `salt` stands for an attribute the text does not show; `salt_per_read`
+// changes it at every read (a ruleset that never holds still); `fail` refuses the next read.
+class FakeNftRuleDump final : public NftRuleDump {
+ public:
+  FakeNftRuleDump(Journal& journal, FakeCommandRunner& runner) : journal_(&journal), runner_(&runner) {}
+  Result<IptablesState> read(Family family) override {
+    journal_->push_back(family == Family::kV4 ? "nft dump ip" : "nft dump ip6");
+    if (fail) {
+      fail = false;
+      return DatapathError::kNetlink;
+    }
+    if (salt_per_read) salt += "+";
+    const auto text = runner_->saves[family == Family::kV4 ? "iptables-nft-save" : "ip6tables-nft-save"];
+    const IptablesState saved = IptablesState::parse(text);
+    IptablesState dumped;
+    for (const char* name : {"raw", "mangle"}) {
+      const IptablesTable* table = saved.table(name);
+      IptablesTable out{name, table ? table->chains : std::vector<std::string>{}, {}};
+      if (table != nullptr)
+        for (const auto& rule : table->rules) out.rules.push_back({rule.chain, "nft:" + rule.spec + salt});
+      dumped.tables.push_back(std::move(out));
+    }
+    return dumped;
+  }
+  std::string salt;
+  bool salt_per_read = false;
+  bool fail = false;
+
+ private:
+  Journal* journal_;
+  FakeCommandRunner* runner_;
 };
 
 class FakeRuleTable final : public RuleTable {

@@ -207,3 +207,143 @@ TEST(Reconciler, SkipsTheSaveWhileTheRulesetGenerationStandsStill) {
 
 }  // namespace
 }  // namespace portcullis::datapath
+
+namespace portcullis::datapath {
+namespace {
+
+using testing::FakeNftRuleDump;
+
+// With the nf_tables dump: iptables-save runs only when the dump shows a difference.
+class ReconcilerWithDump : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runner.saves["iptables-nft-save"] = installed;
+    rules.rules = desiredRules(plan);
+    routes.routes = desiredRoutes(plan);
+  }
+  void setSave(const std::string& text) { runner.saves["iptables-nft-save"] = text; }
+  Journal journal;
+  FakeCommandRunner runner{journal};
+  FakeRuleTable rules{journal};
+  FakeRouteTable routes{journal};
+  FakeNftRuleDump dump{journal, runner};
+  Iptables iptables{runner, IptablesBackend::kNft};
+  const DatapathPlan plan = installedPlan();
+  const std::string installed = readTestData("installed_v4.save");
+  Reconciler reconciler{Kernel{&iptables, &rules, &routes}, plan, nullptr, &dump};
+};
+
+TEST_F(ReconcilerWithDump, LearnsTheDumpNextToTheSaveAndThenSkipsTheSave) {
+  ASSERT_TRUE(reconciler.learn());
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "nft dump ip"}));
+  EXPECT_TRUE(reconciler.comparesDump(Family::kV4));
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip"}));
+}
+
+TEST_F(ReconcilerWithDump, EachDriftIsSeenInTheDumpAndRepairedFromTheSave) {
+  struct Case {
+    const char* what;
+    std::function<std::string(std::string)> drift;
+    std::vector<std::string_view> refill, add_jumps;
+    size_t deletes;
+  };
+  const std::vector<Case> cases{
+      {"deleted TPROXY rule", [](std::string s) { return without(s, kTproxyDns); }, {"PORTCULLIS_PRE_mangle"}, {}, 0},
+      {"modified rule",
+       [](std::string s) { return s.replace(s.find("--on-port 20003"), 15, "--on-port 20004"); },
+       {"PORTCULLIS_PRE_mangle"}, {}, 0},
+      {"extra rule in our chain",
+       [](std::string s) { return s.insert(s.find(kTproxyDns), "-A PORTCULLIS_PRE_mangle -j ACCEPT\n"); },
+       {"PORTCULLIS_PRE_mangle"}, {}, 0},
+      {"deleted jump", [](std::string s) { return without(s, kJumpPreMangle); }, {}, {"PORTCULLIS_PRE_mangle"}, 0},
+      {"duplicate jump", [](std::string s) { return s.insert(s.find(kJumpPreMangle), kJumpPreMangle + "\n"); }, {},
+       {}, 1},
+  };
+  ASSERT_TRUE(reconciler.learn());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    setSave(c.drift(installed));
+    journal.clear();
+    EXPECT_EQ(reconciler.check().value(), 1u);
+    EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "iptables-nft-restore -w --noflush"}));
+    PayloadEdits edits;
+    edits.refill = c.refill;
+    edits.add_jumps = c.add_jumps;
+    if (c.deletes == 1) edits.deletes.push_back({"mangle", IptablesRule{"PREROUTING", kJumpPreMangle.substr(14)}});
+    EXPECT_EQ(runner.stdins.back(), renderEdits(plan, Family::kV4, edits));
+    // Repaired: the kernel holds the learned rules again, and the dump alone says so.
+    setSave(installed);
+    journal.clear();
+    EXPECT_EQ(reconciler.check().value(), 0u);
+    EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip"}));
+  }
+  EXPECT_EQ(reconciler.repairs(), cases.size());
+}
+
+TEST_F(ReconcilerWithDump, ForeignRulesInOurTablesAreNotDrift) {
+  ASSERT_TRUE(reconciler.learn());
+  std::string busy = installed;
+  busy.insert(busy.find(kJumpPreMangle), "-A PREROUTING -i eth7 -j ACCEPT\n");
+  busy.insert(busy.find("-A PREROUTING -i eth9"), "-A PREROUTING -i eth8 -j DROP\n");
+  setSave(busy);
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip"}));
+}
+
+TEST_F(ReconcilerWithDump, ADumpThatDiffersWhileTheTextDoesNotIsLearnedAgain) {
+  ASSERT_TRUE(reconciler.learn());
+  dump.salt = "!";
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "nft dump ip"}));
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip"}));
+  // And drift after the new learning is still found.
+  setSave(without(installed, kTproxyDns));
+  EXPECT_EQ(reconciler.check().value(), 1u);
+}
+
+TEST_F(ReconcilerWithDump, AFailedDumpFallsBackToTheSave) {
+  ASSERT_TRUE(reconciler.learn());
+  dump.fail = true;
+  setSave(without(installed, kTproxyDns));
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 1u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "iptables-nft-restore -w --noflush"}));
+  EXPECT_TRUE(reconciler.comparesDump(Family::kV4));
+}
+
+TEST_F(ReconcilerWithDump, ARulesetThatNeverHoldsStillIsComparedBySave) {
+  dump.salt_per_read = true;
+  ASSERT_TRUE(reconciler.learn());
+  EXPECT_FALSE(reconciler.comparesDump(Family::kV4)) << "the dumps around the save differ";
+  journal.clear();
+  EXPECT_EQ(reconciler.check().value(), 0u);
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "nft dump ip"}));
+  setSave(without(installed, kJumpPreMangle));
+  EXPECT_EQ(reconciler.check().value(), 1u);
+}
+
+TEST(InstalledForm, InDumpMatchesRulesByPosition) {
+  const IptablesState text = IptablesState::parse(readTestData("installed_v4.save"));
+  const InstalledForm read_back = InstalledForm::readBack(text);
+  IptablesState dumped = text;
+  for (auto& table : dumped.tables)
+    for (auto& rule : table.rules) rule.spec = "#" + rule.spec;
+  const auto form = InstalledForm::inDump(read_back, text, dumped);
+  ASSERT_TRUE(form.has_value());
+  EXPECT_EQ(form->jumps.at("PORTCULLIS_PRE_mangle"), "#" + read_back.jumps.at("PORTCULLIS_PRE_mangle"));
+  EXPECT_EQ(form->chains.at("PORTCULLIS_PRE_mangle").size(), read_back.chains.at("PORTCULLIS_PRE_mangle").size());
+  EXPECT_EQ(form->chains.at("PORTCULLIS_PRE_mangle")[0], "-A PORTCULLIS_PRE_mangle #" +
+                                                             read_back.chains.at("PORTCULLIS_PRE_mangle")[0].substr(25));
+  // A dump that does not line up with the text (a rule more) is not used.
+  dumped.tables[0].rules.push_back({"PREROUTING", "#extra"});
+  EXPECT_FALSE(InstalledForm::inDump(read_back, text, dumped).has_value());
+}
+
+}  // namespace
+}  // namespace portcullis::datapath
