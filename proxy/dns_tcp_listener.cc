@@ -1,96 +1,72 @@
 #include "proxy/dns_tcp_listener.h"
 
-#include <sys/socket.h>
-
-#include <boost/asio/ip/v6_only.hpp>
-
 #include "common/log.h"
 #include "proxy/dns_socket.h"
 #include "proxy/dns_tcp_session.h"
 
 namespace portcullis::proxy {
+
 Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
     const boost::asio::any_io_executor& executor, const tcp::endpoint& bind,
     std::shared_ptr<const DnsListenerOptions> options, std::shared_ptr<DnsPolicyGate> gate) {
-  const bool transparent = options->transparent;
-  const bool reuse_port = options->reuse_port;
-  auto listener = std::make_shared<DnsTcpListener>(executor, std::move(options), std::move(gate));
-  tcp::acceptor& a = listener->acceptor_;
-  const bool v6 = bind.address().is_v6();
-  boost::system::error_code ec;
-  a.open(bind.protocol(), ec);
-  if (ec) return toStdError(ec);
-  if (transparent) {
-    if (auto error = setTransparent(a.native_handle(), v6)) return error;
-  }
-  a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && v6) a.set_option(boost::asio::ip::v6_only(true), ec);
-  if (!ec && reuse_port) {
-    a.set_option(boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
-  }
-  if (!ec) a.bind(bind, ec);
-  if (!ec) a.listen(tcp::acceptor::max_listen_connections, ec);
-  if (!ec) listener->local_ = a.local_endpoint(ec);
-  if (ec) return toStdError(ec);
-  return listener;
+  auto self = std::make_shared<DnsTcpListener>(std::move(options), std::move(gate));
+  TransparentListener::Options listener_options;
+  listener_options.transparent = self->options_->transparent;
+  listener_options.reuse_port = self->options_->reuse_port;
+  listener_options.backlog = tcp::acceptor::max_listen_connections;
+  listener_options.limit = self->limit_;
+  listener_options.on_refused = [gate = self->gate_] {
+    DnsCounters::bump(gate->counters().tcp_rejected);
+  };
+  // The listener holds its handler for as long as it lives; a weak reference breaks the cycle.
+  auto listener = TransparentListener::open(
+      executor, bind, std::move(listener_options),
+      [weak = std::weak_ptr<DnsTcpListener>(self)](tcp::socket socket, const tcp::endpoint& client) {
+        if (auto s = weak.lock()) s->onAccept(std::move(socket), client);
+      });
+  if (!listener) return listener.error();
+  self->listener_ = std::move(listener).value();
+  self->local_ = self->listener_->endpoint();
+  return self;
 }
 
-DnsTcpListener::DnsTcpListener(const boost::asio::any_io_executor& executor,
-                               std::shared_ptr<const DnsListenerOptions> options,
+DnsTcpListener::DnsTcpListener(std::shared_ptr<const DnsListenerOptions> options,
                                std::shared_ptr<DnsPolicyGate> gate)
-    : executor_(executor),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       gate_(std::move(gate)),
-      acceptor_(executor) {}
+      limit_(std::make_shared<ConnectionLimit>(options_->max_tcp_connections)) {}
 
-void DnsTcpListener::start() { doAccept(); }
+void DnsTcpListener::start() { listener_->start(); }
 
 void DnsTcpListener::close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
+  limit_->stopAdmitting();
+  listener_->close();
   auto sessions = std::move(sessions_);
   for (auto& [raw, weak] : sessions) {
     if (auto session = weak.lock()) session->close();
   }
 }
 
-void DnsTcpListener::doAccept() {
-  acceptor_.async_accept(executor_, [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                tcp::socket socket) {
-    self->onAccept(ec, std::move(socket));
-  });
-}
-
-void DnsTcpListener::onAccept(const boost::system::error_code& ec, tcp::socket socket) {
-  if (closed_ || ec == boost::asio::error::operation_aborted) return;
-  if (ec) {
-    // EMFILE and friends: keep accepting; the next attempt may succeed.
-    log::warn("dns: tcp accept on ", local_.address().to_string(), ":", local_.port(), ": ",
-              ec.message());
-    return doAccept();
+void DnsTcpListener::onAccept(tcp::socket socket, const tcp::endpoint& client) {
+  if (closed_) {
+    limit_->release();
+    return;
   }
-  doAccept();
   DnsCounters& counters = gate_->counters();
-  boost::system::error_code local_ec;
-  boost::system::error_code peer_ec;
-  const tcp::endpoint observed = socket.local_endpoint(local_ec);
-  const tcp::endpoint client = socket.remote_endpoint(peer_ec);
-  if (local_ec || peer_ec) return;  // reset before we looked
-  if (sessions_.size() >= options_->max_tcp_connections) {
-    DnsCounters::bump(counters.tcp_rejected);
-    return;  // the socket closes as it goes out of scope
-  }
+  std::error_code local_ec;
+  const tcp::endpoint observed = originalDestinationOf(socket, local_ec);
   tcp::endpoint server = observed;
-  if (options_->original_destination) {
+  if (!local_ec && options_->original_destination) {
     const auto mapped = options_->original_destination(
         boost::asio::ip::udp::endpoint(observed.address(), observed.port()));
     server = tcp::endpoint(mapped.address(), mapped.port());
   }
-  if (server == local_) {
-    DnsCounters::bump(counters.not_redirected);
-    return;
+  if (local_ec || server == local_) {
+    if (!local_ec) DnsCounters::bump(counters.not_redirected);
+    limit_->release();
+    return;  // the socket closes as it goes out of scope
   }
   DnsCounters::bump(counters.tcp_connections);
   DnsCounters::bump(counters.tcp_open);
@@ -98,8 +74,9 @@ void DnsTcpListener::onAccept(const boost::system::error_code& ec, tcp::socket s
                           toIpAddress(server.address()), server.port(), policy::Protocol::kTcp};
   auto session = std::make_shared<DnsTcpSession>(
       std::move(socket), server, flow, options_, gate_,
-      [weak = weak_from_this(), gate = gate_](DnsTcpSession& closed) {
+      [weak = weak_from_this(), gate = gate_, limit = limit_](DnsTcpSession& closed) {
         DnsCounters::drop(gate->counters().tcp_open);
+        limit->release();
         if (auto self = weak.lock()) self->sessions_.erase(&closed);
       });
   sessions_.emplace(session.get(), session);

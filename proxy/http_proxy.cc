@@ -1,11 +1,7 @@
 #include "proxy/http_proxy.h"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cstring>
 
 #include "common/log.h"
 #include "proxy/http_proxy_context.h"
@@ -30,42 +26,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Every address of this host, for refusing connections whose original destination is one of
-// our listeners reached through a non-loopback address.
-std::vector<asio::ip::address> localAddresses() {
-  std::vector<asio::ip::address> out;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr) continue;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-      out.emplace_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
-      asio::ip::address_v6::bytes_type bytes;
-      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
-      out.emplace_back(asio::ip::address_v6(bytes, in6->sin6_scope_id));
-    }
-  }
-  ::freeifaddrs(list);
-  return out;
-}
-
 void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t shard,
                       Tcp::socket socket, const Tcp::endpoint& client) {
-  HttpCounters::Shard& counters = context->counters().shard(shard);
-  if (!context->tryAdmit()) {
-    // Accept and close, rather than leave the client hanging in the backlog.
-    if (context->active() >= context->options().limits.max_connections) {
-      bump(counters.connections_over_limit);
-    }
-    setAbortiveClose(socket);
-    boost::system::error_code ignored;
-    socket.close(ignored);
-    return;
-  }
-  auto session = std::make_shared<HttpSession>(std::move(socket), client, context, counters);
+  auto session = std::make_shared<HttpSession>(std::move(socket), client, context,
+                                               context->counters().shard(shard));
   context->add(session);
   session->start();
 }
@@ -87,12 +51,16 @@ Result<void> HttpProxy::start() {
   listener_options.transparent = opts.transparent;
   listener_options.reuse_port = pool_.contexts() > 1;
   listener_options.strand_per_connection = pool_.strandPerSession();
+  listener_options.limit = context_->limit();
   uint16_t port = 0;
   for (Tcp::endpoint endpoint : opts.bind) {
     if (endpoint.port() == 0) endpoint.port(port);
     for (size_t i = 0; i < pool_.contexts(); ++i) {
+      listener_options.on_refused = [context = context_, i] {
+        bump(context->counters().shard(i).connections_over_limit);
+      };
       auto listener = TransparentListener::open(
-          pool_.context(i), endpoint, listener_options,
+          pool_.context(i).get_executor(), endpoint, listener_options,
           [context = context_, i](Tcp::socket socket, const Tcp::endpoint& client) {
             acceptConnection(context, i, std::move(socket), client);
           });

@@ -5,7 +5,10 @@
 namespace portcullis::proxy {
 
 HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& policies, size_t shards)
-    : options_(std::move(options)), policies_(policies), counters_(shards) {}
+    : options_(std::move(options)),
+      policies_(policies),
+      counters_(shards),
+      limit_(std::make_shared<ConnectionLimit>(options_.limits.max_connections)) {}
 
 void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
                                        std::vector<boost::asio::ip::address> local_addresses) {
@@ -14,41 +17,14 @@ void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
 }
 
 bool HttpProxyContext::isOwnEndpoint(const Tcp::endpoint& destination) const {
-  bool our_port = false;
-  for (const Tcp::endpoint& listener : own_endpoints_) {
-    if (listener == destination) return true;
-    our_port = our_port || listener.port() == destination.port();
-  }
-  if (!our_port) return false;
-  const boost::asio::ip::address& a = destination.address();
-  if (a.is_loopback() || a.is_unspecified()) return true;
-  for (const boost::asio::ip::address& local : local_addresses_) {
-    if (local == a) return true;
-  }
-  return false;
+  return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
 }
 
 Tcp::endpoint HttpProxyContext::originalDestination(const Tcp::socket& socket,
                                                     std::error_code& ec) const {
   if (options_.original_destination) return options_.original_destination(socket, ec);
-  boost::system::error_code bec;
-  // TPROXY keeps the client's destination as the accepted socket's own address.
-  Tcp::endpoint local = socket.local_endpoint(bec);
-  ec = bec;
-  return local;
+  return originalDestinationOf(socket, ec);
 }
-
-bool HttpProxyContext::tryAdmit() {
-  if (!admitting_.load(std::memory_order_relaxed)) return false;
-  const uint32_t limit = options_.limits.max_connections;
-  uint32_t now = active_.load(std::memory_order_relaxed);
-  do {
-    if (now >= limit) return false;
-  } while (!active_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
-  return true;
-}
-
-void HttpProxyContext::release() { active_.fetch_sub(1, std::memory_order_relaxed); }
 
 void HttpProxyContext::add(const std::shared_ptr<HttpSession>& session) {
   std::lock_guard lock(mutex_);

@@ -12,6 +12,7 @@
 #include "proxy/http_counters.h"
 #include "proxy/http_proxy_options.h"
 #include "proxy/policy_store.h"
+#include "proxy/transparent_listener.h"
 
 namespace portcullis::proxy {
 
@@ -34,11 +35,12 @@ class HttpProxyContext {
 
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
-  // Admission: false when max-connections are already open, or once shutdown began.
-  bool tryAdmit();
-  void stopAdmitting() { admitting_.store(false, std::memory_order_relaxed); }
-  void release();
-  uint32_t active() const { return active_.load(std::memory_order_relaxed); }
+  // Admission (max-connections), done by the listeners; a session releases its unit.
+  const std::shared_ptr<ConnectionLimit>& limit() const { return limit_; }
+  bool tryAdmit() { return limit_->tryAdmit(); }
+  void stopAdmitting() { limit_->stopAdmitting(); }
+  void release() { limit_->release(); }
+  uint32_t active() const { return limit_->active(); }
 
   void add(const std::shared_ptr<HttpSession>& session);
   void remove(const HttpSession* session);
@@ -52,8 +54,7 @@ class HttpProxyContext {
   HttpCounters counters_;
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
-  std::atomic<uint32_t> active_{0};
-  std::atomic<bool> admitting_{true};
+  const std::shared_ptr<ConnectionLimit> limit_;
 
   mutable std::mutex mutex_;
   std::unordered_map<const HttpSession*, std::weak_ptr<HttpSession>> sessions_;

@@ -1,10 +1,13 @@
 #include "proxy/transparent_listener.h"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <cstring>
 
 #include "common/log.h"
 
@@ -13,37 +16,90 @@ namespace portcullis::proxy {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-TransparentListener::TransparentListener(asio::io_context& context, Options options,
+bool ConnectionLimit::tryAdmit() {
+  if (!admitting()) return false;
+  uint32_t now = active_.load(std::memory_order_relaxed);
+  do {
+    if (now >= max_) return false;
+  } while (!active_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+  return true;
+}
+
+Tcp::endpoint originalDestinationOf(const Tcp::socket& socket, std::error_code& ec) {
+  error_code bec;
+  Tcp::endpoint local = socket.local_endpoint(bec);
+  ec = bec;
+  return local;
+}
+
+std::vector<asio::ip::address> localAddresses() {
+  std::vector<asio::ip::address> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.emplace_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      out.emplace_back(asio::ip::address_v6(bytes, in6->sin6_scope_id));
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endpoint>& listeners,
+                   const std::vector<asio::ip::address>& local_addresses) {
+  bool our_port = false;
+  for (const Tcp::endpoint& listener : listeners) {
+    if (listener == destination) return true;
+    our_port = our_port || listener.port() == destination.port();
+  }
+  if (!our_port) return false;
+  const asio::ip::address& a = destination.address();
+  if (a.is_loopback() || a.is_unspecified()) return true;
+  for (const asio::ip::address& local : local_addresses) {
+    if (local == a) return true;
+  }
+  return false;
+}
+
+TransparentListener::TransparentListener(const asio::any_io_executor& executor, Options options,
                                          Handler on_accept)
-    : context_(context),
-      acceptor_(context),
-      backoff_(context),
-      options_(options),
+    : executor_(executor),
+      acceptor_(executor),
+      backoff_(executor),
+      options_(std::move(options)),
       on_accept_(std::move(on_accept)) {}
 
 Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
-    asio::io_context& context, const Tcp::endpoint& endpoint, const Options& options,
+    const asio::any_io_executor& executor, const Tcp::endpoint& endpoint, Options options,
     Handler on_accept) {
   std::shared_ptr<TransparentListener> listener(
-      new TransparentListener(context, options, std::move(on_accept)));
+      new TransparentListener(executor, std::move(options), std::move(on_accept)));
+  const Options& opts = listener->options_;
   Tcp::acceptor& acceptor = listener->acceptor_;
   error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return std::error_code(ec);
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec && endpoint.protocol() == Tcp::v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-  if (!ec && options.reuse_port) {
+  if (!ec && opts.reuse_port) {
     const int one = 1;
     if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
       return std::error_code(errno, std::system_category());
     }
   }
   if (ec) return std::error_code(ec);
-  if (options.transparent) {
+  if (opts.transparent) {
     if (std::error_code t = setTransparent(acceptor, endpoint.protocol())) return t;
   }
   acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(options.backlog, ec);
+  if (!ec) acceptor.listen(opts.backlog, ec);
   if (ec) return std::error_code(ec);
   listener->endpoint_ = acceptor.local_endpoint(ec);
   if (ec) return std::error_code(ec);
@@ -51,15 +107,17 @@ Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
 }
 
 void TransparentListener::start() {
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] { self->accept(); });
+  asio::post(executor_, [self = shared_from_this()] { self->accept(); });
 }
 
 void TransparentListener::stop() {
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    error_code ignored;
-    self->backoff_.cancel();
-    self->acceptor_.close(ignored);
-  });
+  asio::post(executor_, [self = shared_from_this()] { self->close(); });
+}
+
+void TransparentListener::close() {
+  error_code ignored;
+  backoff_.cancel();
+  acceptor_.close(ignored);
 }
 
 void TransparentListener::accept() {
@@ -67,9 +125,9 @@ void TransparentListener::accept() {
     self->onAccept(ec, std::move(socket));
   };
   if (options_.strand_per_connection) {
-    acceptor_.async_accept(asio::make_strand(context_), peer_, std::move(handler));
+    acceptor_.async_accept(asio::make_strand(executor_), peer_, std::move(handler));
   } else {
-    acceptor_.async_accept(context_, peer_, std::move(handler));
+    acceptor_.async_accept(executor_, peer_, std::move(handler));
   }
 }
 
@@ -84,8 +142,16 @@ void TransparentListener::onAccept(const error_code& ec, Tcp::socket socket) {
     });
     return;
   }
-  on_accept_(std::move(socket), peer_);
+  const Tcp::endpoint client = peer_;  // the next accept may fill peer_ at once
   accept();
+  if (options_.limit && !options_.limit->tryAdmit()) {
+    if (options_.limit->admitting() && options_.on_refused) options_.on_refused();
+    setAbortiveClose(socket);
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  on_accept_(std::move(socket), client);
 }
 
 }  // namespace portcullis::proxy
