@@ -19,7 +19,7 @@ packages=(
   nginx-light dnsmasq-base wrk dnsperf
 )
 if [[ ${1:-} == --bench ]]; then
-  packages+=(haproxy dnsdist)
+  packages+=(haproxy dnsdist python3)
 fi
 
 missing=()

@@ -1,0 +1,162 @@
+# Shared parts of the load benchmarks (bench/http, bench/dns). Source it from a bench script after
+# setting BENCH_NAME; it reuses the integration tests' namespace harness (client <-> node <->
+# server, 198.18.0.0/15 and 2001:db8::/32 only, everything torn down by PID and by name on EXIT).
+#   bench_parse_args "$@"        --portcullis PATH, --json FILE, --duration S, --access-log
+#   bench_topology               namespaces plus the sysctls a connection-per-request load needs
+#   bench_pc_start CONFIG LOG    portcullis run, pinned to the proxy CPU; sets PC_PID
+#   cpu_ticks PID / rss_kib PID  utime+stime (clock ticks) and VmRSS of one process (all threads)
+#   us_per_op TICKS OPS          CPU microseconds per operation
+#   json_row KEY=VALUE...        one JSON object (numbers bare, the rest quoted) appended to ROWS
+#   bench_write_json EXTRA       writes {"bench":..., "pinning":..., EXTRA, "rows":[...]} to --json
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bench_lib=$repo/bench/lib
+
+# Pinning: the load generator alone on one core, the proxy and the origin together on the other,
+# in every mode, so that "direct" and each proxy compete for exactly the same CPU.
+CLIENT_CPU=${CLIENT_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+DURATION=10
+ACCESS_LOG=0
+JSON_OUT=
+PORTCULLIS_BIN=
+
+bench_usage() {
+  cat <<USAGE
+usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] [--access-log]
+  --portcullis  the binary to measure (default: build/app/portcullis)
+  --json        where to write the results (default: bench/results/$BENCH_NAME.json)
+  --duration    seconds per load run (default 10)
+  --access-log  also run portcullis with its access log written to a file (issue 6's <5% target)
+Environment: CLIENT_CPU (default 0), PROXY_CPU (default 1). Needs root.
+USAGE
+}
+
+bench_parse_args() {
+  while (($#)); do
+    case $1 in
+      --portcullis) PORTCULLIS_BIN=$2; shift 2 ;;
+      --json) JSON_OUT=$2; shift 2 ;;
+      --duration) DURATION=$2; shift 2 ;;
+      --access-log) ACCESS_LOG=1; shift ;;
+      -h|--help) bench_usage; exit 0 ;;
+      *) bench_usage >&2; exit 2 ;;
+    esac
+  done
+  PORTCULLIS_BIN=${PORTCULLIS_BIN:-$repo/build/app/portcullis}
+  JSON_OUT=${JSON_OUT:-$repo/bench/results/$BENCH_NAME.json}
+  [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 300 ]] ||
+    { echo "--duration must be 1..300 seconds" >&2; exit 2; }
+  [[ $(id -u) -eq 0 ]] || { echo "bench/$BENCH_NAME needs root (namespaces, iptables)" >&2; exit 2; }
+  [[ -x $PORTCULLIS_BIN ]] || { echo "no portcullis binary at $PORTCULLIS_BIN (build it, or --portcullis PATH)" >&2; exit 2; }
+  bash "$repo/scripts/setup.sh" --bench
+}
+
+source "$repo/tests/integration/lib/netns.sh"
+
+bench_check_cpus() {
+  local cpu
+  for cpu in "$CLIENT_CPU" "$PROXY_CPU"; do
+    taskset -c "$cpu" true 2>/dev/null || fail "CPU $cpu is not usable here (set CLIENT_CPU/PROXY_CPU)"
+  done
+}
+
+bench_topology() {
+  netns_topology
+  local ns
+  # A connection per request opens tens of thousands of connections in 10 s: use the whole port
+  # range and let TIME_WAIT ports be reused, alike in every namespace and every mode.
+  for ns in "$NS_CLIENT" "$NS_NODE" "$NS_SERVER"; do
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1 \
+      net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
+  done
+}
+
+pinning_text() {
+  echo "pinning: client (load generator) on CPU $CLIENT_CPU; proxy and origin on CPU $PROXY_CPU (taskset -c, set before exec, so every thread and child inherits it)"
+}
+
+cpu_ticks() {  # PID: utime + stime of the whole process (all threads), in clock ticks
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+rss_kib() {  # PID
+  awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+us_per_op() {  # TICKS OPS
+  awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "null" }'
+}
+
+ratio() {  # A B: A/B with two decimals, or null
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'
+}
+
+bench_pc_start() {  # CONFIG LOG
+  : >"$2"
+  netns_spawn "$NS_NODE" "$2" taskset -c "$PROXY_CPU" "$PORTCULLIS_BIN" run --config "$1" --log-level info
+  PC_PID=$NETNS_LAST_PID
+  wait_until 15 grep -q "running; reconcile every" "$2" || { cat "$2" >&2; fail "portcullis did not start"; }
+  [[ $(cat "/proc/$PC_PID/comm") == portcullis ]] || fail "PID $PC_PID is not portcullis"
+}
+
+# The first lines of a portcullis config for the benches: proxy limits at their defaults, the
+# access log off unless a variant asks for it.
+bench_pc_config() {  # DIR ACCESS_LOG_VALUE
+  cat >"$1/config.yaml" <<CONFIG
+proxy:
+  port-range: [20000, 20004]
+  access-log: "$2"
+datapath:
+  ipv6: false
+  route-table: 2004
+  rule-priority: 9
+  reconcile-interval: 10s
+  iptables: nft
+policy-files: [policy.yaml]
+CONFIG
+}
+
+# Applies the IPv4 datapath that `portcullis run --dry-run` prints for CONFIG (the iptables-restore
+# payload, the fwmark rule and the local route), so a peer proxy bound to the same port gets
+# exactly portcullis's TPROXY redirection. Prints the HTTP/DNS listener ports: "NAME PORT" lines.
+bench_apply_dry_run() {  # CONFIG
+  local out=$NETNS_TMP/dry-run.txt
+  ip netns exec "$NS_NODE" "$PORTCULLIS_BIN" run --config "$1" --dry-run >"$out" ||
+    fail "portcullis run --dry-run failed: $(cat "$out")"
+  awk '/^# iptables-restore .*\(IPv4\)/ {on = 1; next} /^# / {on = 0} on' "$out" |
+    ip netns exec "$NS_NODE" iptables-restore -w --noflush || fail "applying the dry-run payload failed"
+  awk '/^# (rules|routes)/ {on = 1; next} /^# / {on = 0} on && /^ip / {print}' "$out" |
+    while read -r line; do
+      # shellcheck disable=SC2086  # the dry-run prints plain argv words
+      ip netns exec "$NS_NODE" $line || fail "failed: $line"
+    done
+  sed -n 's/^listener \([^ ]*\) port \([0-9]*\) .*/\1 \2/p' "$out"
+}
+
+ROWS=()
+json_row() {  # KEY=VALUE...
+  local kv key value out=""
+  for kv in "$@"; do
+    key=${kv%%=*}
+    value=${kv#*=}
+    if [[ $value =~ ^-?[0-9]+(\.[0-9]+)?$ || $value == null ]]; then
+      out+="\"$key\": $value, "
+    else
+      out+="\"$key\": \"${value//\"/\\\"}\", "
+    fi
+  done
+  ROWS+=("{${out%, }}")
+}
+
+bench_write_json() {  # EXTRA_JSON_MEMBERS (may be empty)
+  mkdir -p "$(dirname "$JSON_OUT")"
+  local rows
+  rows=$(IFS=,; echo "${ROWS[*]}")
+  printf '{"bench": "%s", "time": "%s", "host_cpus": %s, "duration_s": %s, "pinning": {"client_cpu": %s, "proxy_and_origin_cpu": %s}%s, "rows": [%s]}\n' \
+    "$BENCH_NAME" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$DURATION" "$CLIENT_CPU" "$PROXY_CPU" \
+    "${1:+, $1}" "$rows" >"$JSON_OUT"
+  echo "results written to $JSON_OUT"
+}
