@@ -1,0 +1,55 @@
+// The counters of the TLS listener (portcullis-tls-egress), sharded per I/O thread like
+// HttpCounters (relaxed atomics, one cache line per shard); a scrape sums them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace portcullis::proxy {
+
+struct TlsCountersSnapshot {
+  uint64_t connections_accepted = 0;
+  int64_t connections_active = 0;
+  uint64_t connections_over_limit = 0;  // reset at once: max-connections reached
+  uint64_t loops_refused = 0;           // original destination was the proxy itself
+  uint64_t allowed = 0;                 // SNI allowed, relayed
+  uint64_t denied = 0;                  // SNI present, not allowed: reset
+  uint64_t no_sni = 0;                  // ClientHello without SNI: reset
+  uint64_t malformed = 0;               // not a TLS ClientHello, or oversized: reset
+  uint64_t hello_timeouts = 0;          // no whole ClientHello within header-timeout: reset
+  uint64_t upstream_unavailable = 0;    // allowed, but the origin could not be reached: reset
+  uint64_t idle_timeouts = 0;
+};
+
+class TlsCounters {
+ public:
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> connections_accepted{0};
+    std::atomic<int64_t> connections_active{0};
+    std::atomic<uint64_t> connections_over_limit{0};
+    std::atomic<uint64_t> loops_refused{0};
+    std::atomic<uint64_t> allowed{0};
+    std::atomic<uint64_t> denied{0};
+    std::atomic<uint64_t> no_sni{0};
+    std::atomic<uint64_t> malformed{0};
+    std::atomic<uint64_t> hello_timeouts{0};
+    std::atomic<uint64_t> upstream_unavailable{0};
+    std::atomic<uint64_t> idle_timeouts{0};
+  };
+
+  explicit TlsCounters(size_t shards) : shards_(shards == 0 ? 1 : shards) {}
+  Shard& shard(size_t index) { return shards_[index % shards_.size()]; }
+  TlsCountersSnapshot snapshot() const;
+
+  // Relaxed: counters order nothing.
+  template <class T>
+  static void bump(std::atomic<T>& counter, T by = 1) {
+    counter.fetch_add(by, std::memory_order_relaxed);
+  }
+
+ private:
+  std::vector<Shard> shards_;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,56 @@
+// What every session of one TlsProxy shares: options, policy store, counters, the connection
+// limit, the proxy's own endpoints (loop refusal) and the registry of live sessions (shutdown).
+// Held by shared_ptr so a session ending on an I/O thread never outlives it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/policy_store.h"
+#include "proxy/tls_counters.h"
+#include "proxy/tls_proxy_options.h"
+#include "proxy/transparent_listener.h"
+
+namespace portcullis::proxy {
+
+class TlsSession;
+
+class TlsProxyContext {
+ public:
+  TlsProxyContext(TlsProxyOptions options, PolicyStore& policies, size_t shards);
+
+  const TlsProxyOptions& options() const { return options_; }
+  PolicyStore& policies() const { return policies_; }
+  TlsCounters& counters() { return counters_; }
+  const std::shared_ptr<ConnectionLimit>& limit() const { return limit_; }
+
+  void setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
+                       std::vector<boost::asio::ip::address> local_addresses);
+  bool isOwnEndpoint(const Tcp::endpoint& destination) const {
+    return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
+  }
+  Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
+
+  void add(const std::shared_ptr<TlsSession>& session);
+  void remove(const TlsSession* session);
+  std::vector<std::shared_ptr<TlsSession>> sessions() const;
+  // Called (once) when the last session has gone after setOnEmpty; on that session's thread.
+  void setOnEmpty(std::function<void()> callback);
+
+ private:
+  const TlsProxyOptions options_;
+  PolicyStore& policies_;
+  TlsCounters counters_;
+  const std::shared_ptr<ConnectionLimit> limit_;
+  std::vector<Tcp::endpoint> own_endpoints_;
+  std::vector<boost::asio::ip::address> local_addresses_;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<const TlsSession*, std::weak_ptr<TlsSession>> sessions_;
+  std::function<void()> on_empty_;
+};
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,264 @@
+#include "proxy/tls_session.h"
+
+#include <algorithm>
+#include <boost/asio/write.hpp>
+
+#include "common/log.h"
+#include "proxy/tls_proxy_context.h"
+
+namespace portcullis::proxy {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using Bump = TlsCounters;
+
+TlsSession::TlsSession(Tcp::socket downstream, Tcp::endpoint client,
+                       std::shared_ptr<TlsProxyContext> context, TlsCounters::Shard& counters)
+    : down_(std::move(downstream)),
+      up_(down_.get_executor()),
+      timer_(down_.get_executor()),
+      context_(std::move(context)),
+      counters_(counters),
+      client_(client),
+      down_in_(std::max(context_->options().buffer_bytes, kMaxClientHelloBuffer)),
+      up_in_(context_->options().buffer_bytes) {
+  Bump::bump(counters_.connections_accepted);
+  Bump::bump<int64_t>(counters_.connections_active, 1);
+}
+
+TlsSession::~TlsSession() {
+  Bump::bump<int64_t>(counters_.connections_active, -1);
+  context_->limit()->release();
+  context_->remove(this);
+}
+
+const std::string& TlsSession::name() const { return context_->options().name; }
+
+void TlsSession::start() {
+  std::error_code ec;
+  destination_ = context_->originalDestination(down_, ec);
+  if (ec) return close(true);
+  if (context_->isOwnEndpoint(destination_)) {
+    Bump::bump(counters_.loops_refused);
+    log::debug(name(), ": refused a connection to the proxy itself from ", client_);
+    return close(true);
+  }
+  flow_ = {context_->options().direction, ipAddressOf(client_.address()),
+           ipAddressOf(destination_.address()), destination_.port(), policy::Protocol::kTcp};
+  setDeadline(context_->options().limits.header_timeout);
+  readHello();
+}
+
+void TlsSession::drain() {
+  if (phase_ == Phase::kHello || phase_ == Phase::kConnect) close(true);
+}
+
+void TlsSession::abort() {
+  if (phase_ != Phase::kClosed) close(true);
+}
+
+// ---------------------------------------------------------------- ClientHello
+
+void TlsSession::readHello() {
+  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
+    self->onHelloRead(e, n);
+  });
+}
+
+void TlsSession::onHelloRead(const error_code& ec, size_t n) {
+  if (phase_ != Phase::kHello) return;
+  if (ec) {
+    // The client gave up (or reset) before its ClientHello was complete: nothing to judge.
+    log::debug(name(), ": ", client_, " closed before a whole ClientHello: ", ec.message());
+    return close(true);
+  }
+  down_in_.commit(n);
+  ClientHelloPeek hello = peekClientHello(down_in_.data());
+  if (hello.status == ClientHelloPeek::Status::kNeedMore &&
+      down_in_.data().size() >= kMaxClientHelloBuffer) {
+    hello.status = ClientHelloPeek::Status::kTooLarge;  // cannot happen within the parser's bounds
+  }
+  if (hello.status == ClientHelloPeek::Status::kNeedMore) return readHello();
+  judge(hello);
+}
+
+void TlsSession::judge(const ClientHelloPeek& hello) {
+  if (hello.status != ClientHelloPeek::Status::kComplete) {
+    Bump::bump(counters_.malformed);
+    return deny(toString(hello.status));
+  }
+  server_name_ = hello.server_name;
+  const PolicyStore::Pointer policy = context_->policies().load();
+  if (!policy) return deny("no policy");
+  const policy::FlowRules rules = policy->matchFlow(flow_, policy::L7Protocol::kTls);
+  // Interception is not built yet: a flow a terminatingTLS rule selects must not pass
+  // unexamined, as its http rules would never be applied.
+  for (uint32_t index : rules.rules) {
+    if (policy->source().rules[index].terminating_tls) {
+      Bump::bump(counters_.denied);
+      return deny("terminatingTLS (interception) is not supported yet");
+    }
+  }
+  const policy::NameVerdict verdict = policy->tls(rules, server_name_);
+  if (!verdict.allowed) {
+    Bump::bump(server_name_.empty() ? counters_.no_sni : counters_.denied);
+    return deny(server_name_.empty() ? "no SNI"
+                                     : rules.empty() ? "no rule selects the flow" : "SNI not allowed");
+  }
+  Bump::bump(counters_.allowed);
+  log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_, " rule=",
+             verdict.rule);
+  connectUpstream();
+}
+
+void TlsSession::deny(const char* reason) {
+  log::info(name(), ": deny ", client_, " -> ", destination_, " sni=",
+            server_name_.empty() ? "-" : server_name_, ": ", reason);
+  close(true);
+}
+
+// ---------------------------------------------------------------- upstream
+
+void TlsSession::connectUpstream() {
+  phase_ = Phase::kConnect;
+  const TlsProxyOptions& options = context_->options();
+  error_code ec;
+  up_.open(destination_.protocol(), ec);
+  std::error_code setup;
+  if (!ec && options.upstream_mark != 0) setup = setMark(up_, options.upstream_mark);
+  if (!ec && !setup && options.preserve_source) {
+    // The origin sees the client's address; the datapath's `-m socket --transparent` rule
+    // brings the replies back to this socket.
+    setup = setTransparent(up_, destination_.protocol());
+    if (!setup) up_.bind(Tcp::endpoint(client_.address(), 0), ec);
+  }
+  if (ec || setup) {
+    log::warn(name(), ": upstream socket for ", destination_, ": ",
+              ec ? ec.message() : setup.message());
+    Bump::bump(counters_.upstream_unavailable);
+    return close(true);
+  }
+  setDeadline(options.connect_timeout);
+  up_.async_connect(destination_,
+                    [self = shared_from_this()](error_code e) { self->onUpstreamConnect(e); });
+}
+
+void TlsSession::onUpstreamConnect(const error_code& ec) {
+  if (phase_ != Phase::kConnect) return;
+  if (ec) {
+    // No TLS alert can be sent without terminating; the client sees a reset, as for a deny.
+    log::info(name(), ": upstream ", destination_, " for ", client_, " sni=", server_name_, ": ",
+              ec.message());
+    Bump::bump(counters_.upstream_unavailable);
+    return close(true);
+  }
+  error_code ignored;
+  up_.set_option(Tcp::no_delay(true), ignored);
+  down_.set_option(Tcp::no_delay(true), ignored);
+  phase_ = Phase::kRelay;
+  relay_open_ = 2;
+  setDeadline(context_->options().limits.idle_timeout);
+  relay(true);   // the buffered ClientHello (and whatever followed it) goes first
+  relay(false);
+}
+
+// ---------------------------------------------------------------- relay
+
+// Moves what is buffered for one direction, then reads more: down_in_ carries client bytes
+// upstream, up_in_ carries origin bytes downstream.
+void TlsSession::relay(bool to_upstream) {
+  ByteBuffer& buffer = to_upstream ? down_in_ : up_in_;
+  Tcp::socket& from = to_upstream ? down_ : up_;
+  Tcp::socket& to = to_upstream ? up_ : down_;
+  if (!buffer.empty()) {
+    asio::async_write(to, asio::buffer(buffer.data()),
+                      [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                        self->onRelayWritten(to_upstream, e, n);
+                      });
+    return;
+  }
+  buffer.release();  // an idle direction holds no buffer
+  from.async_read_some(buffer.space(),
+                       [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                         self->onRelayRead(to_upstream, e, n);
+                       });
+}
+
+void TlsSession::onRelayRead(bool to_upstream, const error_code& ec, size_t n) {
+  if (phase_ != Phase::kRelay) return;
+  if (ec == asio::error::eof) {
+    // Half-close: pass the FIN on and keep the other direction going until it ends too.
+    error_code ignored;
+    (to_upstream ? up_ : down_).shutdown(Tcp::socket::shutdown_send, ignored);
+    if (--relay_open_ == 0) close(false);
+    return;
+  }
+  if (ec) {
+    log::debug(name(), ": relay read from ", to_upstream ? "client " : "origin ", ec.message());
+    return close(true);
+  }
+  last_activity_ = std::chrono::steady_clock::now();
+  (to_upstream ? down_in_ : up_in_).commit(n);
+  relay(to_upstream);
+}
+
+void TlsSession::onRelayWritten(bool to_upstream, const error_code& ec, size_t n) {
+  if (phase_ != Phase::kRelay) return;
+  if (ec) {
+    log::debug(name(), ": relay write to ", to_upstream ? "origin " : "client ", ec.message());
+    return close(true);
+  }
+  last_activity_ = std::chrono::steady_clock::now();
+  (to_upstream ? down_in_ : up_in_).consume(n);
+  relay(to_upstream);
+}
+
+// ---------------------------------------------------------------- endings
+
+void TlsSession::setDeadline(Duration after) {
+  last_activity_ = std::chrono::steady_clock::now();
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this()](error_code e) { self->onDeadline(e); });
+}
+
+void TlsSession::onDeadline(const error_code& ec) {
+  if (ec || phase_ == Phase::kClosed) return;
+  switch (phase_) {
+    case Phase::kHello:
+      Bump::bump(counters_.hello_timeouts);
+      return deny("no whole ClientHello within header-timeout");
+    case Phase::kConnect:
+      log::info(name(), ": upstream ", destination_, " for ", client_, " sni=", server_name_,
+                ": connect timeout");
+      Bump::bump(counters_.upstream_unavailable);
+      return close(true);
+    case Phase::kRelay: {
+      // Activity re-arms lazily: one timer wait per idle-timeout, not one per read.
+      const auto idle = context_->options().limits.idle_timeout;
+      const auto due = last_activity_ + idle;
+      if (due > std::chrono::steady_clock::now()) {
+        timer_.expires_at(due);
+        timer_.async_wait([self = shared_from_this()](error_code e) { self->onDeadline(e); });
+        return;
+      }
+      Bump::bump(counters_.idle_timeouts);
+      return close(true);
+    }
+    case Phase::kClosed:
+      return;
+  }
+}
+
+void TlsSession::close(bool reset) {
+  phase_ = Phase::kClosed;
+  error_code ignored;
+  timer_.cancel();
+  if (reset) {
+    setAbortiveClose(down_);
+    if (up_.is_open()) setAbortiveClose(up_);
+  }
+  down_.close(ignored);
+  up_.close(ignored);
+}
+
+}  // namespace portcullis::proxy
