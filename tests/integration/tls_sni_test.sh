@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# TLS SNI passthrough through `portcullis run` (issue 7), end to end: nginx serves HTTPS with a
+# certificate this test makes; curl in the client namespace reaches it by name (--resolve).
+# An allowed SNI (exact and wildcard, IPv4 and IPv6) gets the origin's page under the origin's
+# own certificate (nothing is intercepted); a denied SNI and a ClientHello without SNI are
+# reset and never reach the origin; plain HTTP on 443 is reset; SIGTERM exits 0.
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/lib/netns.sh"
+source "$here/lib/portcullis.sh" "$1"
+netns_require_root
+command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it)"
+
+netns_topology
+dir=$NETNS_TMP
+pc_write_config "$dir"
+cat >"$dir/policy.yaml" <<'POLICY'
+rules:
+  - name: tls-egress
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
+      ports: [{port: 443, protocol: TCP}]
+    tls:
+      - serverNames: ["api.example.test", "*.cdn.example.test"]
+POLICY
+
+# The origin's certificate, valid for every name the test uses (denied ones too, so a failure
+# can only come from the proxy).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=api.example.test -keyout "$dir/origin.key" -out "$dir/origin.crt" \
+  -addext "subjectAltName=DNS:api.example.test,DNS:img.cdn.example.test,DNS:evil.example.test,DNS:a.b.cdn.example.test" \
+  2>/dev/null || fail "openssl req failed"
+mkdir -p "$dir/nginx-tmp"
+chmod 777 "$dir/nginx-tmp"
+chmod 755 "$dir"
+chmod 644 "$dir/origin.key"  # nginx reads it as root before dropping privileges; test only
+cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 64; }
+http {
+  log_format sni '\$ssl_server_name \$request_uri \$status';
+  access_log $dir/access.log sni;
+  client_body_temp_path $dir/nginx-tmp/body;
+  proxy_temp_path $dir/nginx-tmp/proxy;
+  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
+  scgi_temp_path $dir/nginx-tmp/scgi;
+  server {
+    listen 198.18.2.2:443 ssl;
+    listen [2001:db8:2::2]:443 ssl;
+    ssl_certificate $dir/origin.crt;
+    ssl_certificate_key $dir/origin.key;
+    location / { return 200 "hello over tls\n"; }
+  }
+}
+CONF
+: >"$dir/access.log"
+netns_spawn "$NS_SERVER" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
+wait_until 5 ip netns exec "$NS_SERVER" curl -sf -o /dev/null --cacert "$dir/origin.crt" \
+  --resolve api.example.test:443:198.18.2.2 https://api.example.test/ ||
+  { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
+: >"$dir/access.log"
+
+pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
+grep -Eq "listener portcullis-tls-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
+  fail "no TLS listener line: $(cat "$dir/run.log")"
+
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+https() {  # NAME ADDRESS [curl args]: GET https://NAME/ with NAME resolved to ADDRESS
+  local name=$1 address=$2
+  shift 2
+  client curl -sS --max-time 5 --cacert "$dir/origin.crt" --resolve "$name:443:$address" \
+    "$@" "https://$name/"
+}
+
+# Allowed, both families, exact name and wildcard; the certificate is the origin's own: curl
+# trusts only it, and its fingerprint is the one openssl saw through the proxy.
+for address in 198.18.2.2 "[2001:db8:2::2]"; do
+  for name in api.example.test img.cdn.example.test; do
+    body=$(https "$name" "$address" 2>"$dir/curl.err") ||
+      fail "allowed $name at $address: $(cat "$dir/curl.err")"
+    [[ $body == "hello over tls" ]] || fail "allowed $name at $address: body '$body'"
+  done
+done
+want=$(openssl x509 -in "$dir/origin.crt" -noout -fingerprint -sha256)
+seen=$(client openssl s_client -connect 198.18.2.2:443 -servername api.example.test </dev/null 2>/dev/null |
+  openssl x509 -noout -fingerprint -sha256) || fail "openssl s_client through the proxy failed"
+[[ $seen == "$want" ]] || fail "the client saw another certificate: $seen (origin: $want)"
+[[ $(grep -c "^api.example.test / 200" "$dir/access.log") -eq 2 ]] ||
+  fail "origin log: $(cat "$dir/access.log")"
+
+# Denied: a name outside the list, one label too deep for the wildcard, and no SNI at all
+# (curl sends none for an IP address). Each is reset after the ClientHello.
+for name in evil.example.test a.b.cdn.example.test; do
+  if https "$name" 198.18.2.2 -o /dev/null 2>"$dir/curl.err"; then fail "denied $name passed"; fi
+  grep -qi "reset" "$dir/curl.err" || fail "denied $name: not a reset: $(cat "$dir/curl.err")"
+  grep -q "deny .* sni=$name: SNI not allowed" "$dir/run.log" || fail "no deny log line for $name"
+done
+if client curl -sS --max-time 5 -k -o /dev/null https://198.18.2.2/ 2>"$dir/curl.err"; then
+  fail "a ClientHello without SNI passed"
+fi
+grep -qi "reset" "$dir/curl.err" || fail "no SNI: not a reset: $(cat "$dir/curl.err")"
+grep -q "deny .* sni=-: no SNI" "$dir/run.log" || fail "no deny log line for the missing SNI"
+# Plain HTTP to port 443 is not a ClientHello.
+if client curl -sS --max-time 5 -o /dev/null http://198.18.2.2:443/ 2>"$dir/curl.err"; then
+  fail "plain HTTP on 443 passed"
+fi
+grep -q "malformed ClientHello" "$dir/run.log" || fail "no deny log line for plain HTTP"
+grep -Eq "^(evil|a\.b\.cdn|-) " "$dir/access.log" && fail "a denied connection reached the origin"
+
+netns_stop "$PC_PID" TERM || fail "portcullis exited $? on SIGTERM"
+echo "PASS: tls_sni_test"
