@@ -41,12 +41,19 @@ ListenerSet::~ListenerSet() {
 }
 
 bool ListenerSet::isOpen(const std::string& name) const {
-  return http_.count(name) > 0 || dns_.count(name) > 0;
+  return http_.count(name) > 0 || dns_.count(name) > 0 || tls_.count(name) > 0;
 }
 
 Result<void> ListenerSet::open(const policy::Config& config, const std::string& name, uint16_t port) {
   const auto kind = kindOf(name);
-  if (!kind || kind->l7 == L7Protocol::kTls) return std::make_error_code(std::errc::not_supported);
+  if (!kind) return std::make_error_code(std::errc::not_supported);
+  if (kind->l7 == L7Protocol::kTls) {
+    auto proxy = std::make_unique<proxy::TlsProxy>(pool_, proxy::tlsProxyOptions(config, port),
+                                                   policies_);
+    if (auto started = proxy->start(); !started) return started.error();
+    tls_.emplace(name, std::move(proxy));
+    return ok();
+  }
   if (kind->l7 == L7Protocol::kHttp) {
     auto proxy = std::make_unique<proxy::HttpProxy>(
         pool_, proxy::httpProxyOptions(config, kind->direction, port), policies_);
@@ -70,18 +77,18 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
 
 void ListenerSet::shutdown(Duration grace, std::function<void()> done) {
   for (auto& [name, dns] : dns_) dns->shutdown();
-  if (http_.empty()) {
+  if (http_.empty() && tls_.empty()) {
     done();
     return;
   }
-  // `done` once the last HTTP listener has no session left.
-  auto remaining = std::make_shared<std::atomic<size_t>>(http_.size());
+  // `done` once the last HTTP and TLS listener has no session left.
+  auto remaining = std::make_shared<std::atomic<size_t>>(http_.size() + tls_.size());
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
-  for (auto& [name, http] : http_) {
-    http->shutdown(grace, [remaining, shared_done] {
-      if (remaining->fetch_sub(1) == 1) (*shared_done)();
-    });
-  }
+  const auto one_done = [remaining, shared_done] {
+    if (remaining->fetch_sub(1) == 1) (*shared_done)();
+  };
+  for (auto& [name, http] : http_) http->shutdown(grace, one_done);
+  for (auto& [name, tls] : tls_) tls->shutdown(grace, one_done);
 }
 
 }  // namespace portcullis::app

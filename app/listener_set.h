@@ -18,6 +18,7 @@
 #include "proxy/http_proxy.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
+#include "proxy/tls_proxy.h"
 
 namespace portcullis::app {
 
@@ -30,8 +31,7 @@ class ListenerSet {
 
   bool isOpen(const std::string& name) const;
   // Binds listener `name` ("portcullis-dns-egress", ...) on `port` with the config's options and
-  // starts serving. EADDRINUSE when the port is taken (the caller draws another). A listener of
-  // a kind no proxy serves yet (TLS) is reported as errc::not_supported.
+  // starts serving. EADDRINUSE when the port is taken (the caller draws another).
   Result<void> open(const policy::Config& config, const std::string& name, uint16_t port);
 
   // Stops accepting everywhere; DNS sockets close at once, HTTP exchanges in flight get up to
@@ -44,6 +44,7 @@ class ListenerSet {
   std::shared_ptr<proxy::DnsNameCache> names_;
   std::map<std::string, std::unique_ptr<proxy::HttpProxy>> http_;
   std::map<std::string, std::unique_ptr<proxy::DnsProxy>> dns_;
+  std::map<std::string, std::unique_ptr<proxy::TlsProxy>> tls_;
 };
 
 }  // namespace portcullis::app
