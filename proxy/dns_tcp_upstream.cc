@@ -1,5 +1,6 @@
 #include "proxy/dns_tcp_upstream.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -21,21 +22,19 @@ DnsTcpUpstream::DnsTcpUpstream(const boost::asio::any_io_executor& executor, tcp
                                uint32_t mark, Duration timeout, Done done)
     : executor_(executor),
       socket_(executor),
-      timer_(executor),
       server_(std::move(server)),
       mark_(mark),
-      timeout_(timeout),
-      done_(std::move(done)) {}
+      done_(std::move(done)),
+      pending_(executor, timeout,
+               [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); }) {}
 
 void DnsTcpUpstream::forward(std::span<const uint8_t> message, Query query) {
-  auto framed = std::make_shared<std::vector<uint8_t>>();
-  framed->reserve(message.size() + 2);
-  framed->push_back(static_cast<uint8_t>(message.size() >> 8));
-  framed->push_back(static_cast<uint8_t>(message.size()));
-  framed->insert(framed->end(), message.begin(), message.end());
-  pending_.push_back({std::move(query), framed, Clock::now() + timeout_, false});
+  auto framed = std::make_shared<std::vector<uint8_t>>(message.size() + 2);
+  (*framed)[0] = static_cast<uint8_t>(message.size() >> 8);
+  (*framed)[1] = static_cast<uint8_t>(message.size());
+  std::copy(message.begin(), message.end(), framed->begin() + 2);
+  pending_.push({std::move(query), framed, false}, shared_from_this());
   to_write_.push_back(std::move(framed));
-  armTimer();
   switch (state_) {
     case State::kIdle:
       return connect();
@@ -62,9 +61,7 @@ void DnsTcpUpstream::connect() {
       if (self->generation_ == generation && !self->closed_) {
         self->state_ = State::kIdle;
         self->to_write_.clear();
-        while (!self->pending_.empty() && !self->closed_) {
-          self->finish(self->pending_.begin(), failure, {});
-        }
+        self->pending_.failAll(failure);
       }
     });
     return;
@@ -81,8 +78,7 @@ void DnsTcpUpstream::onConnect(uint64_t generation, const boost::system::error_c
     // No connection at all: a second try would meet the same refusal.
     state_ = State::kIdle;
     to_write_.clear();
-    while (!pending_.empty() && !closed_) finish(pending_.begin(), toStd(ec), {});
-    return;
+    return pending_.failAll(toStd(ec));
   }
   state_ = State::kConnected;
   doWrite();
@@ -130,7 +126,7 @@ void DnsTcpUpstream::onAnswer(uint64_t generation, const boost::system::error_co
   if (ec) return onConnectionLost(toStd(ec));
   if (const auto header = parseDnsHeader(answer_); header && header->qr()) {
     for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-      const DnsMessage& q = it->query.query;
+      const DnsMessage& q = it->query.query.query;
       if (q.header.id == header->id && dnsQuestionMatches(answer_, q.question)) {
         finish(it, {}, answer_);
         break;
@@ -149,51 +145,31 @@ void DnsTcpUpstream::onConnectionLost(std::error_code ec) {
   socket_.close(ignored);
   to_write_.clear();
   for (auto it = pending_.begin(); it != pending_.end() && !closed_;) {
-    if (it->resent) {
+    if (it->query.resent) {
       finish(it++, ec, {});
     } else {
-      it->resent = true;
-      to_write_.push_back(it->framed);
+      it->query.resent = true;
+      to_write_.push_back(it->query.framed);
       ++it;
     }
   }
   if (!closed_ && !to_write_.empty()) connect();
 }
 
-void DnsTcpUpstream::armTimer() {
-  if (timer_armed_ || pending_.empty()) return;
-  timer_armed_ = true;
-  timer_.expires_at(pending_.front().deadline);
-  timer_.async_wait(
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->onTimer(ec); });
-}
-
-void DnsTcpUpstream::onTimer(const boost::system::error_code& ec) {
-  timer_armed_ = false;
-  if (closed_ || ec) return;
-  const auto now = Clock::now();
-  while (!pending_.empty() && !closed_ && pending_.front().deadline <= now) {
-    finish(pending_.begin(), std::make_error_code(std::errc::timed_out), {});
-  }
-  if (!closed_) armTimer();
-}
-
-void DnsTcpUpstream::finish(PendingList::iterator it, std::error_code ec,
+void DnsTcpUpstream::finish(PendingQueries::Iterator it, std::error_code ec,
                             std::span<const uint8_t> answer) {
-  Query query = std::move(it->query);
-  pending_.erase(it);
-  if (!closed_) done_(query, ec, answer);
+  Pending pending = pending_.take(it);
+  if (!closed_) done_(pending.query, ec, answer);
 }
 
 void DnsTcpUpstream::close() {
   if (closed_) return;
   closed_ = true;
   ++generation_;
-  timer_.cancel();
+  pending_.close();
   boost::system::error_code ignored;
   socket_.close(ignored);
   to_write_.clear();
-  pending_.clear();
 }
 
 }  // namespace portcullis::proxy

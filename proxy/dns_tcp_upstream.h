@@ -4,7 +4,7 @@
 // servers that serve few TCP clients at a time, dnsmasq's 20 for one). Queries are pipelined
 // (RFC 7766 6.2.1.1) and answers matched by ID in whatever order they come.
 //
-// proxy.dns.upstream-timeout per query, in sending order (one timer). When the server closes
+// proxy.dns.upstream-timeout per query (DnsPendingQueries). When the server closes
 // or resets the connection with queries unanswered, each is sent once more on a new connection
 // (servers may close after any answer, RFC 7766 6.2.3); a second loss, or a failed connect,
 // fails them.
@@ -13,18 +13,17 @@
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
 #include <memory>
 #include <span>
 #include <system_error>
 #include <vector>
 
 #include "common/duration.h"
+#include "proxy/dns_pending_queries.h"
 #include "proxy/dns_policy_gate.h"
 
 namespace portcullis::proxy {
@@ -56,10 +55,9 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   struct Pending {
     Query query;
     Bytes framed;
-    Clock::time_point deadline;
     bool resent = false;  // had its second chance on a new connection
   };
-  using PendingList = std::list<Pending>;
+  using PendingQueries = DnsPendingQueries<Pending>;
 
   void connect();
   void onConnect(uint64_t generation, const boost::system::error_code& ec);
@@ -70,18 +68,14 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   void onAnswer(uint64_t generation, const boost::system::error_code& ec);
   // The connection ended: resend what may be resent, fail the rest.
   void onConnectionLost(std::error_code ec);
-  void armTimer();
-  void onTimer(const boost::system::error_code& ec);
-  void finish(PendingList::iterator it, std::error_code ec, std::span<const uint8_t> answer);
+  void finish(PendingQueries::Iterator it, std::error_code ec, std::span<const uint8_t> answer);
 
   boost::asio::any_io_executor executor_;
   tcp::socket socket_;
-  boost::asio::steady_timer timer_;
   const tcp::endpoint server_;
   const uint32_t mark_;
-  const Duration timeout_;
   Done done_;
-  PendingList pending_;  // in forwarding order, which is deadline order
+  PendingQueries pending_;
   // What to write on the connection, in order; a query that timed out meanwhile is still
   // written (its answer, unmatched, is dropped).
   std::deque<Bytes> to_write_;
@@ -90,7 +84,6 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   uint64_t generation_ = 0;  // of the connection: handlers of a lost one are ignored
   enum class State : uint8_t { kIdle, kConnecting, kConnected } state_ = State::kIdle;
   bool writing_ = false;
-  bool timer_armed_ = false;
   bool closed_ = false;
 };
 

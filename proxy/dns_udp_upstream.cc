@@ -32,11 +32,11 @@ constexpr int kMaxAnswersPerWakeup = 64;
 DnsUdpUpstream::DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server,
                                uint32_t mark, Duration timeout, Done done)
     : socket_(executor),
-      timer_(executor),
       server_(std::move(server)),
       mark_(mark),
-      timeout_(timeout),
-      done_(std::move(done)) {}
+      done_(std::move(done)),
+      pending_(executor, timeout,
+               [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); }) {}
 
 std::error_code DnsUdpUpstream::open() {
   boost::system::error_code ec;
@@ -71,9 +71,7 @@ void DnsUdpUpstream::forward(std::span<uint8_t> datagram, Query query) {
     done_(query, error, {});
     return;
   }
-  pending_.push_back({std::move(query), id, Clock::now() + timeout_});
-  by_id_.emplace(id, std::prev(pending_.end()));
-  armTimer();
+  by_id_.emplace(id, pending_.push({std::move(query), id}, shared_from_this()));
   if (!waiting_) waitReadable();
 }
 
@@ -87,13 +85,13 @@ void DnsUdpUpstream::waitReadable() {
 void DnsUdpUpstream::onReadable(const boost::system::error_code& ec) {
   waiting_ = false;
   if (closed_) return;
-  if (ec) return failAll(toStdError(ec));
+  if (ec) return pending_.failAll(toStdError(ec));
   const std::span<uint8_t> buffer = answerBuffer();
   for (int i = 0; i < kMaxAnswersPerWakeup && !closed_; ++i) {
     const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
-      failAll({errno, std::system_category()});  // ECONNREFUSED: the port is closed
+      pending_.failAll({errno, std::system_category()});  // ECONNREFUSED: the port is closed
       continue;
     }
     onAnswer(buffer.first(static_cast<size_t>(n)));
@@ -108,42 +106,19 @@ void DnsUdpUpstream::onAnswer(std::span<uint8_t> answer) {
   // A late answer (timed out already) or a spoofed one: dropped.
   if (found == by_id_.end()) return;
   const auto it = found->second;
-  if (!dnsQuestionMatches(answer, it->query.query.question)) return;
-  const uint16_t client_id = it->query.query.header.id;
+  if (!dnsQuestionMatches(answer, it->query.query.query.question)) return;
+  const uint16_t client_id = it->query.query.query.header.id;
   answer[0] = static_cast<uint8_t>(client_id >> 8);
   answer[1] = static_cast<uint8_t>(client_id);
   finish(it, {}, answer);
 }
 
-void DnsUdpUpstream::finish(std::list<Pending>::iterator it, std::error_code ec,
+void DnsUdpUpstream::finish(PendingQueries::Iterator it, std::error_code ec,
                             std::span<const uint8_t> answer) {
-  by_id_.erase(it->id);
-  Query query = std::move(it->query);
-  pending_.erase(it);
-  if (!closed_) done_(query, ec, answer);
+  by_id_.erase(it->query.id);
+  Pending pending = pending_.take(it);
+  if (!closed_) done_(pending.query, ec, answer);
   closeIfRetiredAndIdle();
-}
-
-void DnsUdpUpstream::failAll(std::error_code ec) {
-  while (!pending_.empty() && !closed_) finish(pending_.begin(), ec, {});
-}
-
-void DnsUdpUpstream::armTimer() {
-  if (timer_armed_ || pending_.empty()) return;
-  timer_armed_ = true;
-  timer_.expires_at(pending_.front().deadline);
-  timer_.async_wait(
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->onTimer(ec); });
-}
-
-void DnsUdpUpstream::onTimer(const boost::system::error_code& ec) {
-  timer_armed_ = false;
-  if (closed_ || ec) return;
-  const auto now = Clock::now();
-  while (!pending_.empty() && !closed_ && pending_.front().deadline <= now) {
-    finish(pending_.begin(), std::make_error_code(std::errc::timed_out), {});
-  }
-  if (!closed_) armTimer();
 }
 
 void DnsUdpUpstream::retire() {
@@ -158,11 +133,10 @@ void DnsUdpUpstream::closeIfRetiredAndIdle() {
 void DnsUdpUpstream::close() {
   if (closed_) return;
   closed_ = true;
-  timer_.cancel();
+  pending_.close();
   boost::system::error_code ignored;
   socket_.close(ignored);
   by_id_.clear();
-  pending_.clear();
 }
 
 }  // namespace portcullis::proxy

@@ -6,18 +6,15 @@
 // port) after kQueriesPerSocket queries or kSocketLifetime, so an off-path spoofer has to find
 // the port again as well as the ID; a retired socket closes when its last query ends.
 //
-// proxy.dns.upstream-timeout: queries time out in the order they were sent, so one timer
-// serves them all. ICMP port unreachable (ECONNREFUSED) fails every query pending on the
+// proxy.dns.upstream-timeout: see DnsPendingQueries. ICMP port unreachable (ECONNREFUSED) fails every query pending on the
 // socket: nothing listens on the server's port.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
 #include <span>
 #include <system_error>
@@ -25,6 +22,7 @@
 #include <utility>
 
 #include "common/duration.h"
+#include "proxy/dns_pending_queries.h"
 #include "proxy/dns_policy_gate.h"
 
 namespace portcullis::proxy {
@@ -68,32 +66,26 @@ class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
   struct Pending {
     Query query;
     uint16_t id = 0;  // the ID on the wire
-    Clock::time_point deadline;
   };
+  using PendingQueries = DnsPendingQueries<Pending>;
 
   uint16_t freshId();
   void waitReadable();
   void onReadable(const boost::system::error_code& ec);
   void onAnswer(std::span<uint8_t> answer);
-  void armTimer();
-  void onTimer(const boost::system::error_code& ec);
-  void finish(std::list<Pending>::iterator it, std::error_code ec, std::span<const uint8_t> answer);
-  void failAll(std::error_code ec);
+  void finish(PendingQueries::Iterator it, std::error_code ec, std::span<const uint8_t> answer);
   void closeIfRetiredAndIdle();
 
   udp::socket socket_;
-  boost::asio::steady_timer timer_;
   const udp::endpoint server_;
   const uint32_t mark_;
-  const Duration timeout_;
   Done done_;
-  std::list<Pending> pending_;  // in sending order, which is deadline order
-  std::unordered_map<uint16_t, std::list<Pending>::iterator> by_id_;
+  PendingQueries pending_;
+  std::unordered_map<uint16_t, PendingQueries::Iterator> by_id_;
   Clock::time_point opened_;
   uint32_t queries_ = 0;
   bool used_ = true;
   bool waiting_ = false;
-  bool timer_armed_ = false;
   bool retired_ = false;
   bool closed_ = false;
 };
