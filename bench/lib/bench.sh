@@ -136,6 +136,31 @@ bench_apply_dry_run() {  # CONFIG
   sed -n 's/^listener \([^ ]*\) port \([0-9]*\) .*/\1 \2/p' "$out"
 }
 
+# Per "MODE.LOAD": the proxy's CPU microseconds per operation and the operations per second.
+declare -A CPU_PER_OP THROUGHPUT
+
+# access_log_report FILE LOAD...: how many records the access log got, and what writing it cost
+# against the same run with it off ("portcullis" vs "portcullis+access-log"), per load. Appended to
+# TABLE_NOTES and printed.
+TABLE_NOTES=()
+access_log_report() {
+  local file=$1 load lines=0 note
+  shift
+  [[ -f $file ]] && lines=$(wc -l <"$file")
+  note="access log: $lines records"
+  ((lines > 0)) || note+=" (this build writes none, so the +access-log rows measure nothing)"
+  for load in "$@"; do
+    note+="; $load: CPU/op $(change "${CPU_PER_OP[portcullis+access-log.$load]:-0}" "${CPU_PER_OP[portcullis.$load]:-0}")"
+    note+=", throughput $(change "${THROUGHPUT[portcullis+access-log.$load]:-0}" "${THROUGHPUT[portcullis.$load]:-0}")"
+  done
+  TABLE_NOTES+=("$note")
+  echo "$note"
+}
+
+change() {  # NEW OLD: signed percentage
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "n/a" }'
+}
+
 ROWS=()
 json_row() {  # KEY=VALUE...
   local kv key value out=""
