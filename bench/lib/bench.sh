@@ -6,6 +6,8 @@
 #   bench_pc_start CONFIG LOG    portcullis run, pinned to the proxy CPU; sets PC_PID
 #   cpu_ticks PID / rss_kib PID  utime+stime (clock ticks) and VmRSS of one process (all threads)
 #   us_per_op TICKS OPS          CPU microseconds per operation
+#   bench_apply_dry_run CONFIG   portcullis's own IPv4 datapath for CONFIG, for a peer proxy
+#   access_log_report FILE LOAD...  records written, and the cost against the run without them
 #   json_row KEY=VALUE...        one JSON object (numbers bare, the rest quoted) appended to ROWS
 #   bench_write_json EXTRA       writes {"bench":..., "pinning":..., EXTRA, "rows":[...]} to --json
 
