@@ -8,6 +8,7 @@
 #   us_per_op TICKS OPS          CPU microseconds per operation
 #   bench_apply_dry_run CONFIG   portcullis's own IPv4 datapath for CONFIG, for a peer proxy
 #   access_log_report FILE LOAD...  records written, and the cost against the run without them
+#   perf_start PID NAME / perf_stop NAME   with --perf DIR: a CPU profile of the proxy per run
 #   json_row KEY=VALUE...        one JSON object (numbers bare, the rest quoted) appended to ROWS
 #   bench_write_json EXTRA       writes {"bench":..., "pinning":..., EXTRA, "rows":[...]} to --json
 
@@ -22,14 +23,17 @@ DURATION=10
 ACCESS_LOG=0
 JSON_OUT=
 PORTCULLIS_BIN=
+PERF_DIR=
 
 bench_usage() {
   cat <<USAGE
-usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] [--access-log]
+usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] [--access-log] [--perf DIR]
   --portcullis  the binary to measure (default: build/app/portcullis)
   --json        where to write the results (default: bench/results/$BENCH_NAME.json)
   --duration    seconds per load run (default 10)
   --access-log  also run portcullis with its access log written to a file (issue 6's <5% target)
+  --perf DIR    profile each proxy run (perf record -g, 499 Hz) into DIR/MODE-LOAD.data and print
+                its top symbols (the sampling adds a little to that run's CPU figures)
 Environment: CLIENT_CPU (default 0), PROXY_CPU (default 1). Needs root.
 USAGE
 }
@@ -41,6 +45,7 @@ bench_parse_args() {
       --json) JSON_OUT=$2; shift 2 ;;
       --duration) DURATION=$2; shift 2 ;;
       --access-log) ACCESS_LOG=1; shift ;;
+      --perf) PERF_DIR=$2; shift 2 ;;
       -h|--help) bench_usage; exit 0 ;;
       *) bench_usage >&2; exit 2 ;;
     esac
@@ -52,6 +57,11 @@ bench_parse_args() {
   [[ $(id -u) -eq 0 ]] || { echo "bench/$BENCH_NAME needs root (namespaces, iptables)" >&2; exit 2; }
   [[ -x $PORTCULLIS_BIN ]] || { echo "no portcullis binary at $PORTCULLIS_BIN (build it, or --portcullis PATH)" >&2; exit 2; }
   bash "$repo/scripts/setup.sh" --bench
+  if [[ -n $PERF_DIR ]]; then
+    command -v perf >/dev/null || { echo "--perf needs perf (package linux-perf)" >&2; exit 2; }
+    mkdir -p "$PERF_DIR"
+    PERF_DIR=$(cd "$PERF_DIR" && pwd)
+  fi
 }
 
 source "$repo/tests/integration/lib/netns.sh"
@@ -136,6 +146,29 @@ bench_apply_dry_run() {  # CONFIG
       ip netns exec "$NS_NODE" $line || fail "failed: $line"
     done
   sed -n 's/^listener \([^ ]*\) port \([0-9]*\) .*/\1 \2/p' "$out"
+}
+
+PERF_PID=
+perf_start() {  # PID NAME: samples the process (all its threads) until perf_stop
+  PERF_PID=
+  [[ -n $PERF_DIR && $1 != - ]] || return 0
+  perf record -q -F 499 -g -p "$1" -o "$PERF_DIR/$2.data" >"$PERF_DIR/$2.log" 2>&1 &
+  PERF_PID=$!
+  NETNS_PIDS+=("$PERF_PID")
+}
+
+perf_stop() {  # NAME: ends the recording and prints its top symbols (self time)
+  [[ -n $PERF_PID ]] || return 0
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=
+  local report=(perf report -i "$PERF_DIR/$1.data" --stdio --no-children -g none)
+  # perf pads its columns to the longest symbol; keep the figures and names only.
+  tidy() { grep -E '^ +[0-9.]+%' | sed -e 's/^ *//' -e 's/[ -]*$//' -e 's/  */ /g' | cut -c 1-110; }
+  "${report[@]}" --sort dso --percent-limit 2 2>/dev/null | tidy | paste -sd ';' >"$PERF_DIR/$1.top" || true
+  "${report[@]}" --sort dso,symbol --percent-limit 1.5 2>/dev/null | tidy | head -n 12 >>"$PERF_DIR/$1.top" || true
+  echo "  profile $1, self time ($PERF_DIR/$1.data): by object, then top symbols"
+  sed 's/^/    /' "$PERF_DIR/$1.top"
 }
 
 # Per "MODE.LOAD": the proxy's CPU microseconds per operation and the operations per second.
