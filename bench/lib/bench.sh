@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables here are read by the scripts that source it
 # Shared parts of the load benchmarks (bench/http, bench/dns). Source it from a bench script after
 # setting BENCH_NAME; it reuses the integration tests' namespace harness (client <-> node <->
 # server, 198.18.0.0/15 and 2001:db8::/32 only, everything torn down by PID and by name on EXIT).
@@ -64,6 +65,7 @@ bench_parse_args() {
   fi
 }
 
+# shellcheck source=/dev/null
 source "$repo/tests/integration/lib/netns.sh"
 
 bench_check_cpus() {
