@@ -177,7 +177,6 @@ void TlsSession::relay(bool to_upstream) {
                       });
     return;
   }
-  buffer.release();  // an idle direction holds no buffer
   from.async_read_some(buffer.space(),
                        [self = shared_from_this(), to_upstream](error_code e, size_t n) {
                          self->onRelayRead(to_upstream, e, n);

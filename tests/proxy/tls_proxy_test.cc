@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <boost/asio/io_context.hpp>
 #include <mutex>
 #include <thread>
@@ -108,6 +109,7 @@ class TlsProxyTest : public ::testing::Test {
     options.transparent = false;
     options.upstream_mark = 0;
     options.limits.header_timeout = header_timeout;
+    options.limits.max_connections = max_connections_;
     options.original_destination = [port](const Tcp::socket&, std::error_code&) {
       return Tcp::endpoint(asio::ip::address_v4::loopback(), port);
     };
@@ -133,6 +135,10 @@ class TlsProxyTest : public ::testing::Test {
     Tcp::socket s = connect();
     boost::system::error_code ec;
     sendAll(s, bytes, ec);
+    // A reset that comes before the bytes go out is reported to send() (once), EPIPE included:
+    // a FIN alone would have let the send succeed.
+    if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe) return;
+    ASSERT_FALSE(ec) << ec.message();
     char c;
     recvSome(s, &c, 1, ec);
     EXPECT_EQ(ec, asio::error::connection_reset) << ec.message();
@@ -140,6 +146,7 @@ class TlsProxyTest : public ::testing::Test {
 
   EchoOrigin origin_;
   bool intercept_ = false;
+  uint32_t max_connections_ = 100;
   IoPool pool_{1, IoPool::Model::kContextPerThread};
   PolicyStore store_;
   std::unique_ptr<TlsProxy> proxy_;
@@ -233,6 +240,55 @@ TEST_F(TlsProxyTest, InterceptionRuleFailsClosed) {
   start();
   expectReset(tls_testing::clientHello(TLS1_3_VERSION, "api.example.test"));
   EXPECT_EQ(origin_.connections(), 0);
+}
+
+// Polls `done` for up to 5 s: for state only the proxy's thread changes.
+template <class F>
+bool eventually(F done) {
+  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return done();
+}
+
+TEST_F(TlsProxyTest, BeyondMaxConnectionsIsResetAndCounted) {
+  max_connections_ = 1;
+  start();
+  Tcp::socket first = connect();
+  boost::system::error_code ec;
+  sendAll(first, "\x16\x03", ec);  // holds its slot while the ClientHello is awaited
+  ASSERT_TRUE(eventually([&] { return proxy_->activeConnections() == 1; }));
+  expectReset(tls_testing::clientHello(TLS1_3_VERSION, "api.example.test"));
+  EXPECT_EQ(proxy_->counters().connections_over_limit, 1u);
+  EXPECT_EQ(origin_.connections(), 0);
+}
+
+TEST_F(TlsProxyTest, ShutdownResetsWaitingConnectionsAndRelaysUntilTheGrace) {
+  start();
+  Tcp::socket waiting = connect();
+  boost::system::error_code ec;
+  sendAll(waiting, "\x16\x03\x01", ec);
+  Tcp::socket relaying = connect();
+  const std::string hello = tls_testing::clientHello(TLS1_3_VERSION, "api.example.test");
+  sendAll(relaying, hello, ec);
+  std::string echoed;
+  char buf[8192];
+  while (echoed.size() < hello.size() && !ec) echoed.append(buf, recvSome(relaying, buf, sizeof buf, ec));
+  ASSERT_EQ(echoed, hello);
+  ASSERT_TRUE(eventually([&] { return proxy_->activeConnections() == 2; }));
+
+  auto done = std::make_shared<std::promise<void>>();
+  proxy_->shutdown(std::chrono::milliseconds(300), [done] { done->set_value(); });
+  recvSome(waiting, buf, 1, ec);
+  EXPECT_EQ(ec, asio::error::connection_reset) << ec.message();
+  // The relay still works within the grace...
+  ec = {};
+  sendAll(relaying, "more", ec);
+  const size_t n = recvSome(relaying, buf, sizeof buf, ec);
+  EXPECT_EQ(std::string(buf, n), "more");
+  // ...and is reset after it.
+  recvSome(relaying, buf, 1, ec);
+  EXPECT_EQ(ec, asio::error::connection_reset) << ec.message();
+  EXPECT_EQ(done->get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(proxy_->activeConnections(), 0u);
 }
 
 }  // namespace
