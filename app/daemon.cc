@@ -201,7 +201,8 @@ int Daemon::run() {
   }
   datapath_.emplace(std::move(installed.value()));
   const bool nft = iptables_->backend() == datapath::IptablesBackend::kNft;
-  reconciler_.emplace(kernel, datapath_->plan(), nft ? &generation_ : nullptr);
+  reconciler_.emplace(kernel, datapath_->plan(), nft ? &generation_ : nullptr,
+                      nft ? &rule_dump_ : nullptr);
   if (auto learned = reconciler_->learn(); !learned)
     log::warn("cannot read back the installed rules: ", learned.error().message());
   pool_.start();

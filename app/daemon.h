@@ -20,6 +20,7 @@
 
 #include "datapath/datapath.h"
 #include "datapath/iptables.h"
+#include "datapath/nft_rule_dump.h"
 #include "datapath/process_command_runner.h"
 #include "datapath/reconciler.h"
 #include "datapath/ruleset_generation.h"
@@ -73,6 +74,7 @@ class Daemon {
   std::unique_ptr<datapath::RuleTable> rules_;
   std::unique_ptr<datapath::RouteTable> routes_;
   datapath::NftRulesetGeneration generation_;
+  datapath::NetlinkNftRuleDump rule_dump_;
   std::optional<datapath::Datapath> datapath_;
   std::optional<datapath::Reconciler> reconciler_;
 
