@@ -57,6 +57,20 @@ std::error_code DnsReplySockets::send(const udp::endpoint& from, const udp::endp
   return sent;
 }
 
+Result<int> DnsReplySockets::socketFor(const udp::endpoint& from) {
+  if (auto it = sockets_.find(from); it != sockets_.end()) {
+    it->second.used = true;
+    return it->second.socket->native_handle();
+  }
+  if (sockets_.size() >= max_sockets_) return std::make_error_code(std::errc::no_buffer_space);
+  auto socket = std::make_unique<udp::socket>(executor_);
+  if (auto error = open(from, *socket)) return error;
+  const int fd = socket->native_handle();
+  sockets_.emplace(from, Entry{std::move(socket), true});
+  armSweep();
+  return fd;
+}
+
 void DnsReplySockets::armSweep() {
   if (sweeping_) return;
   sweeping_ = true;

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "common/duration.h"
+#include "common/result.h"
 
 namespace portcullis::proxy {
 
@@ -33,6 +34,9 @@ class DnsReplySockets {
   // Sends `answer` to `client` from `from`, without blocking.
   std::error_code send(const udp::endpoint& from, const udp::endpoint& client,
                        std::span<const uint8_t> answer);
+  // The socket that sends from `from`, opened if needed and kept (for a batch of answers):
+  // std::errc::no_buffer_space when max_sockets are open already (send() still works then).
+  Result<int> socketFor(const udp::endpoint& from);
   size_t size() const { return sockets_.size(); }
   void close();
 

@@ -70,6 +70,9 @@ DnsUdpListener::DnsUdpListener(const boost::asio::any_io_executor& executor,
       reply_sockets_(executor),
       slots_(kBatch),
       headers_(kBatch),
+      replies_([this](const udp::endpoint& client, std::error_code error) {
+        replyFailed(client, error);
+      }),
       sweep_timer_(executor) {}
 
 void DnsUdpListener::start() { waitReadable(); }
@@ -83,6 +86,7 @@ void DnsUdpListener::close() {
   sweep_timer_.cancel();
   for (auto& [server, upstream] : upstreams_) upstream->close();
   upstreams_.clear();
+  unflushed_.clear();
 }
 
 void DnsUdpListener::waitReadable() {
@@ -121,6 +125,9 @@ void DnsUdpListener::onReadable(const boost::system::error_code& ec) {
       const udp::endpoint observed = originalDestination(h).value_or(local_);
       handle(std::span<uint8_t>(slots_[i].data.data(), headers_[i].msg_len), client, observed);
     }
+    // Before the slots are read into again: the queued queries point into them.
+    for (auto& upstream : unflushed_) upstream->flush();
+    unflushed_.clear();
     if (n < static_cast<int>(kBatch)) break;
   }
   if (!closed_) waitReadable();
@@ -151,6 +158,7 @@ void DnsUdpListener::forward(DnsDecision decision, std::span<uint8_t> datagram,
   DnsUdpUpstream::Query query{client, std::move(decision.query), std::move(decision.slot)};
   auto upstream = upstreamFor(server);
   if (!upstream) return onUpstream(server, query, std::make_error_code(std::errc::io_error), {});
+  if (!upstream->hasUnsent()) unflushed_.push_back(upstream);
   upstream->forward(datagram, std::move(query));
 }
 
@@ -167,6 +175,9 @@ std::shared_ptr<DnsUdpUpstream> DnsUdpListener::upstreamFor(const udp::endpoint&
       [weak = weak_from_this(), server](DnsUdpUpstream::Query& query, std::error_code ec,
                                         std::span<const uint8_t> answer) {
         if (auto self = weak.lock()) self->onUpstream(server, query, ec, answer);
+      },
+      [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->replies_.flush();
       });
   if (auto error = upstream->open()) {
     log::debug("dns: upstream socket for ", server.address().to_string(), ":", server.port(), ": ",
@@ -188,7 +199,7 @@ void DnsUdpListener::onUpstream(const udp::endpoint& server, DnsUdpUpstream::Que
     return reply(server, query.client, gate_->failed(query.query, ec == std::errc::timed_out));
   }
   gate_->answered(query.query, answer);
-  reply(server, query.client, answer);
+  replyLater(server, query.client, answer);
 }
 
 void DnsUdpListener::armSweep() {
@@ -211,6 +222,22 @@ void DnsUdpListener::sweepUpstreams(bool all_idle) {
     upstream.close();
     return true;
   });
+}
+
+void DnsUdpListener::replyLater(const udp::endpoint& server, const udp::endpoint& client,
+                                std::span<const uint8_t> answer) {
+  if (!options_->transparent) return replies_.add(socket_.native_handle(), client, answer);
+  auto fd = reply_sockets_.socketFor(server);
+  if (fd) return replies_.add(fd.value(), client, answer);
+  // No room for one more kept socket: a socket for this answer alone.
+  if (fd.error() == std::errc::no_buffer_space) return reply(server, client, answer);
+  replyFailed(client, fd.error());
+}
+
+void DnsUdpListener::replyFailed(const udp::endpoint& client, std::error_code error) {
+  DnsCounters::bump(gate_->counters().reply_failures);
+  log::debug("dns: answer to ", client.address().to_string(), ":", client.port(), ": ",
+             error.message());
 }
 
 void DnsUdpListener::reply(const udp::endpoint& server, const udp::endpoint& client,

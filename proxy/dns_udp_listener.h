@@ -2,8 +2,10 @@
 // TPROXY, each datagram's original destination read from IP_ORIGDSTADDR. Datagrams are read in
 // batches (recvmmsg); each is judged by the gate and answered at once (denied, malformed, over
 // the limit) or forwarded through the DnsUdpUpstream of its original destination, where it
-// waits for its own answer, so a slow query or server blocks nothing else. Answers leave from
-// the original destination (DnsReplySockets).
+// waits for its own answer, so a slow query or server blocks nothing else; the queries of one
+// batch leave together (one sendmmsg per upstream). Answers leave from the original
+// destination (DnsReplySockets), those relayed from one upstream read together
+// (DnsUdpReplyBatch).
 //
 // Its executor must run one handler at a time (an io_context run by one thread, or a strand).
 #pragma once
@@ -26,6 +28,7 @@
 #include "proxy/dns_policy_gate.h"
 #include "proxy/dns_reply_sockets.h"
 #include "proxy/dns_socket.h"
+#include "proxy/dns_udp_reply_batch.h"
 #include "proxy/dns_udp_upstream.h"
 
 namespace portcullis::proxy {
@@ -68,6 +71,11 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
                   std::span<const uint8_t> answer);
   void reply(const udp::endpoint& server, const udp::endpoint& client,
              std::span<const uint8_t> answer);
+  // A relayed answer, left in the upstream's buffer: queued in replies_, sent when the upstream
+  // has read its batch.
+  void replyLater(const udp::endpoint& server, const udp::endpoint& client,
+                  std::span<const uint8_t> answer);
+  void replyFailed(const udp::endpoint& client, std::error_code error);
   void armSweep();
   // Closes idle upstream sockets: those no query used since the last sweep, or all idle ones.
   void sweepUpstreams(bool all_idle);
@@ -81,6 +89,8 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
   std::vector<Slot> slots_;
   std::vector<mmsghdr> headers_;
   std::map<udp::endpoint, std::shared_ptr<DnsUdpUpstream>> upstreams_;
+  std::vector<std::shared_ptr<DnsUdpUpstream>> unflushed_;  // forwarded to in this batch
+  DnsUdpReplyBatch replies_;
   boost::asio::steady_timer sweep_timer_;
   bool sweeping_ = false;
   bool closed_ = false;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cerrno>
+#include <memory>
 #include <random>
 
 #include "proxy/dns_socket.h"
@@ -11,10 +12,21 @@
 namespace portcullis::proxy {
 namespace {
 
-// Answers are read into one buffer per thread and relayed from it before the next read.
-std::span<uint8_t> answerBuffer() {
-  thread_local std::array<uint8_t, kDnsMaxMessageSize> buffer;
-  return buffer;
+constexpr size_t kAnswersPerRead = 16;
+// Enough reads per wakeup to drain a burst without starving the listener.
+constexpr int kMaxReadsPerWakeup = 4;
+
+// Answers are read into buffers of the thread (heap, taken at its first answer) and relayed from
+// them before the next read.
+struct AnswerBuffers {
+  std::array<std::array<uint8_t, kDnsMaxMessageSize>, kAnswersPerRead> data;
+  std::array<iovec, kAnswersPerRead> iovecs;
+  std::array<mmsghdr, kAnswersPerRead> headers;
+};
+
+AnswerBuffers& answerBuffers() {
+  thread_local const std::unique_ptr<AnswerBuffers> buffers = std::make_unique<AnswerBuffers>();
+  return *buffers;
 }
 
 // Upstream IDs: unpredictable to anyone who cannot see the proxy's upstream traffic. Seeded once
@@ -24,17 +36,15 @@ uint16_t randomId() {
   return static_cast<uint16_t>(random());
 }
 
-// Enough answers per wakeup to drain a burst without starving the listener.
-constexpr int kMaxAnswersPerWakeup = 64;
-
 }  // namespace
 
 DnsUdpUpstream::DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server,
-                               uint32_t mark, Duration timeout, Done done)
+                               uint32_t mark, Duration timeout, Done done, Drained drained)
     : socket_(executor),
       server_(std::move(server)),
       mark_(mark),
       done_(std::move(done)),
+      drained_(std::move(drained)),
       pending_(executor, timeout,
                [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); }) {}
 
@@ -66,13 +76,34 @@ void DnsUdpUpstream::forward(std::span<uint8_t> datagram, Query query) {
   const uint16_t id = freshId();
   datagram[0] = static_cast<uint8_t>(id >> 8);
   datagram[1] = static_cast<uint8_t>(id);
-  if (::send(socket_.native_handle(), datagram.data(), datagram.size(), MSG_DONTWAIT) < 0) {
-    const std::error_code error(errno, std::system_category());
-    done_(query, error, {});
-    return;
+  const auto it = pending_.push({std::move(query), id}, shared_from_this());
+  by_id_.emplace(id, it);
+  unsent_.push_back({{datagram.data(), datagram.size()}, it});
+  if (unsent_.size() >= kMaxUnsent) flush();
+}
+
+void DnsUdpUpstream::flush() {
+  send_headers_.resize(unsent_.size());
+  for (size_t i = 0; i < unsent_.size(); ++i) {
+    msghdr& h = send_headers_[i].msg_hdr;
+    h = {};
+    h.msg_iov = &unsent_[i].datagram;
+    h.msg_iovlen = 1;
   }
-  by_id_.emplace(id, pending_.push({std::move(query), id}, shared_from_this()));
-  if (!waiting_) waitReadable();
+  size_t first = 0;
+  while (first < unsent_.size() && !closed_) {
+    const int sent = ::sendmmsg(socket_.native_handle(), &send_headers_[first],
+                                static_cast<unsigned>(unsent_.size() - first), MSG_DONTWAIT);
+    if (sent > 0) {
+      first += static_cast<size_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    // The first unsent query failed (EAGAIN: the socket buffer is full); the rest go on.
+    finish(unsent_[first++].query, {sent < 0 ? errno : EIO, std::system_category()}, {});
+  }
+  unsent_.clear();
+  if (!closed_ && !waiting_ && !pending_.empty()) waitReadable();
 }
 
 void DnsUdpUpstream::waitReadable() {
@@ -86,15 +117,27 @@ void DnsUdpUpstream::onReadable(const boost::system::error_code& ec) {
   waiting_ = false;
   if (closed_) return;
   if (ec) return pending_.failAll(toStdError(ec));
-  const std::span<uint8_t> buffer = answerBuffer();
-  for (int i = 0; i < kMaxAnswersPerWakeup && !closed_; ++i) {
-    const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+  AnswerBuffers& buffers = answerBuffers();
+  for (int read = 0; read < kMaxReadsPerWakeup && !closed_; ++read) {
+    for (size_t i = 0; i < kAnswersPerRead; ++i) {
+      buffers.iovecs[i] = {buffers.data[i].data(), buffers.data[i].size()};
+      buffers.headers[i].msg_hdr = {};
+      buffers.headers[i].msg_hdr.msg_iov = &buffers.iovecs[i];
+      buffers.headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = ::recvmmsg(socket_.native_handle(), buffers.headers.data(), kAnswersPerRead,
+                             MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
       pending_.failAll({errno, std::system_category()});  // ECONNREFUSED: the port is closed
       continue;
     }
-    onAnswer(buffer.first(static_cast<size_t>(n)));
+    for (int i = 0; i < n && !closed_; ++i) {
+      onAnswer(std::span<uint8_t>(buffers.data[i].data(), buffers.headers[i].msg_len));
+    }
+    // Before the buffers are read into again.
+    if (drained_) drained_();
+    if (n < static_cast<int>(kAnswersPerRead)) break;
   }
   if (!closed_ && !pending_.empty()) waitReadable();
 }
@@ -133,6 +176,7 @@ void DnsUdpUpstream::closeIfRetiredAndIdle() {
 void DnsUdpUpstream::close() {
   if (closed_) return;
   closed_ = true;
+  unsent_.clear();
   pending_.close();
   boost::system::error_code ignored;
   socket_.close(ignored);
