@@ -56,7 +56,8 @@ std::string withoutCounterValues(std::string_view attribute) {
       if (type == NFTA_EXPR_NAME) name = cString(body.substr(at, len));
       if (type == NFTA_EXPR_DATA) data = at, data_len = len;
     });
-    if (name == "counter" && data_len > 0) std::memset(out.data() + NLA_HDRLEN + element + data, 0, data_len);
+    if (name == "counter" && data_len > 0)
+      std::memset(out.data() + NLA_HDRLEN + element + data, 0, data_len);
   });
   return out;
 }
@@ -113,7 +114,8 @@ Result<void> dump(int fd, uint32_t seq, uint16_t type, uint8_t family, std::stri
       std::memcpy(&reply, received.data() + offset, sizeof reply);
       if (reply.nlmsg_len < NLMSG_HDRLEN || offset + reply.nlmsg_len > received.size())
         return DatapathError::kNetlink;
-      const std::string_view payload = received.substr(offset + NLMSG_HDRLEN, reply.nlmsg_len - NLMSG_HDRLEN);
+      const std::string_view payload =
+          received.substr(offset + NLMSG_HDRLEN, reply.nlmsg_len - NLMSG_HDRLEN);
       offset += NLMSG_ALIGN(reply.nlmsg_len);
       if (reply.nlmsg_seq != seq) continue;
       // A ruleset change during the dump: what we read may be half old, half new.
@@ -127,7 +129,8 @@ Result<void> dump(int fd, uint32_t seq, uint16_t type, uint8_t family, std::stri
         return DatapathError::kNetlink;
       }
       if (payload.size() < NLMSG_ALIGN(sizeof(nfgenmsg))) return DatapathError::kNetlink;
-      if (!on_message(payload.substr(NLMSG_ALIGN(sizeof(nfgenmsg))))) return DatapathError::kNetlink;
+      if (!on_message(payload.substr(NLMSG_ALIGN(sizeof(nfgenmsg)))))
+        return DatapathError::kNetlink;
     }
   }
 }
@@ -136,14 +139,18 @@ Result<void> dump(int fd, uint32_t seq, uint16_t type, uint8_t family, std::stri
 
 std::optional<DumpedRule> parseNftRule(std::string_view attributes) {
   DumpedRule out;
-  const bool parsed = forEachAttribute(attributes, [&](uint16_t type, size_t at, size_t len, size_t start,
-                                                       size_t whole) {
-    const std::string_view value = attributes.substr(at, len);
-    if (type == NFTA_RULE_TABLE) out.table = cString(value);
-    else if (type == NFTA_RULE_CHAIN) out.rule.chain = cString(value);
-    else if (type == NFTA_RULE_EXPRESSIONS) out.rule.spec += withoutCounterValues(attributes.substr(start, whole));
-    else if (type != NFTA_RULE_HANDLE && type != NFTA_RULE_POSITION) out.rule.spec.append(attributes.substr(start, whole));
-  });
+  const bool parsed = forEachAttribute(
+      attributes, [&](uint16_t type, size_t at, size_t len, size_t start, size_t whole) {
+        const std::string_view value = attributes.substr(at, len);
+        if (type == NFTA_RULE_TABLE)
+          out.table = cString(value);
+        else if (type == NFTA_RULE_CHAIN)
+          out.rule.chain = cString(value);
+        else if (type == NFTA_RULE_EXPRESSIONS)
+          out.rule.spec += withoutCounterValues(attributes.substr(start, whole));
+        else if (type != NFTA_RULE_HANDLE && type != NFTA_RULE_POSITION)
+          out.rule.spec.append(attributes.substr(start, whole));
+      });
   if (!parsed) return std::nullopt;
   return out;
 }
@@ -171,10 +178,11 @@ Result<IptablesState> NetlinkNftRuleDump::read(Family family) {
   for (auto name : kTables) state.tables.push_back(IptablesTable{std::string(name), {}, {}});
   PC_TRY(dump(socket.fd, 1, NFT_MSG_GETCHAIN, nf_family, {}, [&](std::string_view attributes) {
     std::string_view table, chain;
-    const bool parsed = forEachAttribute(attributes, [&](uint16_t type, size_t at, size_t len, size_t, size_t) {
-      if (type == NFTA_CHAIN_TABLE) table = cString(attributes.substr(at, len));
-      if (type == NFTA_CHAIN_NAME) chain = cString(attributes.substr(at, len));
-    });
+    const bool parsed =
+        forEachAttribute(attributes, [&](uint16_t type, size_t at, size_t len, size_t, size_t) {
+          if (type == NFTA_CHAIN_TABLE) table = cString(attributes.substr(at, len));
+          if (type == NFTA_CHAIN_NAME) chain = cString(attributes.substr(at, len));
+        });
     if (IptablesTable* t = tableNamed(state, table)) t->chains.emplace_back(chain);
     return parsed;
   }));

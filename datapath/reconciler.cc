@@ -30,7 +30,8 @@ InstalledForm InstalledForm::readBack(const IptablesState& saved) {
 }
 
 std::optional<InstalledForm> InstalledForm::inDump(const InstalledForm& read_back,
-                                                   const IptablesState& saved, const IptablesState& dumped) {
+                                                   const IptablesState& saved,
+                                                   const IptablesState& dumped) {
   InstalledForm form;
   for (const auto& c : kOurChains) {
     const std::string chain(c.name);
@@ -44,8 +45,9 @@ std::optional<InstalledForm> InstalledForm::inDump(const InstalledForm& read_bac
     const auto text_builtin = text->rulesOf(c.builtin);
     const auto dump_builtin = dump->rulesOf(c.builtin);
     if (text_builtin.size() != dump_builtin.size()) return std::nullopt;
-    const auto jump = std::find_if(text_builtin.begin(), text_builtin.end(),
-                                   [&](const IptablesRule& r) { return r.spec == read_back.jumps.at(chain); });
+    const auto jump =
+        std::find_if(text_builtin.begin(), text_builtin.end(),
+                     [&](const IptablesRule& r) { return r.spec == read_back.jumps.at(chain); });
     if (jump == text_builtin.end()) return std::nullopt;
     form.jumps[chain] = dump_builtin[static_cast<size_t>(jump - text_builtin.begin())].spec;
   }
@@ -72,16 +74,20 @@ IptablesRepair decideRepair(const InstalledForm& desired, const IptablesState& a
       repair.edits.refill.push_back(c.name);
     } else if (lines != want) {
       repair.findings.push_back("chain " + chain + " has " + std::to_string(lines.size()) +
-                                " rules, " + std::to_string(want.size()) + " expected or changed: refilled");
+                                " rules, " + std::to_string(want.size()) +
+                                " expected or changed: refilled");
       repair.edits.refill.push_back(c.name);
     }
     if (jumps == 0) {
-      repair.findings.push_back("jump " + std::string(c.builtin) + " -> " + chain + " missing: re-added");
+      repair.findings.push_back("jump " + std::string(c.builtin) + " -> " + chain +
+                                " missing: re-added");
       repair.edits.add_jumps.push_back(c.name);
     }
     for (size_t extra = 1; extra < jumps; ++extra) {
-      repair.findings.push_back("duplicate jump " + std::string(c.builtin) + " -> " + chain + ": removed");
-      repair.edits.deletes.push_back({std::string(c.table), IptablesRule{std::string(c.builtin), jump}});
+      repair.findings.push_back("duplicate jump " + std::string(c.builtin) + " -> " + chain +
+                                ": removed");
+      repair.edits.deletes.push_back(
+          {std::string(c.table), IptablesRule{std::string(c.builtin), jump}});
     }
   }
   return repair;
@@ -110,8 +116,8 @@ Result<void> Reconciler::learn() {
     for (const auto& content : renderChains(plan_, f)) {
       const auto& read = form.chains[std::string(content.chain.name)];
       if (read.size() != content.rules.size())
-        log::warn(name(f), " ", content.chain.name, ": read back ", read.size(), " rules, rendered ",
-                  content.rules.size());
+        log::warn(name(f), " ", content.chain.name, ": read back ", read.size(),
+                  " rules, rendered ", content.rules.size());
     }
     installed_[f] = std::move(form);
     if (before) learnDump(f, saved, *before);
@@ -153,7 +159,8 @@ Result<size_t> Reconciler::checkIptables(Family family) {
   const auto learned = dumped_.find(family);
   if (dump_ != nullptr) {
     if (auto read = dump_->read(family)) {
-      if (learned != dumped_.end() && !decideRepair(learned->second, read.value()).needed()) return size_t{0};
+      if (learned != dumped_.end() && !decideRepair(learned->second, read.value()).needed())
+        return size_t{0};
       dumped = std::move(read.value());
     }
   }
@@ -165,7 +172,8 @@ Result<size_t> Reconciler::checkIptables(Family family) {
     // The dump differs while the text does not (an attribute iptables-save does not print), or
     // none was learned yet: learn it now rather than run iptables-save at every check.
     if (dumped) {
-      if (learned != dumped_.end()) log::info(name(family), ": nf_tables dump changed without drift; learned again");
+      if (learned != dumped_.end())
+        log::info(name(family), ": nf_tables dump changed without drift; learned again");
       learnDump(family, saved, *dumped);
     }
     return size_t{0};
@@ -190,7 +198,8 @@ Result<size_t> Reconciler::checkRouting() {
     }
     PC_TRY(routes, kernel_.routes->list(f, plan_.route_table));
     for (const auto& want : want_routes) {
-      if (want.family() != f || std::find(routes.begin(), routes.end(), want) != routes.end()) continue;
+      if (want.family() != f || std::find(routes.begin(), routes.end(), want) != routes.end())
+        continue;
       PC_TRY(kernel_.routes->add(want));
       log::warn("repaired ", name(f), " route missing: re-added ", want.toString());
       ++made;

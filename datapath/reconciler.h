@@ -35,7 +35,8 @@ struct InstalledForm {
   static InstalledForm readBack(const IptablesState& saved);
   // The same form in the terms of an nf_tables dump taken at the same moment as `saved` (rules
   // matched by position); nullopt when the two do not line up.
-  static std::optional<InstalledForm> inDump(const InstalledForm& read_back, const IptablesState& saved,
+  static std::optional<InstalledForm> inDump(const InstalledForm& read_back,
+                                             const IptablesState& saved,
                                              const IptablesState& dumped);
 };
 
@@ -78,7 +79,7 @@ class Reconciler {
   std::map<Family, InstalledForm> installed_;
   RulesetGeneration* generation_;
   NftRuleDump* dump_;
-  std::map<Family, InstalledForm> dumped_;  // families whose comparison starts with a dump
+  std::map<Family, InstalledForm> dumped_;       // families whose comparison starts with a dump
   std::optional<uint32_t> compared_generation_;  // the ruleset last found free of drift
   std::atomic<uint64_t> repairs_{0};
 };

@@ -60,7 +60,8 @@ class FakeCommandRunner final : public CommandRunner {
 // changes it at every read (a ruleset that never holds still); `fail` refuses the next read.
 class FakeNftRuleDump final : public NftRuleDump {
  public:
-  FakeNftRuleDump(Journal& journal, FakeCommandRunner& runner) : journal_(&journal), runner_(&runner) {}
+  FakeNftRuleDump(Journal& journal, FakeCommandRunner& runner)
+      : journal_(&journal), runner_(&runner) {}
   Result<IptablesState> read(Family family) override {
     journal_->push_back(family == Family::kV4 ? "nft dump ip" : "nft dump ip6");
     if (fail) {
@@ -68,14 +69,16 @@ class FakeNftRuleDump final : public NftRuleDump {
       return DatapathError::kNetlink;
     }
     if (salt_per_read) salt += "+";
-    const auto text = runner_->saves[family == Family::kV4 ? "iptables-nft-save" : "ip6tables-nft-save"];
+    const auto text =
+        runner_->saves[family == Family::kV4 ? "iptables-nft-save" : "ip6tables-nft-save"];
     const IptablesState saved = IptablesState::parse(text);
     IptablesState dumped;
     for (const char* name : {"raw", "mangle"}) {
       const IptablesTable* table = saved.table(name);
       IptablesTable out{name, table ? table->chains : std::vector<std::string>{}, {}};
       if (table != nullptr)
-        for (const auto& rule : table->rules) out.rules.push_back({rule.chain, "nft:" + rule.spec + salt});
+        for (const auto& rule : table->rules)
+          out.rules.push_back({rule.chain, "nft:" + rule.spec + salt});
       dumped.tables.push_back(std::move(out));
     }
     return dumped;

@@ -20,8 +20,12 @@ std::string attribute(uint16_t type, std::string_view payload) {
   out.resize(NLA_ALIGN(out.size()), '\0');
   return out;
 }
-std::string text(uint16_t type, const std::string& value) { return attribute(type, std::string_view(value.c_str(), value.size() + 1)); }
-std::string u64(uint16_t type, uint64_t value) { return attribute(type, std::string_view(reinterpret_cast<const char*>(&value), 8)); }
+std::string text(uint16_t type, const std::string& value) {
+  return attribute(type, std::string_view(value.c_str(), value.size() + 1));
+}
+std::string u64(uint16_t type, uint64_t value) {
+  return attribute(type, std::string_view(reinterpret_cast<const char*>(&value), 8));
+}
 std::string nested(uint16_t type, const std::vector<std::string>& children) {
   std::string payload;
   for (const auto& child : children) payload += child;
@@ -37,12 +41,16 @@ struct Rule {
   std::string comment = "portcullis: web-egress";
   bool counter = true;
   std::string message() const {
-    std::vector<std::string> expressions{
-        expression("payload", {attribute(NFTA_PAYLOAD_OFFSET, std::string_view(reinterpret_cast<const char*>(&port), 4))})};
-    if (counter) expressions.push_back(expression("counter", {u64(NFTA_COUNTER_BYTES, bytes), u64(NFTA_COUNTER_PACKETS, packets)}));
+    std::vector<std::string> expressions{expression(
+        "payload", {attribute(NFTA_PAYLOAD_OFFSET,
+                              std::string_view(reinterpret_cast<const char*>(&port), 4))})};
+    if (counter)
+      expressions.push_back(expression(
+          "counter", {u64(NFTA_COUNTER_BYTES, bytes), u64(NFTA_COUNTER_PACKETS, packets)}));
     expressions.push_back(expression("immediate", {}));
-    return text(NFTA_RULE_TABLE, "mangle") + text(NFTA_RULE_CHAIN, "PORTCULLIS_PRE_mangle") + u64(NFTA_RULE_HANDLE, handle) +
-           nested(NFTA_RULE_EXPRESSIONS, expressions) + u64(NFTA_RULE_POSITION, position) + text(NFTA_RULE_USERDATA, comment);
+    return text(NFTA_RULE_TABLE, "mangle") + text(NFTA_RULE_CHAIN, "PORTCULLIS_PRE_mangle") +
+           u64(NFTA_RULE_HANDLE, handle) + nested(NFTA_RULE_EXPRESSIONS, expressions) +
+           u64(NFTA_RULE_POSITION, position) + text(NFTA_RULE_USERDATA, comment);
   }
 };
 

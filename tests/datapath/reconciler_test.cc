@@ -22,8 +22,10 @@ std::string without(std::string text, const std::string& line) {
 }
 
 const std::string kTproxyDns =
-    "-A PORTCULLIS_PRE_mangle -p udp -m mark --mark 0x234e0200 -m comment --comment \"portcullis: tproxy "
-    "portcullis-dns-egress\" -j TPROXY --on-port 20003 --on-ip 127.0.0.1 --tproxy-mark 0x200/0xffffffff";
+    "-A PORTCULLIS_PRE_mangle -p udp -m mark --mark 0x234e0200 -m comment --comment \"portcullis: "
+    "tproxy "
+    "portcullis-dns-egress\" -j TPROXY --on-port 20003 --on-ip 127.0.0.1 --tproxy-mark "
+    "0x200/0xffffffff";
 const std::string kJumpPreMangle =
     "-A PREROUTING -m comment --comment \"portcullis: jump\" -j PORTCULLIS_PRE_mangle";
 
@@ -202,7 +204,8 @@ TEST(Reconciler, SkipsTheSaveWhileTheRulesetGenerationStandsStill) {
   rules.rules.clear();
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 1u);
-  EXPECT_EQ(journal, (std::vector<std::string>{"ip -4 rule add fwmark 0x200/0xf00 lookup 2004 priority 9"}));
+  EXPECT_EQ(journal,
+            (std::vector<std::string>{"ip -4 rule add fwmark 0x200/0xf00 lookup 2004 priority 9"}));
 }
 
 }  // namespace
@@ -250,16 +253,33 @@ TEST_F(ReconcilerWithDump, EachDriftIsSeenInTheDumpAndRepairedFromTheSave) {
     size_t deletes;
   };
   const std::vector<Case> cases{
-      {"deleted TPROXY rule", [](std::string s) { return without(s, kTproxyDns); }, {"PORTCULLIS_PRE_mangle"}, {}, 0},
+      {"deleted TPROXY rule",
+       [](std::string s) { return without(s, kTproxyDns); },
+       {"PORTCULLIS_PRE_mangle"},
+       {},
+       0},
       {"modified rule",
        [](std::string s) { return s.replace(s.find("--on-port 20003"), 15, "--on-port 20004"); },
-       {"PORTCULLIS_PRE_mangle"}, {}, 0},
+       {"PORTCULLIS_PRE_mangle"},
+       {},
+       0},
       {"extra rule in our chain",
-       [](std::string s) { return s.insert(s.find(kTproxyDns), "-A PORTCULLIS_PRE_mangle -j ACCEPT\n"); },
-       {"PORTCULLIS_PRE_mangle"}, {}, 0},
-      {"deleted jump", [](std::string s) { return without(s, kJumpPreMangle); }, {}, {"PORTCULLIS_PRE_mangle"}, 0},
-      {"duplicate jump", [](std::string s) { return s.insert(s.find(kJumpPreMangle), kJumpPreMangle + "\n"); }, {},
-       {}, 1},
+       [](std::string s) {
+         return s.insert(s.find(kTproxyDns), "-A PORTCULLIS_PRE_mangle -j ACCEPT\n");
+       },
+       {"PORTCULLIS_PRE_mangle"},
+       {},
+       0},
+      {"deleted jump",
+       [](std::string s) { return without(s, kJumpPreMangle); },
+       {},
+       {"PORTCULLIS_PRE_mangle"},
+       0},
+      {"duplicate jump",
+       [](std::string s) { return s.insert(s.find(kJumpPreMangle), kJumpPreMangle + "\n"); },
+       {},
+       {},
+       1},
   };
   ASSERT_TRUE(reconciler.learn());
   for (const auto& c : cases) {
@@ -267,11 +287,13 @@ TEST_F(ReconcilerWithDump, EachDriftIsSeenInTheDumpAndRepairedFromTheSave) {
     setSave(c.drift(installed));
     journal.clear();
     EXPECT_EQ(reconciler.check().value(), 1u);
-    EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "iptables-nft-restore -w --noflush"}));
+    EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save",
+                                                 "iptables-nft-restore -w --noflush"}));
     PayloadEdits edits;
     edits.refill = c.refill;
     edits.add_jumps = c.add_jumps;
-    if (c.deletes == 1) edits.deletes.push_back({"mangle", IptablesRule{"PREROUTING", kJumpPreMangle.substr(14)}});
+    if (c.deletes == 1)
+      edits.deletes.push_back({"mangle", IptablesRule{"PREROUTING", kJumpPreMangle.substr(14)}});
     EXPECT_EQ(runner.stdins.back(), renderEdits(plan, Family::kV4, edits));
     // Repaired: the kernel holds the learned rules again, and the dump alone says so.
     setSave(installed);
@@ -313,7 +335,8 @@ TEST_F(ReconcilerWithDump, AFailedDumpFallsBackToTheSave) {
   setSave(without(installed, kTproxyDns));
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 1u);
-  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save", "iptables-nft-restore -w --noflush"}));
+  EXPECT_EQ(journal, (std::vector<std::string>{"nft dump ip", "iptables-nft-save",
+                                               "iptables-nft-restore -w --noflush"}));
   EXPECT_TRUE(reconciler.comparesDump(Family::kV4));
 }
 
@@ -336,10 +359,13 @@ TEST(InstalledForm, InDumpMatchesRulesByPosition) {
     for (auto& rule : table.rules) rule.spec = "#" + rule.spec;
   const auto form = InstalledForm::inDump(read_back, text, dumped);
   ASSERT_TRUE(form.has_value());
-  EXPECT_EQ(form->jumps.at("PORTCULLIS_PRE_mangle"), "#" + read_back.jumps.at("PORTCULLIS_PRE_mangle"));
-  EXPECT_EQ(form->chains.at("PORTCULLIS_PRE_mangle").size(), read_back.chains.at("PORTCULLIS_PRE_mangle").size());
-  EXPECT_EQ(form->chains.at("PORTCULLIS_PRE_mangle")[0], "-A PORTCULLIS_PRE_mangle #" +
-                                                             read_back.chains.at("PORTCULLIS_PRE_mangle")[0].substr(25));
+  EXPECT_EQ(form->jumps.at("PORTCULLIS_PRE_mangle"),
+            "#" + read_back.jumps.at("PORTCULLIS_PRE_mangle"));
+  EXPECT_EQ(form->chains.at("PORTCULLIS_PRE_mangle").size(),
+            read_back.chains.at("PORTCULLIS_PRE_mangle").size());
+  EXPECT_EQ(
+      form->chains.at("PORTCULLIS_PRE_mangle")[0],
+      "-A PORTCULLIS_PRE_mangle #" + read_back.chains.at("PORTCULLIS_PRE_mangle")[0].substr(25));
   // A dump that does not line up with the text (a rule more) is not used.
   dumped.tables[0].rules.push_back({"PREROUTING", "#extra"});
   EXPECT_FALSE(InstalledForm::inDump(read_back, text, dumped).has_value());
