@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "proxy/metrics_histogram.h"
+
 namespace portcullis::proxy {
 
 struct DnsCounterValues {
@@ -19,6 +21,7 @@ struct DnsCounterValues {
   uint64_t tcp_connections = 0;    // accepted
   uint64_t tcp_rejected = 0;       // closed at once: too many connections
   uint64_t tcp_open = 0;           // connections open now (a gauge)
+  HistogramSnapshot upstream_latency;  // forwarded -> answered or failed (DnsInFlightSlot)
 
   DnsCounterValues& operator+=(const DnsCounterValues& o) {
     allowed += o.allowed;
@@ -32,6 +35,7 @@ struct DnsCounterValues {
     tcp_connections += o.tcp_connections;
     tcp_rejected += o.tcp_rejected;
     tcp_open += o.tcp_open;
+    upstream_latency += o.upstream_latency;
     return *this;
   }
 };
@@ -58,15 +62,18 @@ class DnsCounters {
   std::atomic<uint64_t> tcp_connections{0};
   std::atomic<uint64_t> tcp_rejected{0};
   std::atomic<uint64_t> tcp_open{0};
+  LatencyHistogram upstream_latency;
 
   DnsCounterValues values() const {
     constexpr auto r = std::memory_order_relaxed;
-    return {allowed.load(r),           denied.load(r),
-            malformed.load(r),         upstream_failures.load(r),
-            upstream_timeouts.load(r), over_limit.load(r),
-            not_redirected.load(r),    reply_failures.load(r),
-            tcp_connections.load(r),   tcp_rejected.load(r),
-            tcp_open.load(r)};
+    DnsCounterValues v{allowed.load(r),           denied.load(r),
+                       malformed.load(r),         upstream_failures.load(r),
+                       upstream_timeouts.load(r), over_limit.load(r),
+                       not_redirected.load(r),    reply_failures.load(r),
+                       tcp_connections.load(r),   tcp_rejected.load(r),
+                       tcp_open.load(r),          {}};
+    upstream_latency.addTo(v.upstream_latency);
+    return v;
   }
 };
 

@@ -9,12 +9,14 @@ DnsInFlightSlot& DnsInFlightSlot::operator=(DnsInFlightSlot&& other) noexcept {
   if (this != &other) {
     reset();
     gate_ = std::exchange(other.gate_, nullptr);
+    started_ = other.started_;
   }
   return *this;
 }
 
 void DnsInFlightSlot::reset() {
   if (gate_ == nullptr) return;
+  gate_->counters_.upstream_latency.observe(std::chrono::steady_clock::now() - started_);
   auto& in_flight = std::exchange(gate_, nullptr)->in_flight_;
   in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }

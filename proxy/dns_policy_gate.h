@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,7 +28,8 @@ class DnsPolicyGate;
 class DnsInFlightSlot {
  public:
   DnsInFlightSlot() = default;
-  DnsInFlightSlot(DnsInFlightSlot&& other) noexcept : gate_(std::exchange(other.gate_, nullptr)) {}
+  DnsInFlightSlot(DnsInFlightSlot&& other) noexcept
+      : gate_(std::exchange(other.gate_, nullptr)), started_(other.started_) {}
   DnsInFlightSlot& operator=(DnsInFlightSlot&& other) noexcept;
   DnsInFlightSlot(const DnsInFlightSlot&) = delete;
   DnsInFlightSlot& operator=(const DnsInFlightSlot&) = delete;
@@ -37,8 +39,11 @@ class DnsInFlightSlot {
 
  private:
   friend class DnsPolicyGate;
-  explicit DnsInFlightSlot(DnsPolicyGate* gate) : gate_(gate) {}
+  explicit DnsInFlightSlot(DnsPolicyGate* gate)
+      : gate_(gate), started_(std::chrono::steady_clock::now()) {}
   DnsPolicyGate* gate_ = nullptr;
+  // A slot lives from forwarding to the answer or failure: the upstream latency histogram.
+  std::chrono::steady_clock::time_point started_;
 };
 
 struct DnsDecision {

@@ -21,6 +21,7 @@ HttpCountersSnapshot HttpCounters::snapshot() const {
     s.header_timeouts += get(shard.header_timeouts);
     s.idle_timeouts += get(shard.idle_timeouts);
     s.tunnels += get(shard.tunnels);
+    shard.upstream_latency.addTo(s.upstream_latency);
   }
   return s;
 }

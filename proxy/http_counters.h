@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/metrics_histogram.h"
+
 namespace portcullis::proxy {
 
 // The summed values, for /metrics and `portcullis status`.
@@ -24,6 +26,8 @@ struct HttpCountersSnapshot {
   uint64_t header_timeouts = 0;       // slowloris
   uint64_t idle_timeouts = 0;
   uint64_t tunnels = 0;  // allowed Upgrade or CONNECT
+  // From the request head sent upstream to the response head received.
+  HistogramSnapshot upstream_latency;
 };
 
 class HttpCounters {
@@ -42,6 +46,7 @@ class HttpCounters {
     std::atomic<uint64_t> header_timeouts{0};
     std::atomic<uint64_t> idle_timeouts{0};
     std::atomic<uint64_t> tunnels{0};
+    LatencyHistogram upstream_latency;
   };
 
   explicit HttpCounters(size_t shards);

@@ -139,6 +139,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Exchange exchange_;
   bool upstream_reusable_ = false;
   bool upstream_reused_ = false;
+  // When the request head went upstream; cleared at the first response head (latency metric).
+  std::chrono::steady_clock::time_point upstream_sent_{};
   bool draining_ = false;
   int tunnel_open_ = 0;  // directions of a tunnel still carrying bytes
   Stage stage_ = Stage::kActive;

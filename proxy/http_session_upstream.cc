@@ -55,6 +55,7 @@ void HttpSession::onUpstreamConnect(const error_code& ec) {
 }
 
 void HttpSession::writeUpstreamHead() {
+  upstream_sent_ = std::chrono::steady_clock::now();
   asio::async_write(up_, asio::buffer(up_head_), [self = shared_from_this()](error_code e, size_t) {
     self->onUpstreamHeadWritten(e);
   });
@@ -171,6 +172,10 @@ void HttpSession::onResponseRead(const error_code& ec, size_t n) {
 // Decides how the response goes down; returns false when it ended the exchange instead.
 bool HttpSession::onResponseHead() {
   const HttpHead& head = response_.head();
+  if (upstream_sent_ != std::chrono::steady_clock::time_point{}) {
+    counters_.upstream_latency.observe(std::chrono::steady_clock::now() - upstream_sent_);
+    upstream_sent_ = {};
+  }
   const bool informational = head.status / 100 == 1 && !head.upgrade;
   if ((head.status == 101 && !head.upgrade) || (head.upgrade && !exchange_.upgrade)) {
     // Switching protocols without a protocol to switch to, or one nobody asked for.

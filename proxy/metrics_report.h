@@ -1,0 +1,53 @@
+// What /metrics exposes, as plain values gathered by the daemon (which alone sees the proxies,
+// the datapath and the reload outcomes), and its rendering in the Prometheus text format.
+// Family names and labels are documented in README.md "Metrics".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/model.h"
+#include "proxy/dns_counters.h"
+#include "proxy/http_counters.h"
+#include "proxy/metrics_histogram.h"
+
+namespace portcullis::proxy {
+
+struct HttpListenerMetrics {
+  std::string name;
+  policy::Direction direction = policy::Direction::kEgress;
+  HttpCountersSnapshot counters;
+};
+
+struct DnsListenerMetrics {
+  std::string name;
+  policy::Direction direction = policy::Direction::kEgress;
+  DnsCounterValues counters;
+  uint32_t in_flight = 0;
+};
+
+struct DaemonMetrics {
+  std::string version;
+  double start_time_seconds = 0;  // since the Unix epoch
+  uint64_t policy_generation = 0;
+  uint64_t policy_rules = 0;
+  uint64_t reloads_ok = 0;
+  uint64_t reloads_failed = 0;
+  uint64_t datapath_repairs = 0;
+  uint64_t reconcile_failures = 0;
+  bool datapath_installed = false;
+  uint64_t learned_names = 0;
+  std::optional<uint64_t> access_log_dropped;  // absent: no access log
+};
+
+struct MetricsReport {
+  DaemonMetrics daemon;
+  std::vector<HttpListenerMetrics> http;
+  std::vector<DnsListenerMetrics> dns;
+};
+
+std::string renderMetrics(const MetricsReport& report);
+
+}  // namespace portcullis::proxy
