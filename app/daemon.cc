@@ -208,6 +208,7 @@ int Daemon::run() {
   pool_.start();
   waitForSignal();
   scheduleReconcile();
+  startAdmin();
   log::info("running; reconcile every ", formatDuration(config_.datapath.reconcile_interval));
   io_.run();
   return exit_code_;
@@ -229,15 +230,26 @@ void Daemon::scheduleReconcile() {
   reconcile_timer_.expires_after(config_.datapath.reconcile_interval);
   reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    if (auto repaired = reconciler_->check(); !repaired)
+    auto repaired = reconciler_->check();
+    last_check_ = std::chrono::system_clock::now();
+    if (!repaired) {
+      ++reconcile_failures_;
       log::error("reconcile check failed: ", repaired.error().message());
-    else if (repaired.value() > 0)
+    } else if (repaired.value() > 0) {
+      last_repair_ = last_check_;
       log::info("reconcile: ", repaired.value(), " repairs (", reconciler_->repairs(), " in total)");
+    }
     scheduleReconcile();
   });
 }
 
 void Daemon::reload() {
+  // Counted for /metrics by outcome: an applied reload stores a new policy generation.
+  struct Outcome {
+    Daemon& d;
+    const uint64_t before = d.policy_store_.generation();
+    ~Outcome() { ++(d.policy_store_.generation() != before ? d.reloads_ok_ : d.reloads_failed_); }
+  } outcome{*this};
   log::info("SIGHUP: reloading policy");
   auto loaded = loadPolicies(config_);
   if (!loaded.ok()) {
@@ -298,6 +310,7 @@ void Daemon::teardown() {
   torn_down_ = true;
   shutdown_timer_.cancel();
   log::info("tearing down");
+  if (admin_) admin_->stop();
   if (datapath_) {
     if (auto removed = datapath_->teardown(); !removed) exit_code_ = kExitRuntime;
   }

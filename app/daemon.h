@@ -13,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "datapath/ruleset_generation.h"
 #include "policy/model.h"
 #include "app/listener_set.h"
+#include "proxy/admin_server.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
 
@@ -58,6 +60,11 @@ class Daemon {
   void reload();
   void shutdown(int signal_number);
   void teardown();
+  // The admin endpoint (daemon_admin.cc): /metrics, /status, /healthz on proxy.admin.
+  void startAdmin();
+  std::string renderMetrics() const;
+  std::string renderStatus() const;
+  bool healthy() const;
 
   Options options_;
   policy::Config config_;
@@ -83,6 +90,14 @@ class Daemon {
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer shutdown_timer_;  // bounds the proxies' grace at shutdown
   bool torn_down_ = false;
+  // For /metrics and /status.
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+  uint64_t reconcile_failures_ = 0;
+  std::optional<std::chrono::system_clock::time_point> last_check_;
+  std::optional<std::chrono::system_clock::time_point> last_repair_;
+  std::unique_ptr<proxy::AdminServer> admin_;  // on io_; stopped at teardown
   int exit_code_ = 0;
 };
 

@@ -91,4 +91,13 @@ void ListenerSet::shutdown(Duration grace, std::function<void()> done) {
   for (auto& [name, tls] : tls_) tls->shutdown(grace, one_done);
 }
 
+void ListenerSet::collect(proxy::MetricsReport& report) const {
+  for (const auto& [name, http] : http_) {
+    report.http.push_back({name, http->options().direction, http->counters()});
+  }
+  for (const auto& [name, dns] : dns_) {
+    report.dns.push_back({name, dns->direction(), dns->counters(), dns->inFlight()});
+  }
+}
+
 }  // namespace portcullis::app

@@ -17,6 +17,7 @@
 #include "proxy/dns_proxy.h"
 #include "proxy/http_proxy.h"
 #include "proxy/io_pool.h"
+#include "proxy/metrics_report.h"
 #include "proxy/policy_store.h"
 #include "proxy/tls_proxy.h"
 
@@ -37,6 +38,10 @@ class ListenerSet {
   // Stops accepting everywhere; DNS sockets close at once, HTTP exchanges in flight get up to
   // `grace` (HttpProxy::shutdown). `done` runs once, on an I/O thread, when no session is left.
   void shutdown(Duration grace, std::function<void()> done);
+
+  // The open listeners' counters, for /metrics and /status (readable from any thread).
+  void collect(proxy::MetricsReport& report) const;
+  const proxy::DnsNameCache& learnedNames() const { return *names_; }
 
  private:
   proxy::IoPool& pool_;

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The admin endpoint of `portcullis run` (issue 6), end to end in namespaces: /healthz is 200 once
+# running; /metrics parses as Prometheus text 0.0.4 (every sample line matches the grammar, every
+# family has a TYPE, histograms are cumulative) and its counters move with real HTTP and DNS
+# traffic; `portcullis status` (table and --json) shows the real listener ports and marks, the
+# same ones the installed TPROXY rules carry; a SIGHUP reload is counted; an unreachable daemon
+# makes `status` exit 3.
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/lib/netns.sh"
+source "$here/lib/portcullis.sh" "$1"
+source "$here/tools/http_origin.sh"
+netns_require_root
+for tool in dnsmasq dig curl python3; do
+  command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
+done
+
+netns_topology
+dir=$NETNS_TMP
+pc_write_config "$dir"
+cat >"$dir/policy.yaml" <<'POLICY'
+rules:
+  - name: web-egress
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
+      ports: [{port: 80, protocol: TCP}]
+    http:
+      - {method: GET, path: "/public/.*"}
+  - name: dns-egress
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
+      ports: [{port: 53, protocol: ANY}]
+    dns:
+      - matchPattern: "*.allowed.test"
+POLICY
+origin_start "$NS_SERVER" "$dir"
+netns_spawn "$NS_SERVER" "$dir/dnsmasq.log" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+  --conf-file=/dev/null --pid-file="$dir/dnsmasq.pid" --bind-interfaces \
+  --listen-address=198.18.2.2 --log-facility=- --address=/allowed.test/198.18.2.10
+wait_until 10 ip netns exec "$NS_NODE" dig +tries=1 +time=1 @198.18.2.2 www.allowed.test ||
+  fail "dnsmasq did not start"
+pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
+grep -q "admin endpoint on 127.0.0.1:9964" "$dir/run.log" || fail "no admin endpoint: $(cat "$dir/run.log")"
+
+node() { ip netns exec "$NS_NODE" "$@"; }
+admin() { node curl -sS --max-time 5 "$@"; }
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+
+# /healthz
+[[ $(admin -o /dev/null -w '%{http_code}' http://127.0.0.1:9964/healthz) == 200 ]] || fail "/healthz not 200"
+[[ $(admin http://127.0.0.1:9964/healthz) == ok ]] || fail "/healthz body"
+[[ $(admin -o /dev/null -w '%{http_code}' http://127.0.0.1:9964/nope) == 404 ]] || fail "unknown path not 404"
+[[ $(admin -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9964/metrics) == 405 ]] || fail "POST not 405"
+
+# check_metrics FILE: the 0.0.4 grammar, TYPE per family, cumulative buckets; prints
+# "name{labels} value" lines for the caller to read values from.
+check_metrics() {
+  python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+assert text.endswith("\n"), "no final line feed"
+name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+label_re = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+sample = re.compile(rf"^({name_re})(\{{{label_re}(?:,{label_re})*\}})? (-?[0-9.eE+-]+|[+-]Inf|NaN)( -?[0-9]+)?$")
+types, helps, current, seen_families = {}, set(), None, []
+buckets = {}
+for n, line in enumerate(text.splitlines(), 1):
+    if line.startswith("# HELP "):
+        helps.add(line.split()[2]); continue
+    if line.startswith("# TYPE "):
+        _, _, fam, typ = line.split(" ", 3)
+        assert typ in ("counter", "gauge", "histogram", "summary", "untyped"), line
+        assert fam not in types, f"TYPE twice for {fam}"
+        types[fam] = typ; current = fam; continue
+    assert not line.startswith("#") and line.strip(), f"line {n}: stray {line!r}"
+    m = sample.match(line)
+    assert m, f"line {n} does not match the grammar: {line!r}"
+    name = m.group(1)
+    fam = name
+    for suffix in ("_bucket", "_sum", "_count"):
+        if types.get(current) == "histogram" and name == current + suffix: fam = current
+    assert fam == current, f"line {n}: {name} outside its family {current} (no TYPE?)"
+    float(m.group(3))
+    if name.endswith("_bucket"):
+        labels = re.sub(r',?le="[^"]*"', "", m.group(2))
+        buckets.setdefault((name, labels), []).append(float(m.group(3)))
+    print(line)
+for fam in types: assert fam in helps, f"no HELP for {fam}"
+for key, values in buckets.items():
+    assert values == sorted(values), f"{key} buckets not cumulative: {values}"
+print(f"# ok: {len(types)} families", file=sys.stderr)
+PY
+}
+metric() {  # FILE SERIES: the value of one series ("name{labels}") in a checked dump
+  awk -v s="$2" '$1 == s {print $2}' "$1"
+}
+
+admin http://127.0.0.1:9964/metrics >"$dir/m0.txt"
+check_metrics "$dir/m0.txt" >"$dir/m0.samples" || fail "/metrics before traffic is not valid Prometheus text"
+allowed='portcullis_requests_total{direction="egress",protocol="http",verdict="allowed"}'
+denied='portcullis_requests_total{direction="egress",protocol="http",verdict="denied"}'
+dns_allowed='portcullis_requests_total{direction="egress",protocol="dns",verdict="allowed"}'
+dns_denied='portcullis_requests_total{direction="egress",protocol="dns",verdict="denied"}'
+latency='portcullis_upstream_latency_seconds_count{direction="egress",protocol="http"}'
+for s in "$allowed" "$denied" "$dns_allowed" "$dns_denied" "$latency"; do
+  [[ $(metric "$dir/m0.samples" "$s") == 0 ]] || fail "$s is not 0 before traffic"
+done
+
+# Traffic: 3 allowed and 2 denied HTTP requests, 2 allowed and 1 denied DNS queries.
+for i in 1 2 3; do
+  client curl -sf --max-time 5 -o /dev/null http://198.18.2.2/public/index.html || fail "allowed GET $i failed"
+done
+for i in 1 2; do
+  [[ $(client curl -s --max-time 5 -o /dev/null -w '%{http_code}' http://198.18.2.2/private/secret.txt) == 403 ]] ||
+    fail "denied GET $i not 403"
+done
+client dig +tries=1 +time=3 +short @198.18.2.2 www.allowed.test | grep -qx 198.18.2.10 || fail "allowed query"
+client dig +tries=1 +time=3 +short +tcp @198.18.2.2 a.allowed.test | grep -qx 198.18.2.10 || fail "allowed TCP query"
+client dig +tries=1 +time=3 @198.18.2.2 denied.test | grep -q "status: REFUSED" || fail "denied query"
+
+admin http://127.0.0.1:9964/metrics >"$dir/m1.txt"
+check_metrics "$dir/m1.txt" >"$dir/m1.samples" || fail "/metrics after traffic is not valid Prometheus text"
+[[ $(metric "$dir/m1.samples" "$allowed") == 3 ]] || fail "http allowed: $(metric "$dir/m1.samples" "$allowed"), expected 3"
+[[ $(metric "$dir/m1.samples" "$denied") == 2 ]] || fail "http denied: $(metric "$dir/m1.samples" "$denied"), expected 2"
+[[ $(metric "$dir/m1.samples" "$dns_allowed") == 2 ]] || fail "dns allowed: $(metric "$dir/m1.samples" "$dns_allowed"), expected 2"
+[[ $(metric "$dir/m1.samples" "$dns_denied") == 1 ]] || fail "dns denied: $(metric "$dir/m1.samples" "$dns_denied"), expected 1"
+[[ $(metric "$dir/m1.samples" "$latency") == 3 ]] || fail "http latency count: $(metric "$dir/m1.samples" "$latency"), expected 3"
+dns_latency='portcullis_upstream_latency_seconds_count{direction="egress",protocol="dns"}'
+[[ $(metric "$dir/m1.samples" "$dns_latency") == 2 ]] || fail "dns latency count: $(metric "$dir/m1.samples" "$dns_latency"), expected 2"
+[[ $(metric "$dir/m1.samples" portcullis_datapath_installed) == 1 ]] || fail "datapath_installed not 1"
+
+# status: the ports and marks of the installed TPROXY rules.
+node "$PORTCULLIS" status --json >"$dir/status.json" || fail "status --json failed"
+node "$PORTCULLIS" status >"$dir/status.txt" || fail "status failed"
+cat "$dir/status.txt"
+python3 - "$dir/status.json" <<'PY' >"$dir/listeners.txt" || fail "status JSON: $(cat "$dir/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["healthy"] is True and s["datapath"]["installed"] is True, s
+assert s["policy"]["generation"] >= 1 and len(s["policy"]["files"]) == 1, s["policy"]
+assert len(s["policy"]["files"][0]["sha256"]) == 64, s["policy"]["files"]
+for l in s["listeners"]:
+    print(l["name"], l["port"], l["mark"])
+PY
+[[ $(wc -l <"$dir/listeners.txt") == 2 ]] || fail "expected 2 listeners: $(cat "$dir/listeners.txt")"
+[[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["policy"]["files"][0]["sha256"])' "$dir/status.json") == \
+   $(sha256sum "$dir/policy.yaml" | cut -d' ' -f1) ]] || fail "policy digest differs from sha256sum"
+node iptables-save -t mangle >"$dir/mangle.save"
+while read -r name port mark; do
+  [[ $port == "$(pc_listener_port "$dir/run.log" "$name")" ]] || fail "$name: status port $port, log says otherwise"
+  grep -- "--mark $mark" "$dir/mangle.save" | grep -- "--on-port $port " | grep -q "$name" ||
+    fail "$name: no TPROXY rule with mark $mark to port $port: $(grep TPROXY "$dir/mangle.save")"
+  grep -Eq "^$name .* $port $mark +yes " "$dir/status.txt" || fail "$name $port $mark missing in the status table"
+done <"$dir/listeners.txt"
+
+# A reload is counted; the generation moves.
+kill -HUP "$PC_PID"
+wait_until 5 grep -q "policy reloaded" "$dir/run.log" || fail "no reload"
+admin http://127.0.0.1:9964/metrics >"$dir/m2.txt"
+check_metrics "$dir/m2.txt" >"$dir/m2.samples" || fail "/metrics after reload"
+[[ $(metric "$dir/m2.samples" 'portcullis_policy_reloads_total{result="ok"}') == 1 ]] || fail "reload not counted"
+
+# Stopped: status cannot reach it and says so with exit 3.
+netns_stop "$PC_PID" || fail "portcullis did not exit 0"
+set +e
+node "$PORTCULLIS" status 2>"$dir/status.err"
+code=$?
+set -e
+[[ $code == 3 ]] || fail "status against a stopped daemon exited $code, expected 3"
+grep -q "cannot reach the daemon's admin endpoint at 127.0.0.1:9964" "$dir/status.err" || fail "status error: $(cat "$dir/status.err")"
+echo "PASS admin_test"
