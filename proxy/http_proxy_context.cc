@@ -26,42 +26,4 @@ Tcp::endpoint HttpProxyContext::originalDestination(const Tcp::socket& socket,
   return originalDestinationOf(socket, ec);
 }
 
-void HttpProxyContext::add(const std::shared_ptr<HttpSession>& session) {
-  std::lock_guard lock(mutex_);
-  sessions_.emplace(session.get(), session);
-}
-
-void HttpProxyContext::remove(const HttpSession* session) {
-  std::function<void()> done;
-  {
-    std::lock_guard lock(mutex_);
-    sessions_.erase(session);
-    if (sessions_.empty() && on_empty_) done = std::exchange(on_empty_, nullptr);
-  }
-  if (done) done();
-}
-
-std::vector<std::shared_ptr<HttpSession>> HttpProxyContext::sessions() const {
-  std::vector<std::shared_ptr<HttpSession>> out;
-  std::lock_guard lock(mutex_);
-  out.reserve(sessions_.size());
-  for (const auto& [key, weak] : sessions_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
-  }
-  return out;
-}
-
-void HttpProxyContext::setOnEmpty(std::function<void()> callback) {
-  std::function<void()> now;
-  {
-    std::lock_guard lock(mutex_);
-    if (sessions_.empty()) {
-      now = std::move(callback);
-    } else {
-      on_empty_ = std::move(callback);
-    }
-  }
-  if (now) now();
-}
-
 }  // namespace portcullis::proxy

@@ -5,13 +5,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "proxy/http_counters.h"
 #include "proxy/http_proxy_options.h"
 #include "proxy/policy_store.h"
+#include "proxy/session_registry.h"
 #include "proxy/transparent_listener.h"
 
 namespace portcullis::proxy {
@@ -42,11 +41,11 @@ class HttpProxyContext {
   void release() { limit_->release(); }
   uint32_t active() const { return limit_->active(); }
 
-  void add(const std::shared_ptr<HttpSession>& session);
-  void remove(const HttpSession* session);
-  std::vector<std::shared_ptr<HttpSession>> sessions() const;
+  void add(const std::shared_ptr<HttpSession>& session) { sessions_.add(session); }
+  void remove(const HttpSession* session) { sessions_.remove(session); }
+  std::vector<std::shared_ptr<HttpSession>> sessions() const { return sessions_.sessions(); }
   // Called (once) when the last session has gone after setOnEmpty; on that session's thread.
-  void setOnEmpty(std::function<void()> callback);
+  void setOnEmpty(std::function<void()> callback) { sessions_.setOnEmpty(std::move(callback)); }
 
  private:
   const HttpProxyOptions options_;
@@ -55,10 +54,7 @@ class HttpProxyContext {
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
   const std::shared_ptr<ConnectionLimit> limit_;
-
-  mutable std::mutex mutex_;
-  std::unordered_map<const HttpSession*, std::weak_ptr<HttpSession>> sessions_;
-  std::function<void()> on_empty_;
+  SessionRegistry<HttpSession> sessions_;
 };
 
 }  // namespace portcullis::proxy

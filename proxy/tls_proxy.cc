@@ -19,39 +19,28 @@ TlsProxy::TlsProxy(IoPool& pool, TlsProxyOptions options, PolicyStore& policies)
 TlsProxy::~TlsProxy() { stopAccepting(); }
 
 Result<void> TlsProxy::start() {
-  const TlsProxyOptions& opts = context_->options();
-  if (opts.bind.empty()) return std::make_error_code(std::errc::invalid_argument);
+  const auto& opts = context_->options();
   TransparentListener::Options listener_options;
   listener_options.transparent = opts.transparent;
-  listener_options.reuse_port = pool_.contexts() > 1;
   listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
-  uint16_t port = 0;
-  for (Tcp::endpoint endpoint : opts.bind) {
-    if (endpoint.port() == 0) endpoint.port(port);
-    for (size_t i = 0; i < pool_.contexts(); ++i) {
-      listener_options.on_refused = [context = context_, i] {
-        TlsCounters::bump(context->counters().shard(i).connections_over_limit);
-      };
-      auto listener = TransparentListener::open(
-          pool_.context(i).get_executor(), endpoint, listener_options,
-          [context = context_, i](Tcp::socket socket, const Tcp::endpoint& client) {
-            auto session = std::make_shared<TlsSession>(std::move(socket), client, context,
-                                                        context->counters().shard(i));
-            context->add(session);
-            session->start();
-          });
-      if (!listener) {
-        log::error(opts.name, ": cannot listen on ", endpoint, ": ", listener.error().message());
-        stopAccepting();
-        return listener.error();
-      }
-      if (endpoint.port() == 0) endpoint.port(listener.value()->endpoint().port());
-      if (port == 0) port = endpoint.port();
-      listeners_.push_back(std::move(listener).value());
-    }
-    endpoints_.push_back(endpoint);
-  }
+  std::vector<asio::any_io_executor> executors;
+  for (size_t i = 0; i < pool_.contexts(); ++i) executors.push_back(pool_.context(i).get_executor());
+  std::vector<Tcp::endpoint> binds = opts.bind;
+  auto listeners = openTransparentListeners(
+      opts.name, executors, binds, listener_options,
+      [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {
+        auto session = std::make_shared<TlsSession>(std::move(socket), client, context,
+                                                    context->counters().shard(shard));
+        context->add(session);
+        session->start();
+      },
+      [context = context_](size_t shard) {
+        TlsCounters::bump(context->counters().shard(shard).connections_over_limit);
+      });
+  if (!listeners) return listeners.error();
+  listeners_ = std::move(listeners).value();
+  endpoints_ = std::move(binds);
   context_->setOwnEndpoints(endpoints_, localAddresses());
   for (const auto& listener : listeners_) listener->start();
   return ok();

@@ -22,42 +22,4 @@ Tcp::endpoint TlsProxyContext::originalDestination(const Tcp::socket& socket,
   return originalDestinationOf(socket, ec);
 }
 
-void TlsProxyContext::add(const std::shared_ptr<TlsSession>& session) {
-  std::lock_guard lock(mutex_);
-  sessions_.emplace(session.get(), session);
-}
-
-void TlsProxyContext::remove(const TlsSession* session) {
-  std::function<void()> done;
-  {
-    std::lock_guard lock(mutex_);
-    sessions_.erase(session);
-    if (sessions_.empty() && on_empty_) done = std::exchange(on_empty_, nullptr);
-  }
-  if (done) done();
-}
-
-std::vector<std::shared_ptr<TlsSession>> TlsProxyContext::sessions() const {
-  std::vector<std::shared_ptr<TlsSession>> out;
-  std::lock_guard lock(mutex_);
-  out.reserve(sessions_.size());
-  for (const auto& [key, weak] : sessions_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
-  }
-  return out;
-}
-
-void TlsProxyContext::setOnEmpty(std::function<void()> callback) {
-  std::function<void()> now;
-  {
-    std::lock_guard lock(mutex_);
-    if (sessions_.empty()) {
-      now = std::move(callback);
-    } else {
-      on_empty_ = std::move(callback);
-    }
-  }
-  if (now) now();
-}
-
 }  // namespace portcullis::proxy

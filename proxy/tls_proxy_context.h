@@ -5,11 +5,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "proxy/policy_store.h"
+#include "proxy/session_registry.h"
 #include "proxy/tls_counters.h"
 #include "proxy/tls_proxy_options.h"
 #include "proxy/transparent_listener.h"
@@ -34,11 +33,11 @@ class TlsProxyContext {
   }
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
-  void add(const std::shared_ptr<TlsSession>& session);
-  void remove(const TlsSession* session);
-  std::vector<std::shared_ptr<TlsSession>> sessions() const;
+  void add(const std::shared_ptr<TlsSession>& session) { sessions_.add(session); }
+  void remove(const TlsSession* session) { sessions_.remove(session); }
+  std::vector<std::shared_ptr<TlsSession>> sessions() const { return sessions_.sessions(); }
   // Called (once) when the last session has gone after setOnEmpty; on that session's thread.
-  void setOnEmpty(std::function<void()> callback);
+  void setOnEmpty(std::function<void()> callback) { sessions_.setOnEmpty(std::move(callback)); }
 
  private:
   const TlsProxyOptions options_;
@@ -47,10 +46,7 @@ class TlsProxyContext {
   const std::shared_ptr<ConnectionLimit> limit_;
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
-
-  mutable std::mutex mutex_;
-  std::unordered_map<const TlsSession*, std::weak_ptr<TlsSession>> sessions_;
-  std::function<void()> on_empty_;
+  SessionRegistry<TlsSession> sessions_;
 };
 
 }  // namespace portcullis::proxy

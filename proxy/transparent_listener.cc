@@ -154,4 +154,35 @@ void TransparentListener::onAccept(const error_code& ec, Tcp::socket socket) {
   on_accept_(std::move(socket), client);
 }
 
+Result<std::vector<std::shared_ptr<TransparentListener>>> openTransparentListeners(
+    std::string_view name, const std::vector<asio::any_io_executor>& executors,
+    std::vector<Tcp::endpoint>& binds, TransparentListener::Options options,
+    ShardedAccept on_accept, std::function<void(size_t shard)> on_refused) {
+  if (binds.empty() || executors.empty()) return std::make_error_code(std::errc::invalid_argument);
+  options.reuse_port = options.reuse_port || executors.size() > 1;
+  std::vector<std::shared_ptr<TransparentListener>> listeners;
+  const auto fail = [&](const Tcp::endpoint& endpoint, std::error_code ec) {
+    log::error(name, ": cannot listen on ", endpoint, ": ", ec.message());
+    for (const auto& listener : listeners) listener->close();  // none started
+    return ec;
+  };
+  uint16_t port = 0;
+  for (Tcp::endpoint& endpoint : binds) {
+    if (endpoint.port() == 0) endpoint.port(port);
+    for (size_t i = 0; i < executors.size(); ++i) {
+      if (on_refused) options.on_refused = [on_refused, i] { on_refused(i); };
+      auto listener = TransparentListener::open(
+          executors[i], endpoint, options,
+          [on_accept, i](Tcp::socket socket, const Tcp::endpoint& client) {
+            on_accept(i, std::move(socket), client);
+          });
+      if (!listener) return fail(endpoint, listener.error());
+      if (endpoint.port() == 0) endpoint.port(listener.value()->endpoint().port());
+      if (port == 0) port = endpoint.port();
+      listeners.push_back(std::move(listener).value());
+    }
+  }
+  return listeners;
+}
+
 }  // namespace portcullis::proxy

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -90,5 +91,15 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
   Tcp::endpoint endpoint_;
   Tcp::endpoint peer_;  // filled by the accept in flight
 };
+
+// The acceptors of one proxy: one per bind endpoint and executor (SO_REUSEPORT when there are
+// several), all on one port: the first endpoint's, or the kernel's pick for port 0. `binds`
+// comes back with that port filled in. on_accept and on_refused learn the executor's index (the
+// counter shard). On error nothing stays open, and the log line names `name` and the endpoint.
+using ShardedAccept = std::function<void(size_t shard, Tcp::socket, const Tcp::endpoint& client)>;
+Result<std::vector<std::shared_ptr<TransparentListener>>> openTransparentListeners(
+    std::string_view name, const std::vector<boost::asio::any_io_executor>& executors,
+    std::vector<Tcp::endpoint>& binds, TransparentListener::Options options,
+    ShardedAccept on_accept, std::function<void(size_t shard)> on_refused);
 
 }  // namespace portcullis::proxy
