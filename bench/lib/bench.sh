@@ -34,7 +34,7 @@ usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] 
   --duration    seconds per load run (default 10)
   --access-log  also run portcullis with its access log written to a file (issue 6's <5% target)
   --perf DIR    profile each proxy run (perf record -g, 499 Hz) into DIR/MODE-LOAD.data and print
-                its top symbols (the sampling adds a little to that run's CPU figures)
+                its top symbols (profiled runs are slower: take figures from a run without it)
 Environment: CLIENT_CPU (default 0), PROXY_CPU (default 1). Needs root.
 USAGE
 }
