@@ -55,8 +55,9 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
     return ok();
   }
   if (kind->l7 == L7Protocol::kHttp) {
-    auto proxy = std::make_unique<proxy::HttpProxy>(
-        pool_, proxy::httpProxyOptions(config, kind->direction, port), policies_);
+    auto options = proxy::httpProxyOptions(config, kind->direction, port);
+    options.access_log = access_log_;
+    auto proxy = std::make_unique<proxy::HttpProxy>(pool_, std::move(options), policies_);
     if (auto started = proxy->start(); !started) return started.error();
     http_.emplace(name, std::move(proxy));
     return ok();
@@ -68,6 +69,7 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
   dns_config.port = port;
   dns_config.dns = config.proxy.dns;
   dns_config.listener.direction = kind->direction;
+  dns_config.access_log = access_log_;
   auto proxy = std::make_unique<proxy::DnsProxy>(proxy::DnsProxy::executorsFor(pool_),
                                                  std::move(dns_config), policies_, names_);
   if (auto started = proxy->start(); !started) return started.error();

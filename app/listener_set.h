@@ -31,6 +31,8 @@ class ListenerSet {
   ListenerSet& operator=(const ListenerSet&) = delete;
 
   bool isOpen(const std::string& name) const;
+  // Listeners opened from now on write to `log` (null: proxy.access-log off).
+  void setAccessLog(std::shared_ptr<proxy::AccessLog> log) { access_log_ = std::move(log); }
   // Binds listener `name` ("portcullis-dns-egress", ...) on `port` with the config's options and
   // starts serving. EADDRINUSE when the port is taken (the caller draws another).
   Result<void> open(const policy::Config& config, const std::string& name, uint16_t port);
@@ -47,6 +49,7 @@ class ListenerSet {
   proxy::IoPool& pool_;
   proxy::PolicyStore& policies_;
   std::shared_ptr<proxy::DnsNameCache> names_;
+  std::shared_ptr<proxy::AccessLog> access_log_;
   std::map<std::string, std::unique_ptr<proxy::HttpProxy>> http_;
   std::map<std::string, std::unique_ptr<proxy::DnsProxy>> dns_;
   std::map<std::string, std::unique_ptr<proxy::TlsProxy>> tls_;

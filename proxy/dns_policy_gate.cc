@@ -22,17 +22,23 @@ void DnsInFlightSlot::reset() {
 }
 
 DnsPolicyGate::DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions options,
-                             std::shared_ptr<DnsNameCache> names, Observer observer)
+                             std::shared_ptr<DnsNameCache> names, Observer observer,
+                             std::shared_ptr<AccessLog> access_log, std::string listener)
     : policy_(policy),
       options_(options),
       names_(std::move(names)),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      log_(access_log ? std::make_unique<AccessLogDnsEntries>(std::move(access_log),
+                                                               std::move(listener),
+                                                               options.max_in_flight)
+                      : nullptr) {}
 
-DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message) {
+DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
+                                 uint16_t client_port) {
   policy_.refresh(udp_policy_, udp_generation_);
   const policy::FlowRules rules =
       udp_policy_ ? udp_policy_->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
-  return decide(flow, message, udp_policy_, rules);
+  return decide(flow, message, udp_policy_, rules, client_port);
 }
 
 DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
@@ -41,7 +47,7 @@ DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8
     memo.rules =
         memo.policy ? memo.policy->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
   }
-  return decide(flow, message, memo.policy, memo.rules);
+  return decide(flow, message, memo.policy, memo.rules, memo.client_port);
 }
 
 DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::error_code why) {
@@ -58,9 +64,15 @@ DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::erro
 
 DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint8_t> message,
                                   const PolicyStore::Pointer& policy,
-                                  const policy::FlowRules& rules) {
+                                  const policy::FlowRules& rules, uint16_t client_port) {
   auto parsed = parseDnsQuery(message);
-  if (!parsed) return malformed(message, parsed.error());
+  if (!parsed) {
+    DnsDecision d = malformed(message, parsed.error());
+    if (log_ && d.kind == DnsDecision::Kind::kAnswer) {
+      logAnswer(flow, client_port, d, {}, AccessVerdict::kError, "malformed query");
+    }
+    return d;
+  }
   DnsDecision d;
   d.query = std::move(parsed.value());
   // No policy loaded, or no rule selecting the flow: deny (SPEC.md "No matching rule: deny").
@@ -75,32 +87,47 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
     d.answer = buildDnsAnswer(d.query, options_.reject == policy::DnsReject::kNxdomain
                                            ? DnsRcode::kNxDomain
                                            : DnsRcode::kRefused);
+    if (log_) logAnswer(flow, client_port, d, verdict.rule, AccessVerdict::kDenied);
     return d;
   }
   const uint32_t in_flight = in_flight_.load(std::memory_order_relaxed);
   if (in_flight >= options_.max_in_flight) {
     DnsCounters::bump(counters_.over_limit);
     d.answer = buildDnsAnswer(d.query, DnsRcode::kServFail);
+    if (log_) logAnswer(flow, client_port, d, verdict.rule, AccessVerdict::kError, "max-in-flight");
     return d;
   }
   DnsCounters::bump(counters_.allowed);
   in_flight_.store(in_flight + 1, std::memory_order_relaxed);
   d.slot = DnsInFlightSlot(this);
   d.kind = DnsDecision::Kind::kForward;
+  if (log_) log_->forwarded(flow, client_port, d.query, policy, verdict.rule);
   return d;
 }
 
+void DnsPolicyGate::logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
+                              std::string_view rule, AccessVerdict verdict, std::string_view info) {
+  const auto header = parseDnsHeader(d.answer);
+  const DnsMessage* query = d.query.question.wire_name.empty() ? nullptr : &d.query;
+  log_->answeredLocally(flow, client_port, query, rule, verdict,
+                        static_cast<DnsRcode>(header ? header->rcode() : 0), info);
+}
+
 void DnsPolicyGate::answered(const DnsMessage& query, std::span<const uint8_t> answer) {
-  if (!names_) return;
-  if (query.question.type != kDnsTypeA && query.question.type != kDnsTypeAaaa) return;
-  const auto addresses = dnsAnswerAddresses(answer);
-  if (!addresses.empty()) {
+  if (!names_ && !log_) return;
+  std::vector<DnsLearnedAddress> addresses;
+  if (query.question.type == kDnsTypeA || query.question.type == kDnsTypeAaaa) {
+    addresses = dnsAnswerAddresses(answer);
+  }
+  if (names_ && !addresses.empty()) {
     names_->learn(query.question.name, addresses, DnsNameCache::Clock::now());
   }
+  if (log_) log_->answered(query, answer, addresses);
 }
 
 std::vector<uint8_t> DnsPolicyGate::failed(const DnsMessage& query, bool timed_out) {
   DnsCounters::bump(timed_out ? counters_.upstream_timeouts : counters_.upstream_failures);
+  if (log_) log_->failed(query, timed_out);
   return buildDnsAnswer(query, DnsRcode::kServFail);
 }
 

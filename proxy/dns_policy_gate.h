@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policy/compiled_policy.h"
+#include "proxy/access_log_dns_entries.h"
 #include "proxy/dns_counters.h"
 #include "proxy/dns_message.h"
 #include "proxy/dns_name_cache.h"
@@ -64,6 +65,7 @@ struct DnsFlowMemo {
   PolicyStore::Pointer policy;
   uint64_t generation = 0;
   policy::FlowRules rules;
+  uint16_t client_port = 0;  // for the access log
 };
 
 // One judged query, for the access log.
@@ -79,14 +81,16 @@ class DnsPolicyGate {
  public:
   using Observer = std::function<void(const DnsQueryEvent&)>;
 
-  // `names` may be null (nothing learned).
+  // `names` may be null (nothing learned); `access_log` null: off.
   DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions options,
-                std::shared_ptr<DnsNameCache> names, Observer observer = {});
+                std::shared_ptr<DnsNameCache> names, Observer observer = {},
+                std::shared_ptr<AccessLog> access_log = nullptr, std::string listener = {});
   DnsPolicyGate(const DnsPolicyGate&) = delete;
   DnsPolicyGate& operator=(const DnsPolicyGate&) = delete;
 
-  // For a UDP datagram: the flow is judged afresh.
-  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message);
+  // For a UDP datagram: the flow is judged afresh. `client_port` is for the access log.
+  DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message,
+                    uint16_t client_port = 0);
   // For one query of a TCP connection: the flow's rules are kept in `memo`.
   DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message, DnsFlowMemo& memo);
 
@@ -104,13 +108,17 @@ class DnsPolicyGate {
   friend class DnsInFlightSlot;
 
   DnsDecision decide(const policy::Flow& flow, std::span<const uint8_t> message,
-                     const PolicyStore::Pointer& policy, const policy::FlowRules& rules);
+                     const PolicyStore::Pointer& policy, const policy::FlowRules& rules,
+                     uint16_t client_port);
   DnsDecision malformed(std::span<const uint8_t> message, std::error_code why);
+  void logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
+                 std::string_view rule, AccessVerdict verdict, std::string_view info = {});
 
   const PolicyStore& policy_;
   const policy::DnsOptions options_;
   const std::shared_ptr<DnsNameCache> names_;
   const Observer observer_;
+  const std::unique_ptr<AccessLogDnsEntries> log_;  // null: the access log is off
   DnsCounters counters_;
   // Written by the gate's one executor, read by status from any thread.
   std::atomic<uint32_t> in_flight_{0};

@@ -55,7 +55,8 @@ DnsProxy::DnsProxy(std::vector<Executor> executors, DnsProxyConfig config,
   const policy::DnsOptions limits = shardLimits(config_.dns, executors.size());
   for (Executor& executor : executors) {
     shards_.push_back({std::move(executor),
-                       std::make_shared<DnsPolicyGate>(policy, limits, names, observer),
+                       std::make_shared<DnsPolicyGate>(policy, limits, names, observer,
+                                                       config_.access_log, config_.name),
                        {},
                        {}});
   }

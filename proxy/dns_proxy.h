@@ -29,6 +29,7 @@
 #include "common/ip_address.h"
 #include "common/result.h"
 #include "policy/model.h"
+#include "proxy/access_log.h"
 #include "proxy/dns_counters.h"
 #include "proxy/dns_listener_options.h"
 #include "proxy/dns_name_cache.h"
@@ -48,6 +49,7 @@ struct DnsProxyConfig {
   uint16_t port = 0;  // 0: the kernel picks one port for all sockets (tests)
   policy::DnsOptions dns;
   DnsListenerOptions listener;
+  std::shared_ptr<AccessLog> access_log;  // null: proxy.access-log is off
 };
 
 class DnsProxy {

@@ -21,6 +21,7 @@ DnsTcpSession::DnsTcpSession(tcp::socket socket, tcp::endpoint server, policy::F
 void DnsTcpSession::start() {
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  memo_.client_port = socket_.remote_endpoint(ignored).port();  // for the access log
   last_activity_ = std::chrono::steady_clock::now();
   idle_timer_.expires_at(last_activity_ + options_->tcp_idle_timeout);
   armIdleTimer();

@@ -142,7 +142,8 @@ void DnsUdpListener::handle(std::span<uint8_t> datagram, const udp::endpoint& cl
     DnsCounters::bump(gate_->counters().not_redirected);
     return;
   }
-  DnsDecision decision = gate_->judge(flowOf(options_->direction, client, server), datagram);
+  DnsDecision decision =
+      gate_->judge(flowOf(options_->direction, client, server), datagram, client.port());
   switch (decision.kind) {
     case DnsDecision::Kind::kDrop:
       return;

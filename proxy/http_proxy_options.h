@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "proxy/access_log.h"
 #include "policy/model.h"
 #include "proxy/socket_options.h"
 
@@ -37,6 +38,7 @@ struct HttpProxyOptions {
   bool preserve_source = false;     // bind upstream sockets to the client's address
   size_t buffer_bytes = 16 * 1024;  // per direction, allocated only while bytes are in flight
   OriginalDestination original_destination;  // empty: the accepted socket's local address
+  std::shared_ptr<AccessLog> access_log;     // null: proxy.access-log is off
 };
 
 // What SPEC.md's config says for one direction's listener: named portcullis-http-<direction>,

@@ -54,6 +54,8 @@ void HttpSession::start() {
   flow_ = {options().direction, ipAddressOf(client_.address()), ipAddressOf(destination_.address()),
            destination_.port(), policy::Protocol::kTcp};
   down_.set_option(Tcp::no_delay(true), ec);
+  log_entry_.attach(options().access_log.get(), options().name, options().direction, client_,
+                    destination_);
   setDeadline(Phase::kHeader, options().limits.header_timeout);
   readRequestHead();
 }
@@ -84,6 +86,7 @@ void HttpSession::readRequestHead() {
       return;
     case HttpParser::Event::kError: {
       bump(counters_.parse_errors);
+      log_entry_.beginMalformed();
       log::debug(options().name, ": 400 for ", client_, ": ", request_.error().message(), " (",
                  request_.errorDetail(), ")");
       respondAndClose(kBadRequest);
@@ -133,6 +136,7 @@ void HttpSession::onRequestHead() {
   exchange_.connect = head.isConnect();
   exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
   const policy::HttpVerdict verdict = judge(head);
+  log_entry_.begin(head.method, requestHost(head), head.target, verdict.rule);
   if (!verdict.allowed) {
     bump(counters_.requests_denied);
     log::debug(options().name, ": 403 ", head.method, " ", head.target, " from ", client_, " to ",
@@ -184,6 +188,7 @@ void HttpSession::deny() {
     respondAndClose(kForbiddenClose);
     return;
   }
+  log_entry_.endWithAnswer(kForbidden, false);
   setDeadline(Phase::kStream, options().limits.idle_timeout);
   discardRequestBody();
 }
@@ -282,6 +287,7 @@ void HttpSession::onRequestBodyRead(const error_code& ec, size_t n) {
 
 // Both the request and its final response are complete.
 void HttpSession::finishExchange() {
+  log_entry_.end(AccessVerdict::kForwarded);
   if (!exchange_.upstream_keep) closeUpstream();
   upstream_reusable_ = exchange_.upstream_keep && up_.is_open();
   if (!exchange_.keep_downstream || draining_) {
@@ -309,6 +315,7 @@ void HttpSession::respond(std::string_view canned, bool keep_alive) {
 
 void HttpSession::respondAndClose(std::string_view canned) {
   if (!active()) return;
+  log_entry_.endWithAnswer(canned, exchange_.response_started);
   closeUpstream();
   if (exchange_.response_started) {
     close(true);  // mid-response: the client can only learn of the failure by the reset
@@ -383,6 +390,7 @@ void HttpSession::closeUpstream() {
 void HttpSession::close(bool abortive) {
   if (stage_ == Stage::kClosed) return;
   stage_ = Stage::kClosed;
+  log_entry_.end(AccessVerdict::kError, "connection closed");
   error_code ignored;
   timer_.cancel();
   closeUpstream();

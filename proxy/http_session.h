@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/compiled_policy.h"
+#include "proxy/access_log_http_entry.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/http_counters.h"
 #include "proxy/http_parser.h"
@@ -137,6 +138,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string down_head_;  // the response head as sent downstream
 
   Exchange exchange_;
+  AccessLogHttpEntry log_entry_;  // the exchange's access-log record
   bool upstream_reusable_ = false;
   bool upstream_reused_ = false;
   // When the request head went upstream; cleared at the first response head (latency metric).

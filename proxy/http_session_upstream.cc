@@ -133,9 +133,10 @@ void HttpSession::readResponse() {
       });
 }
 
-void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event event, size_t /*n*/) {
+void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event event, size_t written) {
   if (!active()) return;
   if (ec) return fail(ec, "write response");
+  log_entry_.addResponseBytes(written);
   touch();
   if (event == HttpParser::Event::kMessageEnd) {
     onResponseEnd();
@@ -187,6 +188,7 @@ bool HttpSession::onResponseHead() {
   if (!informational) {
     exchange_.response_interim = false;
     exchange_.response_started = true;
+    log_entry_.setStatus(head.status);
     exchange_.response_until_close = head.body_until_close;
     exchange_.upstream_keep = head.keep_alive && !head.upgrade;
     // A body delimited by the close can only reach the client the same way.
@@ -237,6 +239,7 @@ void HttpSession::onResponseEnd() {
 
 void HttpSession::startTunnel() {
   bump(counters_.tunnels);
+  log_entry_.end(AccessVerdict::kForwarded);
   upstream_reusable_ = false;
   setDeadline(Phase::kStream, options().limits.idle_timeout);
   tunnel_open_ = 2;
