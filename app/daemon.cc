@@ -187,11 +187,15 @@ int Daemon::run() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
+  signals_.add(SIGUSR1);  // logrotate: reopen the access log
   if (!openKernel()) return kExitDatapath;
   if (!allocatePorts(policy_, leftoverPorts())) return kExitDatapath;
   // Listeners before the datapath: a flow redirected the moment the rules exist finds its port
   // open. A listener that cannot be opened at all is a runtime failure (exit 3): nothing of the
   // datapath was installed yet.
+  if (!startAccessLog()) return kExitRuntime;
+  listeners_.emplace(pool_, policy_store_);
+  listeners_->setAccessLog(access_log_);
   if (!openListeners(policy_)) return kExitRuntime;
   const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};
   auto installed = datapath::Datapath::install(kernel, buildDatapathPlan(config_, policy_, ports_));
@@ -209,6 +213,7 @@ int Daemon::run() {
   waitForSignal();
   scheduleReconcile();
   startAdmin();
+  startPolicyWatch();
   log::info("running; reconcile every ", formatDuration(config_.datapath.reconcile_interval));
   io_.run();
   return exit_code_;
@@ -217,7 +222,10 @@ int Daemon::run() {
 void Daemon::waitForSignal() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;  // cancelled at shutdown
-    if (signal_number == SIGHUP) {
+    if (signal_number == SIGUSR1) {
+      if (access_log_) access_log_->reopen();
+      waitForSignal();
+    } else if (signal_number == SIGHUP) {
       reload();
       waitForSignal();
     } else {
@@ -243,14 +251,14 @@ void Daemon::scheduleReconcile() {
   });
 }
 
-void Daemon::reload() {
+void Daemon::reload(const char* why) {
   // Counted for /metrics by outcome: an applied reload stores a new policy generation.
   struct Outcome {
     Daemon& d;
     const uint64_t before = d.policy_store_.generation();
     ~Outcome() { ++(d.policy_store_.generation() != before ? d.reloads_ok_ : d.reloads_failed_); }
   } outcome{*this};
-  log::info("SIGHUP: reloading policy");
+  log::info(why, ": reloading policy");
   auto loaded = loadPolicies(config_);
   if (!loaded.ok()) {
     logErrors(loaded.errors);
@@ -293,6 +301,7 @@ void Daemon::shutdown(int signal_number) {
             ")");
   reconcile_timer_.cancel();
   signals_.cancel();
+  if (watcher_) watcher_->stop();
   // The datapath stays while the proxies drain: their sessions' flows keep reaching them.
   // HttpProxy resets what is left after the grace, so no TIME_WAIT socket with a client's
   // original 4-tuple makes the kernel drop that client's next direct SYN.
@@ -316,6 +325,7 @@ void Daemon::teardown() {
   }
   pool_.stop();
   pool_.join();
+  if (access_log_) access_log_->stop();  // writes what the sessions queued
   io_.stop();
 }
 

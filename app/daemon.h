@@ -28,6 +28,8 @@
 #include "policy/model.h"
 #include "app/listener_set.h"
 #include "proxy/admin_server.h"
+#include "app/policy_watcher.h"
+#include "proxy/access_log.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
 
@@ -57,7 +59,10 @@ class Daemon {
   bool openListeners(const policy::Policy& policy);
   void waitForSignal();
   void scheduleReconcile();
-  void reload();
+  void reload(const char* why = "SIGHUP");
+  // The files of daemon_files.cc: the access log (SIGUSR1 reopens it) and policy-watch.
+  bool startAccessLog();
+  void startPolicyWatch();
   void shutdown(int signal_number);
   void teardown();
   // The admin endpoint (daemon_admin.cc): /metrics, /status, /healthz on proxy.admin.
@@ -75,6 +80,8 @@ class Daemon {
   // or its destructor) before either is destroyed.
   proxy::IoPool pool_;
   std::optional<ListenerSet> listeners_;
+  std::shared_ptr<proxy::AccessLog> access_log_;  // null: proxy.access-log off
+  std::unique_ptr<PolicyWatcher> watcher_;        // policy-watch: true
 
   datapath::ProcessCommandRunner runner_;
   std::optional<datapath::Iptables> iptables_;
