@@ -1,3 +1,8 @@
+// GCC 12 with -fsanitize=address,undefined reports -Wmaybe-uninitialized inside std::regex and
+// boost::optional (property_tree's get<T>): false positives in library code, not in ours.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "app/status_table.h"
 
 #include <boost/property_tree/json_parser.hpp>
