@@ -77,6 +77,7 @@ std::string Daemon::renderMetrics() const {
   r.daemon.datapath_repairs = reconciler_ ? reconciler_->repairs() : 0;
   r.daemon.reconcile_failures = reconcile_failures_;
   r.daemon.datapath_installed = datapath_.has_value() && !torn_down_;
+  if (access_log_) r.daemon.access_log_dropped = access_log_->dropped();
   if (listeners_) {
     r.daemon.learned_names = listeners_->learnedNames().size();
     listeners_->collect(r);
