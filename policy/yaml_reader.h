@@ -113,7 +113,10 @@ std::optional<E> YamlReader::choice(const YamlValue& v,
                                     std::initializer_list<std::pair<std::string_view, E>> names,
                                     bool ignore_case) {
   std::string all;
-  for (const auto& [name, value] : names) all += (all.empty() ? "" : "|") + std::string(name);
+  for (const auto& [name, value] : names) {
+    if (!all.empty()) all += '|';
+    all += name;
+  }
   auto text = scalar(v, "one of " + all);
   if (!text) return std::nullopt;
   for (const auto& [name, value] : names) {
