@@ -81,7 +81,6 @@ class Daemon {
   proxy::IoPool pool_;
   std::optional<ListenerSet> listeners_;
   std::shared_ptr<proxy::AccessLog> access_log_;  // null: proxy.access-log off
-  std::unique_ptr<PolicyWatcher> watcher_;        // policy-watch: true
 
   datapath::ProcessCommandRunner runner_;
   std::optional<datapath::Iptables> iptables_;
@@ -105,6 +104,8 @@ class Daemon {
   std::optional<std::chrono::system_clock::time_point> last_check_;
   std::optional<std::chrono::system_clock::time_point> last_repair_;
   std::unique_ptr<proxy::AdminServer> admin_;  // on io_; stopped at teardown
+  // On io_ too: declared after it, so they go before its services do.
+  std::unique_ptr<PolicyWatcher> watcher_;  // policy-watch: true
   int exit_code_ = 0;
 };
 
