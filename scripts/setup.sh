@@ -15,11 +15,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # run time and integration tests
   iptables iproute2 curl bind9-dnsutils procps
+  python3   # the integration tests check JSON and Prometheus output with it
   # integration-test peers and benchmark load generators
   nginx-light dnsmasq-base wrk dnsperf
 )
 if [[ ${1:-} == --bench ]]; then
-  packages+=(haproxy dnsdist python3)
+  packages+=(haproxy dnsdist)
 fi
 
 missing=()
