@@ -7,6 +7,8 @@ namespace portcullis::proxy {
 TlsProxyContext::TlsProxyContext(TlsProxyOptions options, PolicyStore& policies, size_t shards)
     : options_(std::move(options)),
       policies_(policies),
+      interceptions_(options_.interceptions ? options_.interceptions
+                                            : std::make_shared<TlsInterceptionStore>()),
       counters_(shards),
       limit_(std::make_shared<ConnectionLimit>(options_.limits.max_connections)) {}
 

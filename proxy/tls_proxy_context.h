@@ -10,6 +10,7 @@
 #include "proxy/policy_store.h"
 #include "proxy/session_registry.h"
 #include "proxy/tls_counters.h"
+#include "proxy/tls_interception_store.h"
 #include "proxy/tls_proxy_options.h"
 #include "proxy/transparent_listener.h"
 
@@ -23,6 +24,8 @@ class TlsProxyContext {
 
   const TlsProxyOptions& options() const { return options_; }
   PolicyStore& policies() const { return policies_; }
+  // The TLS interception set with its policy snapshot; load() is null until one is published.
+  const TlsInterceptionStore& interceptions() const { return *interceptions_; }
   TlsCounters& counters() { return counters_; }
   const std::shared_ptr<ConnectionLimit>& limit() const { return limit_; }
 
@@ -42,6 +45,7 @@ class TlsProxyContext {
  private:
   const TlsProxyOptions options_;
   PolicyStore& policies_;
+  const std::shared_ptr<TlsInterceptionStore> interceptions_;
   TlsCounters counters_;
   const std::shared_ptr<ConnectionLimit> limit_;
   std::vector<Tcp::endpoint> own_endpoints_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "proxy/socket_options.h"
 
 namespace portcullis::proxy {
+
+class TlsInterceptionStore;
 
 struct TlsProxyOptions {
   std::string name = "portcullis-tls-egress";
@@ -29,6 +32,9 @@ struct TlsProxyOptions {
   // Where an accepted connection was going; empty: the accepted socket's local address (TPROXY).
   // Unit tests substitute a test origin on 127.0.0.1.
   std::function<Tcp::endpoint(const Tcp::socket&, std::error_code&)> original_destination;
+  // The interception set in force, published by the daemon on every (re)load; null: the
+  // context makes an empty store of its own (no interception).
+  std::shared_ptr<TlsInterceptionStore> interceptions;
 };
 
 // From SPEC.md's config: bind-v4 (and bind-v6 when datapath.ipv6) on `port`, the config's
