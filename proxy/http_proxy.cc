@@ -28,8 +28,9 @@ namespace {
 
 void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t shard,
                       Tcp::socket socket, const Tcp::endpoint& client) {
-  auto session = std::make_shared<HttpSession>(std::move(socket), client, context,
-                                               context->counters().shard(shard));
+  Tcp::socket upstream(socket.get_executor());
+  auto session = std::make_shared<PlainHttpSession>(
+      std::move(socket), client, context, context->counters().shard(shard), std::move(upstream));
   context->add(session);
   session->start();
 }
@@ -51,7 +52,8 @@ Result<void> HttpProxy::start() {
   listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
   std::vector<asio::any_io_executor> executors;
-  for (size_t i = 0; i < pool_.contexts(); ++i) executors.push_back(pool_.context(i).get_executor());
+  for (size_t i = 0; i < pool_.contexts(); ++i)
+    executors.push_back(pool_.context(i).get_executor());
   std::vector<Tcp::endpoint> binds = opts.bind;
   auto listeners = openTransparentListeners(
       opts.name, executors, binds, listener_options,
@@ -77,7 +79,7 @@ void HttpProxy::stopAccepting() {
 void HttpProxy::shutdown(Duration grace, std::function<void()> done) {
   context_->stopAdmitting();  // an accept already queued is reset, not served
   stopAccepting();
-  const std::vector<std::shared_ptr<HttpSession>> sessions = context_->sessions();
+  const std::vector<std::shared_ptr<PlainHttpSession>> sessions = context_->sessions();
   for (const auto& session : sessions) {
     asio::post(session->executor(), [session] { session->drain(); });
   }

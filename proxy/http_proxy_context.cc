@@ -10,6 +10,20 @@ HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& polici
       counters_(shards),
       limit_(std::make_shared<ConnectionLimit>(options_.limits.max_connections)) {}
 
+HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& policies, size_t shards,
+                                   std::shared_ptr<ConnectionLimit> limit)
+    : options_(std::move(options)),
+      policies_(policies),
+      counters_(shards),
+      limit_(std::move(limit)) {}
+
+void HttpProxyContext::setOnEmpty(std::function<void()> callback) {
+  // A context serves one kind in practice; the other registry is empty and answers at once.
+  sessions_.setOnEmpty([this, callback = std::move(callback)]() mutable {
+    tls_sessions_.setOnEmpty(std::move(callback));
+  });
+}
+
 void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
                                        std::vector<boost::asio::ip::address> local_addresses) {
   own_endpoints_ = std::move(listeners);

@@ -1,25 +1,34 @@
 // What every session of one HttpProxy shares: its options, the policy store, the counters, the
 // proxy's own endpoints (loop refusal) and the registry of live sessions (shutdown). Held by
-// shared_ptr so a session finishing on an I/O thread never outlives it.
+// shared_ptr so a session finishing on an I/O thread never outlives it. The TLS listener owns one
+// too, for the HTTP sessions inside the connections it intercepts (those are
+// HttpSession<TlsStream>, registered apart from plain ones).
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "proxy/http_counters.h"
 #include "proxy/http_proxy_options.h"
+#include "proxy/http_stream_traits.h"
 #include "proxy/policy_store.h"
 #include "proxy/session_registry.h"
 #include "proxy/transparent_listener.h"
 
 namespace portcullis::proxy {
 
+template <class Stream>
 class HttpSession;
 
 class HttpProxyContext {
  public:
   HttpProxyContext(HttpProxyOptions options, PolicyStore& policies, size_t shards);
+  // Sessions that were admitted by another listener's limit (the TLS listener's, for the
+  // connections it intercepts) release their unit to it.
+  HttpProxyContext(HttpProxyOptions options, PolicyStore& policies, size_t shards,
+                   std::shared_ptr<ConnectionLimit> limit);
 
   const HttpProxyOptions& options() const { return options_; }
   PolicyStore& policies() const { return policies_; }
@@ -41,20 +50,42 @@ class HttpProxyContext {
   void release() { limit_->release(); }
   uint32_t active() const { return limit_->active(); }
 
-  void add(const std::shared_ptr<HttpSession>& session) { sessions_.add(session); }
-  void remove(const HttpSession* session) { sessions_.remove(session); }
-  std::vector<std::shared_ptr<HttpSession>> sessions() const { return sessions_.sessions(); }
-  // Called (once) when the last session has gone after setOnEmpty; on that session's thread.
-  void setOnEmpty(std::function<void()> callback) { sessions_.setOnEmpty(std::move(callback)); }
+  // Templates, not overloads: converting one kind's pointer to the other's would need both
+  // session types complete.
+  template <class Stream>
+  void add(const std::shared_ptr<HttpSession<Stream>>& session) {
+    registry<Stream>().add(session);
+  }
+  template <class Stream>
+  void remove(const HttpSession<Stream>* session) {
+    registry<Stream>().remove(session);
+  }
+  template <class Stream = Tcp::socket>
+  std::vector<std::shared_ptr<HttpSession<Stream>>> sessions() const {
+    return const_cast<HttpProxyContext*>(this)->registry<Stream>().sessions();
+  }
+  // Called (once) when the last session of either kind has gone after setOnEmpty; on that
+  // session's thread.
+  void setOnEmpty(std::function<void()> callback);
 
  private:
+  template <class Stream>
+  SessionRegistry<HttpSession<Stream>>& registry() {
+    if constexpr (std::is_same_v<Stream, Tcp::socket>) {
+      return sessions_;
+    } else {
+      return tls_sessions_;
+    }
+  }
+
   const HttpProxyOptions options_;
   PolicyStore& policies_;
   HttpCounters counters_;
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
   const std::shared_ptr<ConnectionLimit> limit_;
-  SessionRegistry<HttpSession> sessions_;
+  SessionRegistry<HttpSession<Tcp::socket>> sessions_;
+  SessionRegistry<HttpSession<TlsStream>> tls_sessions_;
 };
 
 }  // namespace portcullis::proxy

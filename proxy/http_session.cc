@@ -7,16 +7,19 @@
 #include "common/log.h"
 #include "proxy/http_forwarding.h"
 #include "proxy/http_responses.h"
+#include "proxy/tls_origin.h"
 
 namespace portcullis::proxy {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-HttpSession::HttpSession(Tcp::socket downstream, Tcp::endpoint client,
-                         std::shared_ptr<HttpProxyContext> context, HttpCounters::Shard& counters)
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream downstream, Tcp::endpoint client,
+                                 std::shared_ptr<HttpProxyContext> context,
+                                 HttpCounters::Shard& counters, Upstream upstream)
     : down_(std::move(downstream)),
-      up_(down_.get_executor()),
+      up_(std::move(upstream)),
       timer_(down_.get_executor()),
       context_(std::move(context)),
       counters_(counters),
@@ -31,16 +34,18 @@ HttpSession::HttpSession(Tcp::socket downstream, Tcp::endpoint client,
   bump<int64_t>(counters_.connections_active, 1);
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   bump<int64_t>(counters_.connections_active, -1);
   context_->release();
   context_->remove(this);
 }
 
-void HttpSession::start() {
+template <class Stream>
+void HttpSession<Stream>::start() {
   error_code ec;
   std::error_code dst_ec;
-  destination_ = context_->originalDestination(down_, dst_ec);
+  destination_ = context_->originalDestination(Traits::tcp(down_), dst_ec);
   if (dst_ec) {
     close(true);
     return;
@@ -53,14 +58,15 @@ void HttpSession::start() {
   }
   flow_ = {options().direction, ipAddressOf(client_.address()), ipAddressOf(destination_.address()),
            destination_.port(), policy::Protocol::kTcp};
-  down_.set_option(Tcp::no_delay(true), ec);
+  Traits::tcp(down_).set_option(Tcp::no_delay(true), ec);
   log_entry_.attach(options().access_log.get(), options().name, options().direction, client_,
                     destination_);
   setDeadline(Phase::kHeader, options().limits.header_timeout);
   readRequestHead();
 }
 
-void HttpSession::drain() {
+template <class Stream>
+void HttpSession<Stream>::drain() {
   if (!active() || draining_) return;
   draining_ = true;
   if (phase_ == Phase::kIdle || phase_ == Phase::kHeader) {
@@ -70,13 +76,15 @@ void HttpSession::drain() {
   exchange_.keep_downstream = false;  // the response head, if still to come, says close
 }
 
-void HttpSession::abort() {
+template <class Stream>
+void HttpSession<Stream>::abort() {
   if (stage_ != Stage::kClosed) close(true);
 }
 
 // ---------------------------------------------------------------- request head
 
-void HttpSession::readRequestHead() {
+template <class Stream>
+void HttpSession<Stream>::readRequestHead() {
   exchange_ = Exchange{};
   const HttpParser::Step step = request_.parse(down_in_.data());
   down_in_.consume(step.consumed);
@@ -99,29 +107,41 @@ void HttpSession::readRequestHead() {
   if (!request_.idle()) {
     // Part of a head is here: from now on the rest must come within header-timeout.
     if (phase_ != Phase::kHeader) setDeadline(Phase::kHeader, options().limits.header_timeout);
-    down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-      self->onRequestHeadRead(e, n);
-    });
+    down_.async_read_some(down_in_.space(),
+                          [self = this->shared_from_this()](error_code e, size_t n) {
+                            self->onRequestHeadRead(e, n);
+                          });
     return;
   }
-  // Between requests: wait for readability without holding buffers (idle connections are cheap).
-  down_in_.release();
-  up_in_.release();
-  down_.async_wait(Tcp::socket::wait_read,
-                   [self = shared_from_this()](error_code e) { self->onRequestHeadReadable(e); });
+  if constexpr (Traits::kIdleWaitWithoutBuffer) {
+    // Between requests: wait for readability without holding buffers (idle connections are
+    // cheap).
+    down_in_.release();
+    up_in_.release();
+    down_.async_wait(Tcp::socket::wait_read, [self = this->shared_from_this()](error_code e) {
+      self->onRequestHeadReadable(e);
+    });
+  } else {
+    down_.async_read_some(down_in_.space(),
+                          [self = this->shared_from_this()](error_code e, size_t n) {
+                            self->onRequestHeadRead(e, n);
+                          });
+  }
 }
 
-void HttpSession::onRequestHeadReadable(const error_code& ec) {
+template <class Stream>
+void HttpSession<Stream>::onRequestHeadReadable(const error_code& ec) {
   if (!active()) return;
   if (ec) return fail(ec, "wait for request");
-  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-    self->onRequestHeadRead(e, n);
-  });
+  down_.async_read_some(
+      down_in_.space(),
+      [self = this->shared_from_this()](error_code e, size_t n) { self->onRequestHeadRead(e, n); });
 }
 
-void HttpSession::onRequestHeadRead(const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onRequestHeadRead(const error_code& ec, size_t n) {
   if (!active()) return;
-  if (ec == asio::error::eof) {
+  if (Traits::endOfStream(ec)) {
     // The client closed: between requests that is the normal end of a keep-alive connection.
     close(false);
     return;
@@ -131,7 +151,8 @@ void HttpSession::onRequestHeadRead(const error_code& ec, size_t n) {
   readRequestHead();
 }
 
-void HttpSession::onRequestHead() {
+template <class Stream>
+void HttpSession<Stream>::onRequestHead() {
   const HttpHead& head = request_.head();
   exchange_.connect = head.isConnect();
   exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
@@ -154,7 +175,7 @@ void HttpSession::onRequestHead() {
   response_.expectResponseTo(head.method == "HEAD" ? HttpParser::RequestKind::kHead
                              : exchange_.connect   ? HttpParser::RequestKind::kConnect
                                                    : HttpParser::RequestKind::kNormal);
-  if (up_.is_open() && upstream_reusable_) {
+  if (Traits::tcp(up_).is_open() && upstream_reusable_) {
     upstream_reused_ = true;
     setDeadline(Phase::kStream, options().limits.idle_timeout);
     writeUpstreamHead();
@@ -163,10 +184,11 @@ void HttpSession::onRequestHead() {
   }
 }
 
-policy::HttpVerdict HttpSession::judge(const HttpHead& head) {
+template <class Stream>
+policy::HttpVerdict HttpSession<Stream>::judge(const HttpHead& head) {
   if (context_->policies().refresh(policy_, policy_generation_)) {
     // matchFlow once per connection, again only when a reload swapped the policy.
-    rules_ = policy_ ? policy_->matchFlow(flow_, policy::L7Protocol::kHttp) : policy::FlowRules{};
+    rules_ = policy_ ? Traits::rules(*policy_, flow_, up_) : policy::FlowRules{};
   }
   if (!policy_) return {};  // no policy loaded: nothing is allowed
   header_views_.clear();
@@ -177,7 +199,8 @@ policy::HttpVerdict HttpSession::judge(const HttpHead& head) {
 
 // ---------------------------------------------------------------- denied requests
 
-void HttpSession::deny() {
+template <class Stream>
+void HttpSession<Stream>::deny() {
   const HttpHead& head = request_.head();
   // The connection survives a 403 only if the request's body can be read off it first: a CONNECT
   // would be followed by tunnel bytes, a client waiting for 100-continue may never send the body.
@@ -193,7 +216,8 @@ void HttpSession::deny() {
   discardRequestBody();
 }
 
-void HttpSession::discardRequestBody() {
+template <class Stream>
+void HttpSession<Stream>::discardRequestBody() {
   const HttpParser::Step step = request_.parse(down_in_.data());
   down_in_.consume(step.consumed);
   exchange_.discarded += step.consumed;
@@ -214,12 +238,13 @@ void HttpSession::discardRequestBody() {
     case HttpParser::Event::kNeedMore:
       break;
   }
-  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-    self->onDiscardRead(e, n);
-  });
+  down_.async_read_some(
+      down_in_.space(),
+      [self = this->shared_from_this()](error_code e, size_t n) { self->onDiscardRead(e, n); });
 }
 
-void HttpSession::onDiscardRead(const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onDiscardRead(const error_code& ec, size_t n) {
   if (!active()) return;
   if (ec) return fail(ec, "read denied body");
   touch();
@@ -229,7 +254,8 @@ void HttpSession::onDiscardRead(const error_code& ec, size_t n) {
 
 // ---------------------------------------------------------------- request body
 
-void HttpSession::pumpRequestBody() {
+template <class Stream>
+void HttpSession<Stream>::pumpRequestBody() {
   const HttpParser::Step step = request_.parse(down_in_.data());
   if (step.event == HttpParser::Event::kError) {
     // The head went upstream already; the origin sees a cut request, the client a 400 if no
@@ -242,13 +268,15 @@ void HttpSession::pumpRequestBody() {
     afterRequestBody(step.event);
     return;
   }
-  asio::async_write(up_, asio::buffer(down_in_.data().substr(0, step.consumed)),
-                    [self = shared_from_this(), event = step.event](error_code e, size_t n) {
+  asio::async_write(Traits::stream(up_), asio::buffer(down_in_.data().substr(0, step.consumed)),
+                    [self = this->shared_from_this(), event = step.event](error_code e, size_t n) {
                       self->onRequestBodyWritten(e, event, n);
                     });
 }
 
-void HttpSession::onRequestBodyWritten(const error_code& ec, HttpParser::Event event, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onRequestBodyWritten(const error_code& ec, HttpParser::Event event,
+                                               size_t n) {
   if (!active()) return;
   if (ec) {
     // The origin stopped reading; if it answered early, that answer is on its way down.
@@ -263,7 +291,8 @@ void HttpSession::onRequestBodyWritten(const error_code& ec, HttpParser::Event e
   afterRequestBody(event);
 }
 
-void HttpSession::afterRequestBody(HttpParser::Event event) {
+template <class Stream>
+void HttpSession<Stream>::afterRequestBody(HttpParser::Event event) {
   touch();
   if (event == HttpParser::Event::kMessageEnd) {
     exchange_.request_done = true;
@@ -273,12 +302,13 @@ void HttpSession::afterRequestBody(HttpParser::Event event) {
     if (exchange_.response_done) finishExchange();
     return;
   }
-  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-    self->onRequestBodyRead(e, n);
-  });
+  down_.async_read_some(
+      down_in_.space(),
+      [self = this->shared_from_this()](error_code e, size_t n) { self->onRequestBodyRead(e, n); });
 }
 
-void HttpSession::onRequestBodyRead(const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onRequestBodyRead(const error_code& ec, size_t n) {
   if (!active()) return;
   if (ec) return fail(ec, "read request body");
   down_in_.commit(n);
@@ -286,10 +316,11 @@ void HttpSession::onRequestBodyRead(const error_code& ec, size_t n) {
 }
 
 // Both the request and its final response are complete.
-void HttpSession::finishExchange() {
+template <class Stream>
+void HttpSession<Stream>::finishExchange() {
   log_entry_.end(AccessVerdict::kForwarded);
   if (!exchange_.upstream_keep) closeUpstream();
-  upstream_reusable_ = exchange_.upstream_keep && up_.is_open();
+  upstream_reusable_ = exchange_.upstream_keep && Traits::tcp(up_).is_open();
   if (!exchange_.keep_downstream || draining_) {
     endAfterResponse(exchange_.close_announced || exchange_.response_until_close);
     return;
@@ -301,9 +332,10 @@ void HttpSession::finishExchange() {
 
 // ---------------------------------------------------------------- endings
 
-void HttpSession::respond(std::string_view canned, bool keep_alive) {
+template <class Stream>
+void HttpSession<Stream>::respond(std::string_view canned, bool keep_alive) {
   asio::async_write(down_, asio::buffer(canned),
-                    [self = shared_from_this(), keep_alive](error_code e, size_t) {
+                    [self = this->shared_from_this(), keep_alive](error_code e, size_t) {
                       if (!self->active()) return;
                       if (e) return self->fail(e, "write response");
                       if (!keep_alive || self->draining_)
@@ -313,7 +345,8 @@ void HttpSession::respond(std::string_view canned, bool keep_alive) {
                     });
 }
 
-void HttpSession::respondAndClose(std::string_view canned) {
+template <class Stream>
+void HttpSession<Stream>::respondAndClose(std::string_view canned) {
   if (!active()) return;
   log_entry_.endWithAnswer(canned, exchange_.response_started);
   closeUpstream();
@@ -324,18 +357,20 @@ void HttpSession::respondAndClose(std::string_view canned) {
   exchange_.response_started = true;
   stage_ = Stage::kClosing;
   error_code ignored;
-  down_.cancel(ignored);  // a pending body read must not race the answer
+  Traits::tcp(down_).cancel(ignored);  // a pending body read must not race the answer
   setDeadline(Phase::kLinger, options().linger_timeout);
-  asio::async_write(down_, asio::buffer(canned), [self = shared_from_this()](error_code e, size_t) {
-    if (self->stage_ != Stage::kClosing) return;
-    if (e) return self->close(true);
-    self->lingerClose();
-  });
+  asio::async_write(down_, asio::buffer(canned),
+                    [self = this->shared_from_this()](error_code e, size_t) {
+                      if (self->stage_ != Stage::kClosing) return;
+                      if (e) return self->close(true);
+                      self->lingerClose();
+                    });
 }
 
 // A client told "Connection: close" closes by itself; one that was promised keep-alive before a
 // shutdown began would wait: it is reset once it has acknowledged the whole response.
-void HttpSession::endAfterResponse(bool close_announced) {
+template <class Stream>
+void HttpSession<Stream>::endAfterResponse(bool close_announced) {
   if (draining_ && !close_announced) {
     stage_ = Stage::kClosing;
     closeUpstream();
@@ -345,8 +380,9 @@ void HttpSession::endAfterResponse(bool close_announced) {
   lingerClose();
 }
 
-void HttpSession::resetWhenDelivered() {
-  if (unsentBytes(down_) == 0) {
+template <class Stream>
+void HttpSession<Stream>::resetWhenDelivered() {
+  if (unsentBytes(Traits::tcp(down_)) == 0) {
     close(true);
     return;
   }
@@ -358,77 +394,94 @@ void HttpSession::resetWhenDelivered() {
 // close into a reset that could destroy the response in flight; nginx's lingering close).
 // While draining for shutdown the client, told "Connection: close", is left to close first:
 // the proxy's socket then never enters TIME_WAIT with the original destination's 4-tuple.
-void HttpSession::lingerClose() {
+// Inside TLS, our close_notify goes first; what follows it is read below the TLS layer.
+template <class Stream>
+void HttpSession<Stream>::lingerClose() {
   if (stage_ == Stage::kClosed) return;
   stage_ = Stage::kClosing;
   closeUpstream();
   error_code ignored;
-  down_.cancel(ignored);  // a pending request read gives way to the linger read
-  if (!draining_ || exchange_.response_until_close) {
-    down_.shutdown(Tcp::socket::shutdown_send, ignored);
-  }
+  Traits::tcp(down_).cancel(ignored);  // a pending request read gives way to the linger read
   setDeadline(Phase::kLinger, options().linger_timeout);
-  lingerRead();
+  Traits::closeSend(down_, !draining_ || exchange_.response_until_close, *this,
+                    &HttpSession::afterCloseSend);
 }
 
-void HttpSession::lingerRead() {
+template <class Stream>
+void HttpSession<Stream>::afterCloseSend() {
+  if (stage_ == Stage::kClosing) lingerRead();
+}
+
+template <class Stream>
+void HttpSession<Stream>::lingerRead() {
   down_in_.consume(down_in_.data().size());
-  down_.async_read_some(down_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-    if (self->stage_ != Stage::kClosing) return;
-    if (e) return self->close(false);
-    self->down_in_.commit(n);
-    self->lingerRead();
-  });
+  Traits::tcp(down_).async_read_some(down_in_.space(),
+                                     [self = this->shared_from_this()](error_code e, size_t n) {
+                                       if (self->stage_ != Stage::kClosing) return;
+                                       if (e) return self->close(false);
+                                       self->down_in_.commit(n);
+                                       self->lingerRead();
+                                     });
 }
 
-void HttpSession::closeUpstream() {
+template <class Stream>
+void HttpSession<Stream>::closeUpstream() {
   error_code ignored;
-  if (up_.is_open()) up_.close(ignored);
+  Tcp::socket& up = Traits::tcp(up_);
+  if (up.is_open()) up.close(ignored);
   upstream_reusable_ = false;
 }
 
-void HttpSession::close(bool abortive) {
+template <class Stream>
+void HttpSession<Stream>::close(bool abortive) {
   if (stage_ == Stage::kClosed) return;
   stage_ = Stage::kClosed;
   log_entry_.end(AccessVerdict::kError, "connection closed");
   error_code ignored;
   timer_.cancel();
   closeUpstream();
-  if (abortive) setAbortiveClose(down_);
-  down_.close(ignored);
+  if (abortive) setAbortiveClose(Traits::tcp(down_));
+  Traits::tcp(down_).close(ignored);
 }
 
-void HttpSession::fail(const error_code& ec, std::string_view where) {
+template <class Stream>
+void HttpSession<Stream>::fail(const error_code& ec, std::string_view where) {
   if (ec == asio::error::operation_aborted || !active()) return;
-  if (ec != asio::error::eof && ec != asio::error::connection_reset) {
+  const bool end = Traits::endOfStream(ec);
+  if (!end && ec != asio::error::connection_reset) {
     log::debug(options().name, ": ", where, ": ", ec.message(), " (client ", client_, ")");
   }
-  close(ec != asio::error::eof);
+  close(!end);
 }
 
 // ---------------------------------------------------------------- time
 
 // One timer per session, re-armed only when a deadline moves earlier: moving it later (the
 // common case, every request) costs a clock read and no system call.
-void HttpSession::setDeadline(Phase phase, Duration timeout) {
+template <class Stream>
+void HttpSession<Stream>::setDeadline(Phase phase, Duration timeout) {
   phase_ = phase;
   deadline_ = Clock::now() + timeout;
   if (!timer_armed_ || deadline_ < timer_expiry_) armTimer();
 }
 
-void HttpSession::touch() {
+template <class Stream>
+void HttpSession<Stream>::touch() {
   if (phase_ == Phase::kStream) deadline_ = Clock::now() + options().limits.idle_timeout;
 }
 
-void HttpSession::armTimer() {
+template <class Stream>
+void HttpSession<Stream>::armTimer() {
   timer_armed_ = true;
   timer_expiry_ = deadline_;
   timer_.expires_at(deadline_);
-  timer_.async_wait(
-      [self = shared_from_this(), seq = ++timer_seq_](error_code e) { self->onTimer(e, seq); });
+  timer_.async_wait([self = this->shared_from_this(), seq = ++timer_seq_](error_code e) {
+    self->onTimer(e, seq);
+  });
 }
 
-void HttpSession::onTimer(const error_code& /*ec*/, uint64_t seq) {
+template <class Stream>
+void HttpSession<Stream>::onTimer(const error_code& /*ec*/, uint64_t seq) {
   if (seq != timer_seq_ || stage_ == Stage::kClosed) return;
   timer_armed_ = false;
   if (Clock::now() < deadline_) {
@@ -438,7 +491,8 @@ void HttpSession::onTimer(const error_code& /*ec*/, uint64_t seq) {
   onTimeout();
 }
 
-void HttpSession::onTimeout() {
+template <class Stream>
+void HttpSession<Stream>::onTimeout() {
   switch (phase_) {
     case Phase::kHeader:
       bump(counters_.header_timeouts);
@@ -467,5 +521,8 @@ void HttpSession::onTimeout() {
       return;
   }
 }
+
+template class HttpSession<Tcp::socket>;
+template class HttpSession<TlsStream>;
 
 }  // namespace portcullis::proxy

@@ -10,6 +10,12 @@
 //
 // Closing: see lingerClose(). At shutdown, sockets are reset (SO_LINGER 0) rather than left in
 // TIME_WAIT with the original destination's 4-tuple.
+//
+// The same code serves plain HTTP (Stream = Tcp::socket, the http listeners) and HTTP inside an
+// intercepted TLS connection (Stream = TlsStream, see tls_origin.h). What differs between the two
+// (the origin connection, half-closes, the rules that judge a request) is in
+// HttpStreamTraits<Stream>; the members are defined in http_session*.cc and instantiated there
+// for both streams, so the plain path is the same code as before, without virtual calls.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -25,13 +31,20 @@
 #include "proxy/http_counters.h"
 #include "proxy/http_parser.h"
 #include "proxy/http_proxy_context.h"
+#include "proxy/http_stream_traits.h"
 
 namespace portcullis::proxy {
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
+  using Traits = HttpStreamTraits<Stream>;
+
  public:
-  HttpSession(Tcp::socket downstream, Tcp::endpoint client,
-              std::shared_ptr<HttpProxyContext> context, HttpCounters::Shard& counters);
+  // The connection to the origin, re-made for each new upstream connection.
+  using Upstream = typename Traits::Upstream;
+
+  HttpSession(Stream downstream, Tcp::endpoint client, std::shared_ptr<HttpProxyContext> context,
+              HttpCounters::Shard& counters, Upstream upstream);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -85,6 +98,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // --- upstream side (http_session_upstream.cc) ---
   void connectUpstream();
   void onUpstreamConnect(const boost::system::error_code& ec);
+  void onUpstreamReady(const boost::system::error_code& ec);
   void writeUpstreamHead();
   void onUpstreamHeadWritten(const boost::system::error_code& ec);
   void readResponse();
@@ -104,6 +118,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void endAfterResponse(bool close_announced);
   void lingerClose();
   void resetWhenDelivered();
+  void afterCloseSend();
   void lingerRead();
   void closeUpstream();
   void close(bool abortive);
@@ -116,8 +131,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool active() const { return stage_ == Stage::kActive; }
   const HttpProxyOptions& options() const { return context_->options(); }
 
-  Tcp::socket down_;
-  Tcp::socket up_;
+  Stream down_;
+  Upstream up_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<HttpProxyContext> context_;
   HttpCounters::Shard& counters_;
@@ -153,5 +168,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool timer_armed_ = false;
   uint64_t timer_seq_ = 0;
 };
+
+using PlainHttpSession = HttpSession<Tcp::socket>;
+extern template class HttpSession<Tcp::socket>;  // http_session*.cc
 
 }  // namespace portcullis::proxy

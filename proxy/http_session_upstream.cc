@@ -7,6 +7,7 @@
 #include "proxy/http_forwarding.h"
 #include "proxy/http_responses.h"
 #include "proxy/http_session.h"
+#include "proxy/tls_origin.h"
 
 namespace portcullis::proxy {
 
@@ -15,18 +16,20 @@ using boost::system::error_code;
 
 // ---------------------------------------------------------------- connect
 
-void HttpSession::connectUpstream() {
+template <class Stream>
+void HttpSession<Stream>::connectUpstream() {
   closeUpstream();
   upstream_reused_ = false;
+  Tcp::socket& up = Traits::renew(up_);
   error_code ec;
-  up_.open(destination_.protocol(), ec);
+  up.open(destination_.protocol(), ec);
   std::error_code setup;
-  if (!ec && options().upstream_mark != 0) setup = setMark(up_, options().upstream_mark);
+  if (!ec && options().upstream_mark != 0) setup = setMark(up, options().upstream_mark);
   if (!ec && !setup && options().preserve_source) {
     // The origin sees the client's address; the datapath's `-m socket --transparent` rule
     // brings the replies back to this socket.
-    setup = setTransparent(up_, destination_.protocol());
-    if (!setup) up_.bind(Tcp::endpoint(client_.address(), 0), ec);
+    setup = setTransparent(up, destination_.protocol());
+    if (!setup) up.bind(Tcp::endpoint(client_.address(), 0), ec);
   }
   if (ec || setup) {
     log::warn(options().name, ": upstream socket for ", destination_, ": ",
@@ -36,11 +39,12 @@ void HttpSession::connectUpstream() {
     return;
   }
   setDeadline(Phase::kConnect, options().connect_timeout);
-  up_.async_connect(destination_,
-                    [self = shared_from_this()](error_code e) { self->onUpstreamConnect(e); });
+  up.async_connect(destination_,
+                   [self = this->shared_from_this()](error_code e) { self->onUpstreamConnect(e); });
 }
 
-void HttpSession::onUpstreamConnect(const error_code& ec) {
+template <class Stream>
+void HttpSession<Stream>::onUpstreamConnect(const error_code& ec) {
   if (!active()) return;
   if (ec) {
     log::debug(options().name, ": 503 for ", client_, ": ", destination_, ": ", ec.message());
@@ -49,19 +53,36 @@ void HttpSession::onUpstreamConnect(const error_code& ec) {
     return;
   }
   error_code ignored;
-  up_.set_option(Tcp::no_delay(true), ignored);
+  Traits::tcp(up_).set_option(Tcp::no_delay(true), ignored);
+  Traits::startUpstream(up_, *this, &HttpSession::onUpstreamReady);
+}
+
+// The origin connection is ready for the request (for TLS, its handshake is done): a failed TLS
+// handshake (the origin's certificate did not verify, or no common protocol) is answered like an
+// unreachable origin, 503, with the reason logged.
+template <class Stream>
+void HttpSession<Stream>::onUpstreamReady(const error_code& ec) {
+  if (!active()) return;
+  if (ec) {
+    log::info(options().name, ": 503 for ", client_, ": TLS to ", destination_, ": ", ec.message());
+    bump(counters_.upstream_unavailable);
+    respondAndClose(kServiceUnavailable);
+    return;
+  }
   setDeadline(Phase::kStream, options().limits.idle_timeout);
   writeUpstreamHead();
 }
 
-void HttpSession::writeUpstreamHead() {
+template <class Stream>
+void HttpSession<Stream>::writeUpstreamHead() {
   upstream_sent_ = std::chrono::steady_clock::now();
-  asio::async_write(up_, asio::buffer(up_head_), [self = shared_from_this()](error_code e, size_t) {
-    self->onUpstreamHeadWritten(e);
-  });
+  asio::async_write(
+      Traits::stream(up_), asio::buffer(up_head_),
+      [self = this->shared_from_this()](error_code e, size_t) { self->onUpstreamHeadWritten(e); });
 }
 
-void HttpSession::onUpstreamHeadWritten(const error_code& ec) {
+template <class Stream>
+void HttpSession<Stream>::onUpstreamHeadWritten(const error_code& ec) {
   if (!active()) return;
   if (ec) {
     if (retryOnFreshConnection()) return;
@@ -80,7 +101,8 @@ void HttpSession::onUpstreamHeadWritten(const error_code& ec) {
 
 // A reused connection may have been closed by the origin just as the request went out (its
 // keep-alive timeout); a request whose body has not been sent can safely go again, once.
-bool HttpSession::retryOnFreshConnection() {
+template <class Stream>
+bool HttpSession<Stream>::retryOnFreshConnection() {
   if (!upstream_reused_ || exchange_.retried || exchange_.response_started ||
       request_.head().hasBody() || !response_.idle()) {
     return false;
@@ -92,7 +114,8 @@ bool HttpSession::retryOnFreshConnection() {
 
 // ---------------------------------------------------------------- response
 
-void HttpSession::readResponse() {
+template <class Stream>
+void HttpSession<Stream>::readResponse() {
   const HttpParser::Step step = response_.parse(up_in_.data());
   switch (step.event) {
     case HttpParser::Event::kHead:
@@ -123,7 +146,7 @@ void HttpSession::readResponse() {
       asio::buffer(up_in_.data().data(), body_bytes)};
   asio::async_write(
       down_, out,
-      [self = shared_from_this(), event = step.event, body_bytes](error_code e, size_t n) {
+      [self = this->shared_from_this(), event = step.event, body_bytes](error_code e, size_t n) {
         if (!self->active()) return;
         if (!e) {
           self->exchange_.head_pending = false;
@@ -133,7 +156,9 @@ void HttpSession::readResponse() {
       });
 }
 
-void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event event, size_t written) {
+template <class Stream>
+void HttpSession<Stream>::onResponseWritten(const error_code& ec, HttpParser::Event event,
+                                            size_t written) {
   if (!active()) return;
   if (ec) return fail(ec, "write response");
   log_entry_.addResponseBytes(written);
@@ -142,12 +167,13 @@ void HttpSession::onResponseWritten(const error_code& ec, HttpParser::Event even
     onResponseEnd();
     return;
   }
-  up_.async_read_some(up_in_.space(), [self = shared_from_this()](error_code e, size_t n) {
-    self->onResponseRead(e, n);
-  });
+  Traits::stream(up_).async_read_some(
+      up_in_.space(),
+      [self = this->shared_from_this()](error_code e, size_t n) { self->onResponseRead(e, n); });
 }
 
-void HttpSession::onResponseRead(const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onResponseRead(const error_code& ec, size_t n) {
   if (!active()) return;
   if (!ec) {
     touch();
@@ -157,7 +183,7 @@ void HttpSession::onResponseRead(const error_code& ec, size_t n) {
   }
   if (ec == asio::error::operation_aborted) return;
   if (response_.idle() && !exchange_.response_started && retryOnFreshConnection()) return;
-  if (ec == asio::error::eof) {
+  if (Traits::endOfStream(ec)) {
     const HttpParser::Step step = response_.finish();
     exchange_.upstream_keep = false;
     if (step.event == HttpParser::Event::kMessageEnd) {
@@ -171,7 +197,8 @@ void HttpSession::onResponseRead(const error_code& ec, size_t n) {
 }
 
 // Decides how the response goes down; returns false when it ended the exchange instead.
-bool HttpSession::onResponseHead() {
+template <class Stream>
+bool HttpSession<Stream>::onResponseHead() {
   const HttpHead& head = response_.head();
   if (upstream_sent_ != std::chrono::steady_clock::time_point{}) {
     counters_.upstream_latency.observe(std::chrono::steady_clock::now() - upstream_sent_);
@@ -209,7 +236,8 @@ bool HttpSession::onResponseHead() {
   return true;
 }
 
-void HttpSession::onResponseEnd() {
+template <class Stream>
+void HttpSession<Stream>::onResponseEnd() {
   if (exchange_.response_interim) {
     exchange_.response_interim = false;
     readResponse();  // the final response follows
@@ -237,7 +265,8 @@ void HttpSession::onResponseEnd() {
 
 // ---------------------------------------------------------------- tunnel
 
-void HttpSession::startTunnel() {
+template <class Stream>
+void HttpSession<Stream>::startTunnel() {
   bump(counters_.tunnels);
   log_entry_.end(AccessVerdict::kForwarded);
   upstream_reusable_ = false;
@@ -249,30 +278,32 @@ void HttpSession::startTunnel() {
 
 // Moves what is buffered for one direction, then reads more: down_in_ carries client bytes
 // upstream, up_in_ carries origin bytes downstream.
-void HttpSession::tunnel(bool to_upstream) {
+template <class Stream>
+void HttpSession<Stream>::tunnel(bool to_upstream) {
   ByteBuffer& buffer = to_upstream ? down_in_ : up_in_;
-  Tcp::socket& from = to_upstream ? down_ : up_;
-  Tcp::socket& to = to_upstream ? up_ : down_;
+  Stream& from = to_upstream ? down_ : Traits::stream(up_);
+  Stream& to = to_upstream ? Traits::stream(up_) : down_;
   if (!buffer.empty()) {
     asio::async_write(to, asio::buffer(buffer.data()),
-                      [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                      [self = this->shared_from_this(), to_upstream](error_code e, size_t n) {
                         self->onTunnelWritten(to_upstream, e, n);
                       });
     return;
   }
   from.async_read_some(buffer.space(),
-                       [self = shared_from_this(), to_upstream](error_code e, size_t n) {
+                       [self = this->shared_from_this(), to_upstream](error_code e, size_t n) {
                          self->onTunnelRead(to_upstream, e, n);
                        });
 }
 
-void HttpSession::onTunnelRead(bool to_upstream, const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onTunnelRead(bool to_upstream, const error_code& ec, size_t n) {
   if (!active()) return;
-  if (ec == asio::error::eof) {
+  if (Traits::endOfStream(ec)) {
     // Half-close: pass the FIN on and keep the other direction going until it ends too.
-    error_code ignored;
-    (to_upstream ? up_ : down_).shutdown(Tcp::socket::shutdown_send, ignored);
-    if (--tunnel_open_ == 0) close(false);
+    const bool other_goes_on =
+        to_upstream ? Traits::halfClose(Traits::stream(up_)) : Traits::halfClose(down_);
+    if (--tunnel_open_ == 0 || !other_goes_on) close(false);
     return;
   }
   if (ec) return fail(ec, "tunnel read");
@@ -281,12 +312,16 @@ void HttpSession::onTunnelRead(bool to_upstream, const error_code& ec, size_t n)
   tunnel(to_upstream);
 }
 
-void HttpSession::onTunnelWritten(bool to_upstream, const error_code& ec, size_t n) {
+template <class Stream>
+void HttpSession<Stream>::onTunnelWritten(bool to_upstream, const error_code& ec, size_t n) {
   if (!active()) return;
   if (ec) return fail(ec, "tunnel write");
   touch();
   (to_upstream ? down_in_ : up_in_).consume(n);
   tunnel(to_upstream);
 }
+
+template class HttpSession<Tcp::socket>;
+template class HttpSession<TlsStream>;
 
 }  // namespace portcullis::proxy
