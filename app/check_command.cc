@@ -10,6 +10,7 @@
 #include "app/commands.h"
 #include "app/config_loader.h"
 #include "policy/compiled_policy.h"
+#include "proxy/tls_interception.h"
 
 namespace portcullis::app {
 namespace {
@@ -70,6 +71,12 @@ int checkCommand(Args args) {
   const LoadedConfig& l = *loaded.value;
   auto compiled = policy::CompiledPolicy::compile(l.policy);
   if (!compiled.ok()) return printErrors(compiled.errors);
+  // terminatingTLS files as `run` loads them: unreadable, too open (mode wider than 0600),
+  // mismatched or not a CA.
+  if (auto tls = proxy::TlsInterceptionSet::load(*compiled.value, nullptr); !tls) {
+    std::fprintf(stderr, "%s\n", tls.error().message().c_str());
+    return kExitBadConfig;
+  }
 
   const std::size_t files = l.config.policy_files.size();
   std::printf("%s: OK, %zu rule%s in %zu policy file%s (%s)\n", config_path.c_str(),

@@ -18,6 +18,7 @@
 #include "datapath/port_allocator.h"
 #include "datapath/system_port_usage.h"
 #include "policy/compiled_policy.h"
+#include "proxy/tls_interception.h"
 
 namespace portcullis::app {
 namespace {
@@ -70,8 +71,14 @@ bool Daemon::load() {
     logErrors(compiled.errors);
     return false;
   }
+  auto tls = proxy::TlsInterceptionSet::load(*compiled.value, nullptr);
+  if (!tls) {
+    log::error(tls.error().message());
+    return false;
+  }
   config_ = std::move(loaded.value->config);
   policy_ = std::move(loaded.value->policy);
+  tls_store_->store(std::move(tls.value()));
   policy_store_.store(std::move(*compiled.value));
   return true;
 }
@@ -196,6 +203,7 @@ int Daemon::run() {
   if (!startAccessLog()) return kExitRuntime;
   listeners_.emplace(pool_, policy_store_);
   listeners_->setAccessLog(access_log_);
+  listeners_->setTlsInterceptions(tls_store_);
   if (!openListeners(policy_)) return kExitRuntime;
   const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};
   auto installed = datapath::Datapath::install(kernel, buildDatapathPlan(config_, policy_, ports_));
@@ -271,6 +279,14 @@ void Daemon::reload(const char* why) {
     log::error("reload rejected; the previous policy stays in force");
     return;
   }
+  // Certificate and key files are read again even when the policy did not change (SIGHUP after a
+  // certificate rotation); unchanged ones keep their minted leaves.
+  auto tls = proxy::TlsInterceptionSet::load(*compiled.value, tls_store_->load().get());
+  if (!tls) {
+    log::error(tls.error().message());
+    log::error("reload rejected; the previous policy and TLS certificates stay in force");
+    return;
+  }
   if (!allocatePorts(*loaded.value, {})) {
     log::error("reload rejected: no port for a new listener");
     return;
@@ -292,6 +308,7 @@ void Daemon::reload(const char* why) {
       log::warn("cannot read back the updated rules: ", learned.error().message());
   }
   policy_ = std::move(*loaded.value);
+  tls_store_->store(std::move(tls.value()));
   policy_store_.store(std::move(*compiled.value));
   log::info("policy reloaded: ", policy_.rules.size(), " rules, generation ", policy_store_.generation());
 }

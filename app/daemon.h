@@ -32,6 +32,7 @@
 #include "proxy/access_log.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
+#include "proxy/tls_interception_store.h"
 
 namespace portcullis::app {
 
@@ -75,6 +76,10 @@ class Daemon {
   policy::Config config_;
   policy::Policy policy_;
   proxy::PolicyStore policy_store_;
+  // terminatingTLS rules' certificates and keys, re-read on every reload; stored right before
+  // policy_store_ so a TLS session's set and policy always go together.
+  std::shared_ptr<proxy::TlsInterceptionStore> tls_store_ =
+      std::make_shared<proxy::TlsInterceptionStore>();
   std::map<std::string, uint16_t> ports_;  // listener name -> port, kept across reloads
   // Declared after policy_store_ and before the listeners: the pool's threads stop (teardown,
   // or its destructor) before either is destroyed.

@@ -48,8 +48,9 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
   const auto kind = kindOf(name);
   if (!kind) return std::make_error_code(std::errc::not_supported);
   if (kind->l7 == L7Protocol::kTls) {
-    auto proxy = std::make_unique<proxy::TlsProxy>(pool_, proxy::tlsProxyOptions(config, port),
-                                                   policies_);
+    auto options = proxy::tlsProxyOptions(config, port);
+    options.interceptions = tls_interceptions_;
+    auto proxy = std::make_unique<proxy::TlsProxy>(pool_, std::move(options), policies_);
     if (auto started = proxy->start(); !started) return started.error();
     tls_.emplace(name, std::move(proxy));
     return ok();

@@ -19,6 +19,7 @@
 #include "proxy/io_pool.h"
 #include "proxy/metrics_report.h"
 #include "proxy/policy_store.h"
+#include "proxy/tls_interception_store.h"
 #include "proxy/tls_proxy.h"
 
 namespace portcullis::app {
@@ -33,6 +34,10 @@ class ListenerSet {
   bool isOpen(const std::string& name) const;
   // Listeners opened from now on write to `log` (null: proxy.access-log off).
   void setAccessLog(std::shared_ptr<proxy::AccessLog> log) { access_log_ = std::move(log); }
+  // TLS listeners opened from now on intercept with the sets published there.
+  void setTlsInterceptions(std::shared_ptr<proxy::TlsInterceptionStore> store) {
+    tls_interceptions_ = std::move(store);
+  }
   // Binds listener `name` ("portcullis-dns-egress", ...) on `port` with the config's options and
   // starts serving. EADDRINUSE when the port is taken (the caller draws another).
   Result<void> open(const policy::Config& config, const std::string& name, uint16_t port);
@@ -50,6 +55,7 @@ class ListenerSet {
   proxy::PolicyStore& policies_;
   std::shared_ptr<proxy::DnsNameCache> names_;
   std::shared_ptr<proxy::AccessLog> access_log_;
+  std::shared_ptr<proxy::TlsInterceptionStore> tls_interceptions_;
   std::map<std::string, std::unique_ptr<proxy::HttpProxy>> http_;
   std::map<std::string, std::unique_ptr<proxy::DnsProxy>> dns_;
   std::map<std::string, std::unique_ptr<proxy::TlsProxy>> tls_;

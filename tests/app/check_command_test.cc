@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "tests/proxy/tls_certificates.h"
 
 namespace portcullis::app {
 namespace {
@@ -98,6 +99,38 @@ TEST_F(CheckCommandTest, BadUsageIsOneLineAndExitOne) {
     EXPECT_THAT(r.err, ::testing::EndsWith("usage: portcullis check --config FILE\n"));
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
   }
+}
+
+TEST_F(CheckCommandTest, TerminatingTlsFilesAreCheckedAsRunLoadsThem) {
+  using namespace proxy::tls_testing;  // NOLINT: the test PKI builders
+  Pki pki;
+  const std::string crt = write("ca.crt", pem(pki.ca.get()));
+  const std::string key = write("ca.key", pem(pki.ca_key.get()));
+  const std::string policy = write("p.yaml",
+                                   "rules:\n"
+                                   "  - name: inspect\n"
+                                   "    direction: egress\n"
+                                   "    selector: {ports: [{port: 443}]}\n"
+                                   "    terminatingTLS: {ca-certificate: " + crt +
+                                       ", ca-key: " + key + "}\n"
+                                   "    http: []\n");
+  const std::string config = write("c.yaml", "policy-files: [p.yaml]\n");
+  ::chmod(key.c_str(), 0644);
+  CheckRun r = check({"--config", config});
+  EXPECT_EQ(r.code, kExitBadConfig);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, policy + ":2:5: rule 'inspect' terminatingTLS: " + key +
+                       ": private key file mode is wider than 0600: mode 0644; chmod 600 it\n");
+  ::chmod(key.c_str(), 0600);
+  r = check({"--config", config});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  // A certificate that is not a CA's cannot sign leaves.
+  Key leaf_key = ecKey();
+  write("ca.crt", pem(pki.leaf("leaf.test", leaf_key.get()).get()));
+  write("ca.key", pem(leaf_key.get()));
+  r = check({"--config", config});
+  EXPECT_EQ(r.code, kExitBadConfig);
+  EXPECT_THAT(r.err, ::testing::HasSubstr(crt + ": not a CA certificate"));
 }
 
 }  // namespace
