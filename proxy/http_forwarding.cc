@@ -8,9 +8,6 @@ namespace {
 
 using policy::HeaderEdit;
 
-constexpr std::array<std::string_view, 5> kHopByHop = {"connection", "keep-alive",
-                                                       "proxy-connection", "te", "upgrade"};
-
 bool isFraming(std::string_view name) {
   return equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "transfer-encoding");
 }
@@ -27,14 +24,88 @@ bool isToken(std::string_view s) {
   return true;
 }
 
-// Whether a field ends at this hop. `upgrade` keeps Upgrade for an allowed protocol switch.
-bool isHopByHop(const HttpHead& head, std::string_view name, bool upgrade) {
-  if (isFraming(name) || equalsIgnoreCase(name, "host")) return false;  // never, even if named
-  if (upgrade && equalsIgnoreCase(name, "upgrade")) return false;
-  for (std::string_view h : kHopByHop) {
-    if (equalsIgnoreCase(name, h)) return true;
+enum class FieldClass : uint8_t { kOther, kHopByHop, kUpgrade, kKept };
+
+// The fixed names that matter when forwarding, told apart by length first: this runs for every
+// field of every forwarded head.
+FieldClass classify(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return equalsIgnoreCase(name, "te") ? FieldClass::kHopByHop : FieldClass::kOther;
+    case 4:  // Host is never dropped, even if Connection names it
+      return equalsIgnoreCase(name, "host") ? FieldClass::kKept : FieldClass::kOther;
+    case 7:
+      return equalsIgnoreCase(name, "upgrade") ? FieldClass::kUpgrade : FieldClass::kOther;
+    case 10:
+      return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive")
+                 ? FieldClass::kHopByHop
+                 : FieldClass::kOther;
+    case 14:  // framing fields pass unchanged, even if Connection names them
+      return equalsIgnoreCase(name, "content-length") ? FieldClass::kKept : FieldClass::kOther;
+    case 16:
+      return equalsIgnoreCase(name, "proxy-connection") ? FieldClass::kHopByHop
+                                                        : FieldClass::kOther;
+    case 17:
+      return equalsIgnoreCase(name, "transfer-encoding") ? FieldClass::kKept : FieldClass::kOther;
+    default:
+      return FieldClass::kOther;
   }
-  return head.hasToken("connection", name);
+}
+
+// The field names a head's Connection fields list (RFC 9110 7.6.1), gathered once per head
+// instead of once per field. Past kMax names it asks the head again (same answer, slower).
+class ConnectionOptions {
+ public:
+  explicit ConnectionOptions(const HttpHead& head) : head_(head) {
+    for (const HttpHeader& h : head.headers) {
+      if (h.name.size() != 10 || !equalsIgnoreCase(h.name, "connection")) continue;
+      forEachListElement(h.value, [&](std::string_view token) {
+        if (count_ < kMax) {
+          tokens_[count_++] = token;
+        } else {
+          overflow_ = true;
+        }
+      });
+    }
+  }
+
+  bool names(std::string_view field) const {
+    if (overflow_) return head_.hasToken("connection", field);
+    for (size_t i = 0; i < count_; ++i) {
+      if (equalsIgnoreCase(tokens_[i], field)) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMax = 8;
+  const HttpHead& head_;
+  std::array<std::string_view, kMax> tokens_;
+  size_t count_ = 0;
+  bool overflow_ = false;
+};
+
+// Whether a field ends at this hop. `upgrade` keeps Upgrade for an allowed protocol switch.
+bool isHopByHop(const ConnectionOptions& options, std::string_view name, bool upgrade) {
+  switch (classify(name)) {
+    case FieldClass::kKept:
+      return false;
+    case FieldClass::kHopByHop:
+      return true;
+    case FieldClass::kUpgrade:
+      return !upgrade;
+    case FieldClass::kOther:
+      break;
+  }
+  return options.names(name);
+}
+
+// One allocation for a connection's first head instead of one per doubling; later heads reuse
+// the capacity (the caller clears, never shrinks, the string).
+void reserveFor(std::string& out, const HttpHead& head) {
+  size_t size = out.size() + head.method.size() + head.target.size() + head.reason.size() + 64;
+  for (const HttpHeader& h : head.headers) size += h.name.size() + h.value.size() + 4;
+  out.reserve(size);
 }
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
@@ -70,9 +141,8 @@ const HeaderEdit* findEdit(std::span<const HeaderEdit> edits, std::string_view n
 
 bool editAllowed(const HeaderEdit& edit) {
   if (!isToken(edit.name) || isFraming(edit.name)) return false;
-  for (std::string_view h : kHopByHop) {
-    if (equalsIgnoreCase(edit.name, h)) return false;
-  }
+  const FieldClass kind = classify(edit.name);
+  if (kind == FieldClass::kHopByHop || kind == FieldClass::kUpgrade) return false;
   for (char c : edit.value) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 && u != '\t') return false;
@@ -83,16 +153,18 @@ bool editAllowed(const HeaderEdit& edit) {
 
 void writeRequestHead(const HttpHead& head, std::span<const HeaderEdit> edits, ConnectionMode mode,
                       std::string& out) {
+  reserveFor(out, head);
   out.append(head.method);
   out.push_back(' ');
   out.append(head.target);
   out.append(head.isHttp10() ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
   const bool upgrade = mode == ConnectionMode::kUpgrade;
+  const ConnectionOptions connection(head);
   // Replacements go where the first field of that name stood; the names they cover are
   // remembered so later duplicates are dropped.
   std::vector<bool> replaced(edits.size());
   for (const HttpHeader& field : head.headers) {
-    if (isHopByHop(head, field.name, upgrade)) continue;
+    if (isHopByHop(connection, field.name, upgrade)) continue;
     const HeaderEdit* edit = edits.empty() ? nullptr : findEdit(edits, field.name);
     if (edit == nullptr || edit->op == HeaderEdit::Op::kAdd) {
       appendField(out, field.name, field.value);
@@ -116,14 +188,16 @@ void writeRequestHead(const HttpHead& head, std::span<const HeaderEdit> edits, C
 }
 
 void writeResponseHead(const HttpHead& head, ConnectionMode mode, std::string& out) {
+  reserveFor(out, head);
   out.append("HTTP/1.1 ");
   out.append(std::to_string(head.status));
   out.push_back(' ');
   out.append(head.reason);
   out.append("\r\n");
   const bool upgrade = mode == ConnectionMode::kUpgrade;
+  const ConnectionOptions connection(head);
   for (const HttpHeader& field : head.headers) {
-    if (!isHopByHop(head, field.name, upgrade)) appendField(out, field.name, field.value);
+    if (!isHopByHop(connection, field.name, upgrade)) appendField(out, field.name, field.value);
   }
   // Only HTTP/1.1 clients are kept alive, for whom persistence is the default.
   if (mode != ConnectionMode::kKeepAlive) appendConnection(out, mode, head);

@@ -43,7 +43,17 @@ struct HttpHead {
   bool expectsContinue() const { return hasToken("expect", "100-continue"); }
 };
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case folding (field names are case-insensitive, RFC 9110 5.1). Inline: it runs a few
+// times per header field of every message.
+inline char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
 
 // Calls f(token) for each comma-separated, whitespace-trimmed, non-empty element of a list.
 template <class F>

@@ -46,6 +46,16 @@ TEST(HttpForwardingTest, FramingAndHostSurviveBeingNamedInConnection) {
   EXPECT_EQ(out, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
 }
 
+TEST(HttpForwardingTest, ManyConnectionOptionsAreAllDropped) {
+  // More names than are gathered up front: the rest are still found.
+  const Parsed req(HttpParser::Type::kRequest,
+                   "GET / HTTP/1.1\r\nHost: a\r\nConnection: a1, a2, a3, a4, a5\r\n"
+                   "connection: A6,a7,,a8, a9, a10\r\nA1: x\r\nA9: x\r\nA10: x\r\nKeep: y\r\n\r\n");
+  std::string out;
+  writeRequestHead(req.head(), {}, ConnectionMode::kKeepAlive, out);
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: a\r\nKeep: y\r\n\r\n");
+}
+
 TEST(HttpForwardingTest, UpgradeKeepsUpgradeField) {
   const Parsed req(HttpParser::Type::kRequest,
                    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -226,6 +226,15 @@ const Rejected kRejected[] = {
      ProxyError::kInvalidHeaderCharacter},
     {"DeleteInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fz\r\n\r\n",
      ProxyError::kInvalidHeaderCharacter},
+    // Past the first eight bytes of a value, bytes are checked a word at a time.
+    {"ControlCharacterDeepInValue",
+     std::string("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdef01234\x1fz\r\n\r\n"),
+     ProxyError::kInvalidHeaderCharacter},
+    {"NulDeepInValue",
+     std::string("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789\0abcdef\r\n\r\n", 49),
+     ProxyError::kInvalidHeaderCharacter},
+    {"DeleteDeepInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: \xff\xfe" "0123456789abcdef\x7f\r\n\r\n",
+     ProxyError::kInvalidHeaderCharacter},
     {"BareCarriageReturnInValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
      ProxyError::kMalformed},
     {"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
@@ -241,6 +250,14 @@ const Rejected kRejected[] = {
 
 INSTANTIATE_TEST_SUITE_P(Smuggling, HttpParserRejectTest, testing::ValuesIn(kRejected),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(HttpParserTest, LongValuesWithTabsAndObsTextAreAccepted) {
+  const std::string value = "\x80\xff tab\there ~0123456789abcdefghijklmnopqrstuvwxyz\xc3\xa9!";
+  const Trace t = runWhole(kRequest, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + value + "\r\n\r\n");
+  ASSERT_FALSE(t.error) << t.error.message();
+  ASSERT_EQ(t.heads.size(), 1u);
+  EXPECT_NE(t.heads[0].find("[X-Long:" + value + "]"), std::string::npos) << t.heads[0];
+}
 
 TEST(HttpParserTest, BadChunkIsReportedAfterTheHeadButBeforeMessageEnd) {
   // The framing error sits in the body: the head was valid, the body fails midway, and the
