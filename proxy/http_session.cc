@@ -2,7 +2,9 @@
 // timeouts. The upstream half (connect, response, tunnel) is in http_session_upstream.cc.
 #include "proxy/http_session.h"
 
+#include <algorithm>
 #include <boost/asio/write.hpp>
+#include <cstring>
 
 #include "common/log.h"
 #include "proxy/http_forwarding.h"
@@ -114,13 +116,15 @@ void HttpSession<Stream>::readRequestHead() {
     return;
   }
   if constexpr (Traits::kIdleWaitWithoutBuffer) {
-    // Between requests: wait for readability without holding buffers (idle connections are
-    // cheap).
+    // Between requests: no buffer held (idle connections are cheap). down_in_ is empty here,
+    // and the read is no larger than it, so onIdleRead can always move the bytes there.
     down_in_.release();
     up_in_.release();
-    down_.async_wait(Tcp::socket::wait_read, [self = this->shared_from_this()](error_code e) {
-      self->onRequestHeadReadable(e);
-    });
+    const size_t size = std::min(idle_read_.size(), options().buffer_bytes);
+    down_.async_read_some(asio::buffer(idle_read_.data(), size),
+                          [self = this->shared_from_this()](error_code e, size_t n) {
+                            self->onIdleRead(e, n);
+                          });
   } else {
     down_.async_read_some(down_in_.space(),
                           [self = this->shared_from_this()](error_code e, size_t n) {
@@ -130,12 +134,13 @@ void HttpSession<Stream>::readRequestHead() {
 }
 
 template <class Stream>
-void HttpSession<Stream>::onRequestHeadReadable(const error_code& ec) {
+void HttpSession<Stream>::onIdleRead(const error_code& ec, size_t n) {
   if (!active()) return;
-  if (ec) return fail(ec, "wait for request");
-  down_.async_read_some(
-      down_in_.space(),
-      [self = this->shared_from_this()](error_code e, size_t n) { self->onRequestHeadRead(e, n); });
+  if (!ec) {
+    const asio::mutable_buffer space = down_in_.space();
+    std::memcpy(space.data(), idle_read_.data(), std::min(n, space.size()));
+  }
+  onRequestHeadRead(ec, n);
 }
 
 template <class Stream>

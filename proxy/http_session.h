@@ -18,6 +18,7 @@
 // for both streams, so the plain path is the same code as before, without virtual calls.
 #pragma once
 
+#include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
@@ -82,7 +83,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   // --- request side (http_session.cc) ---
   void readRequestHead();
-  void onRequestHeadReadable(const boost::system::error_code& ec);
+  void onIdleRead(const boost::system::error_code& ec, size_t n);
   void onRequestHeadRead(const boost::system::error_code& ec, size_t n);
   void onRequestHead();
   policy::HttpVerdict judge(const HttpHead& head);
@@ -149,6 +150,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   HttpParser response_;
   ByteBuffer down_in_;
   ByteBuffer up_in_;
+  // Between requests, the next one is read here rather than into down_in_, so that an idle
+  // connection holds no buffer. A read, unlike a wait for readability, costs no epoll_ctl
+  // (Asio re-arms the descriptor for every wait) and completes inside the reactor; a typical
+  // request head fits, a longer one continues into down_in_.
+  static constexpr size_t kIdleReadBytes = 512;
+  std::array<char, kIdleReadBytes> idle_read_;
   std::string up_head_;    // the request head as sent upstream (kept for one retry)
   std::string down_head_;  // the response head as sent downstream
 

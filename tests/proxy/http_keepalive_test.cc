@@ -44,7 +44,7 @@ class HttpKeepAliveTest : public ::testing::Test {
     proxy_.reset();
   }
 
-  void startProxy(TestOrigin& origin) {
+  void startProxy(TestOrigin& origin, size_t buffer_bytes = 16 * 1024) {
     const Tcp::endpoint destination = origin.endpoint();
     store_.store(allowPublic(destination.port()));
     HttpProxyOptions options;
@@ -52,6 +52,7 @@ class HttpKeepAliveTest : public ::testing::Test {
     options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
     options.transparent = false;
     options.upstream_mark = 0;
+    options.buffer_bytes = buffer_bytes;
     options.original_destination = [destination](const Tcp::socket&, std::error_code& ec) {
       ec.clear();
       return destination;
@@ -93,6 +94,48 @@ TEST_F(HttpKeepAliveTest, RequestSentWhileTheResponseIsAwaitedIsServed) {
   const auto second = client.response();
   ASSERT_TRUE(second) << "the second request was never answered";
   EXPECT_EQ(second->body, "/public/next");
+}
+
+Reply echoHeader(const Message& m) {
+  return Reply{http_testing::okResponse(m.header("x-fill").value_or("-"))};
+}
+
+// Between requests the next head is read into a small buffer first (HttpSession::idle_read_);
+// heads longer than it, and buffers smaller than it, must still come through whole.
+TEST_F(HttpKeepAliveTest, HeadsLongerThanTheIdleReadAreReadWhole) {
+  TestOrigin origin(echoHeader);
+  startProxy(origin);
+  Client client(proxyEndpoint());
+  for (const size_t size : {10, 500, 511, 512, 513, 3000, 9000}) {
+    const std::string fill(size, 'f');
+    const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\nX-Fill: " + fill + "\r\n\r\n");
+    ASSERT_TRUE(r) << size;
+    EXPECT_EQ(r->body, fill) << size;
+  }
+  EXPECT_EQ(origin.connections(), 1);
+}
+
+TEST_F(HttpKeepAliveTest, BufferSmallerThanTheIdleReadStillCarriesEveryByte) {
+  TestOrigin origin(echoHeader);
+  startProxy(origin, 200);
+  Client client(proxyEndpoint());
+  for (int i = 0; i < 3; ++i) {
+    const std::string fill(100 + i, 'g');
+    const auto r = client.roundTrip("GET /public/y HTTP/1.1\r\nHost: a\r\nX-Fill: " + fill + "\r\n\r\n");
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, fill) << i;
+  }
+}
+
+TEST_F(HttpKeepAliveTest, ClientClosingAnIdleConnectionEndsTheSession) {
+  TestOrigin origin(echoHeader);
+  startProxy(origin);
+  {
+    Client client(proxyEndpoint());
+    ASSERT_TRUE(client.roundTrip("GET /public/z HTTP/1.1\r\nHost: a\r\n\r\n"));
+  }
+  for (int i = 0; i < 500 && proxy_->activeConnections() != 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(proxy_->activeConnections(), 0u);
 }
 
 }  // namespace
