@@ -197,6 +197,7 @@ policy::HttpVerdict HttpSession<Stream>::judge(const HttpHead& head) {
   }
   if (!policy_) return {};  // no policy loaded: nothing is allowed
   header_views_.clear();
+  header_views_.reserve(head.headers.size());  // one allocation, not one per doubling
   for (const HttpHeader& h : head.headers) header_views_.push_back({h.name, h.value});
   const policy::HttpRequestView view{head.method, head.target, requestHost(head), header_views_};
   return policy_->http(rules_, view);
