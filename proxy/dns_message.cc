@@ -15,6 +15,7 @@
 #include <ares.h>
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -38,8 +39,8 @@ uint32_t read32(std::span<const uint8_t> m, size_t at) {
 }
 
 struct WireName {
-  std::vector<uint8_t> bytes;  // decompressed: labels and the terminating zero
-  size_t next = 0;             // offset just past the name where it started
+  DnsWireName bytes;  // decompressed: labels and the terminating zero
+  size_t next = 0;    // offset just past the name where it started
 };
 
 // Validates and decompresses the name at `offset` (RFC 1035 4.1.4 compression). A name that
@@ -71,17 +72,17 @@ Result<WireName> readWireName(std::span<const uint8_t> m, size_t offset) {
     }
     const uint8_t* label = m.data() + pos + 1;
     if (std::memchr(label, 0, len) != nullptr) return DnsParseError::kBadName;
+    // Leaves room for the terminating zero within the 255 bytes (and the buffer's capacity).
+    if (name.bytes.size() + 1 + len + 1 > kMaxWireName) return DnsParseError::kBadName;
     name.bytes.push_back(len);
     name.bytes.insert(name.bytes.end(), label, label + len);
-    // Leaves room for the terminating zero within the 255 bytes.
-    if (name.bytes.size() + 1 > kMaxWireName) return DnsParseError::kBadName;
     pos += 1 + len;
   }
 }
 
 // ASCII-only lowercasing: length bytes are at most 63, below 'A', so a whole wire name can go
 // through it.
-void lowercase(std::span<uint8_t> bytes) {
+void lowercase(DnsWireName& bytes) {
   for (uint8_t& c : bytes) {
     if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + ('a' - 'A'));
   }
@@ -91,7 +92,7 @@ struct AresStringDeleter {
   void operator()(char* s) const { ares_free_string(s); }
 };
 
-std::optional<std::string> presentationName(const std::vector<uint8_t>& wire) {
+std::optional<std::string> presentationName(const DnsWireName& wire) {
   char* raw = nullptr;
   long consumed = 0;
   if (ares_expand_name(wire.data(), wire.data(), static_cast<int>(wire.size()), &raw, &consumed) !=
@@ -132,23 +133,23 @@ class DnsParseCategory : public std::error_category {
 };
 
 struct Record {
-  std::vector<uint8_t> owner;  // lowercased wire name
+  DnsWireName owner;  // lowercased
   uint16_t type = 0;
   uint32_t ttl = 0;
-  std::vector<uint8_t> target;       // CNAME: lowercased wire name
+  DnsWireName target;                // CNAME: lowercased
   std::optional<IpAddress> address;  // A, AAAA
 };
+// Room for a typical answer section on the stack; longer ones spill to the heap.
+using Records = boost::container::small_vector<Record, 8>;
 
 // RFC 2181 8: a TTL with the top bit set is treated as zero.
 uint32_t sanitizeTtl(uint32_t ttl) { return ttl & 0x80000000u ? 0 : ttl; }
 
 // The answer section's IN-class CNAME, A and AAAA records; nullopt when its framing is broken.
-std::optional<std::vector<Record>> readAnswerRecords(std::span<const uint8_t> m, size_t pos,
-                                                     uint16_t count) {
-  std::vector<Record> records;
+bool readAnswerRecords(std::span<const uint8_t> m, size_t pos, uint16_t count, Records& records) {
   for (uint16_t i = 0; i < count; ++i) {
     auto owner_or = readWireName(m, pos);
-    if (!owner_or || owner_or.value().next + 10 > m.size()) return std::nullopt;
+    if (!owner_or || owner_or.value().next + 10 > m.size()) return false;
     WireName& owner = owner_or.value();
     pos = owner.next;
     const uint16_t type = read16(m, pos);
@@ -156,29 +157,33 @@ std::optional<std::vector<Record>> readAnswerRecords(std::span<const uint8_t> m,
     const uint32_t ttl = sanitizeTtl(read32(m, pos + 4));
     const size_t rdlength = read16(m, pos + 8);
     const size_t rdata = pos + 10;
-    if (rdata + rdlength > m.size()) return std::nullopt;
+    if (rdata + rdlength > m.size()) return false;
     pos = rdata + rdlength;
     if (klass != kDnsClassIn) continue;
 
-    Record r{std::move(owner.bytes), type, ttl, {}, std::nullopt};
+    if (type != kDnsTypeCname && !(type == kDnsTypeA && rdlength == 4) &&
+        !(type == kDnsTypeAaaa && rdlength == 16)) {
+      continue;
+    }
+    Record& r = records.emplace_back();
+    r.owner = owner.bytes;
+    r.type = type;
+    r.ttl = ttl;
     if (type == kDnsTypeCname) {
       auto target = readWireName(m, rdata);
-      if (!target || target.value().next != pos) return std::nullopt;
-      r.target = std::move(target.value().bytes);
+      if (!target || target.value().next != pos) return false;
+      r.target = target.value().bytes;
       lowercase(r.target);
-    } else if (type == kDnsTypeA && rdlength == 4) {
+    } else if (type == kDnsTypeA) {
       r.address = IpAddress::v4(read32(m, rdata));
-    } else if (type == kDnsTypeAaaa && rdlength == 16) {
+    } else {
       std::array<uint8_t, 16> bytes;
       std::memcpy(bytes.data(), m.data() + rdata, 16);
       r.address = IpAddress::v6(bytes);
-    } else {
-      continue;
     }
     lowercase(r.owner);
-    records.push_back(std::move(r));
   }
-  return records;
+  return true;
 }
 
 }  // namespace
@@ -211,7 +216,7 @@ Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> m) {
   DnsMessage message;
   message.header = *header;
   message.question.name = std::move(*name);
-  message.question.wire_name = std::move(wire.bytes);
+  message.question.wire_name = wire.bytes;
   message.question.type = read16(m, wire.next);
   message.question.qclass = read16(m, wire.next + 2);
   return message;
@@ -242,9 +247,12 @@ bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& ques
   size_t next = kDnsHeaderSize + name;
   // Servers repeat the question uncompressed (nothing precedes it to point at): compare in
   // place, and decompress only when that fails.
-  if (answer.size() < next || !sameName(answer.subspan(kDnsHeaderSize, name), question.wire_name)) {
+  const std::span<const uint8_t> asked(question.wire_name.data(), name);
+  if (answer.size() < next || !sameName(answer.subspan(kDnsHeaderSize, name), asked)) {
     auto echoed = readWireName(answer, kDnsHeaderSize);
-    if (!echoed || !sameName(echoed.value().bytes, question.wire_name)) return false;
+    if (!echoed || !sameName({echoed.value().bytes.data(), echoed.value().bytes.size()}, asked)) {
+      return false;
+    }
     next = echoed.value().next;
   }
   return next + 4 <= answer.size() && read16(answer, next) == question.type &&
@@ -252,32 +260,39 @@ bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& ques
 }
 
 std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer) {
-  auto header = parseDnsHeader(answer);
-  if (!header || !header->qr() || header->rcode() != 0 || header->qdcount != 1) return {};
-  auto question = readWireName(answer, kDnsHeaderSize);
-  if (!question || question.value().next + 4 > answer.size()) return {};
-  auto records = readAnswerRecords(answer, question.value().next + 4, header->ancount);
-  if (!records) return {};
+  std::vector<DnsLearnedAddress> addresses;
+  dnsAnswerAddresses(answer, addresses);
+  return addresses;
+}
 
-  std::vector<uint8_t> name = std::move(question.value().bytes);
+void dnsAnswerAddresses(std::span<const uint8_t> answer, std::vector<DnsLearnedAddress>& out) {
+  out.clear();
+  auto header = parseDnsHeader(answer);
+  if (!header || !header->qr() || header->rcode() != 0 || header->qdcount != 1) return;
+  auto question = readWireName(answer, kDnsHeaderSize);
+  if (!question || question.value().next + 4 > answer.size()) return;
+  // No address record, nothing to learn (REFUSED, NXDOMAIN and NODATA answers end here).
+  if (header->ancount == 0) return;
+  Records records;
+  if (!readAnswerRecords(answer, question.value().next + 4, header->ancount, records)) return;
+
+  DnsWireName name = question.value().bytes;
   lowercase(name);
   uint32_t chain_ttl = std::numeric_limits<uint32_t>::max();
   for (int links = 0;; ++links) {
-    auto cname = std::find_if(records->begin(), records->end(), [&](const Record& r) {
+    auto cname = std::find_if(records.begin(), records.end(), [&](const Record& r) {
       return r.type == kDnsTypeCname && r.owner == name;
     });
-    if (cname == records->end()) break;
-    if (links == kDnsMaxCnameChain) return {};  // a loop, or longer than any resolver follows
+    if (cname == records.end()) break;
+    if (links == kDnsMaxCnameChain) return;  // a loop, or longer than any resolver follows
     chain_ttl = std::min(chain_ttl, cname->ttl);
     name = cname->target;
   }
-  std::vector<DnsLearnedAddress> addresses;
-  for (const Record& r : *records) {
+  for (const Record& r : records) {
     if (r.address && r.owner == name) {
-      addresses.push_back({*r.address, std::min(r.ttl, chain_ttl)});
+      out.push_back({*r.address, std::min(r.ttl, chain_ttl)});
     }
   }
-  return addresses;
 }
 
 }  // namespace portcullis::proxy

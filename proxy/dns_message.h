@@ -5,6 +5,7 @@
 // dns_message.cc is the c-ares wrapper: the only file that includes ares.h.
 #pragma once
 
+#include <boost/container/static_vector.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -54,13 +55,17 @@ struct DnsHeader {
   uint8_t rcode() const { return flags & 0xf; }
 };
 
+// A decompressed wire name (labels and the final zero byte, at most 255 bytes: RFC 1035 2.3.4),
+// held inline: parsing a query or an answer allocates nothing for its names.
+using DnsWireName = boost::container::static_vector<uint8_t, 255>;
+
 struct DnsQuestion {
   // Presentation form for policy and cache: ASCII-lowercased, with a trailing dot ("." for the
   // root), RFC 1035 5.1 escapes for bytes that are not printable or are special ("\046", "\.").
   std::string name;
   // The name as it appeared on the wire, decompressed (labels and the final zero byte), case
   // kept: echoed verbatim in locally built answers so 0x20-randomizing clients accept them.
-  std::vector<uint8_t> wire_name;
+  DnsWireName wire_name;
   uint16_t type = 0;
   uint16_t qclass = 0;
 };
@@ -112,6 +117,8 @@ struct DnsLearnedAddress {
 // kDnsMaxCnameChain links). Empty for other rcodes, no data, or a malformed answer section.
 inline constexpr int kDnsMaxCnameChain = 16;
 std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer);
+// The same into `out` (cleared first), whose capacity is reused: the relay path's form.
+void dnsAnswerAddresses(std::span<const uint8_t> answer, std::vector<DnsLearnedAddress>& out);
 
 }  // namespace portcullis::proxy
 

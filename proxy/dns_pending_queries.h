@@ -14,6 +14,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <memory_resource>
 #include <system_error>
 #include <utility>
 
@@ -29,12 +30,16 @@ class DnsPendingQueries {
     Query query;
     Clock::time_point deadline;
   };
-  using List = std::list<Entry>;
+  // A pmr list: the owner may hand in a pool, so that a query costs no allocation once the pool
+  // holds enough nodes.
+  using List = std::pmr::list<Entry>;
   using Iterator = typename List::iterator;
   using Fail = std::function<void(Iterator, std::error_code)>;
 
-  DnsPendingQueries(const boost::asio::any_io_executor& executor, Duration timeout, Fail fail)
-      : timer_(executor), timeout_(timeout), fail_(std::move(fail)) {}
+  // `memory` must outlive the queue.
+  DnsPendingQueries(const boost::asio::any_io_executor& executor, Duration timeout, Fail fail,
+                    std::pmr::memory_resource* memory = std::pmr::get_default_resource())
+      : timer_(executor), timeout_(timeout), fail_(std::move(fail)), entries_(memory) {}
   DnsPendingQueries(const DnsPendingQueries&) = delete;
   DnsPendingQueries& operator=(const DnsPendingQueries&) = delete;
 

@@ -35,10 +35,8 @@ DnsPolicyGate::DnsPolicyGate(const PolicyStore& policy, policy::DnsOptions optio
 
 DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
                                  uint16_t client_port) {
-  policy_.refresh(udp_policy_, udp_generation_);
-  const policy::FlowRules rules =
-      udp_policy_ ? udp_policy_->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
-  return decide(flow, message, udp_policy_, rules, client_port);
+  if (policy_.refresh(udp_policy_, udp_generation_)) verdicts_.clear();
+  return decide(flow, message, udp_policy_, nullptr, client_port);
 }
 
 DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8_t> message,
@@ -47,7 +45,7 @@ DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8
     memo.rules =
         memo.policy ? memo.policy->matchFlow(flow, policy::L7Protocol::kDns) : policy::FlowRules{};
   }
-  return decide(flow, message, memo.policy, memo.rules, memo.client_port);
+  return decide(flow, message, memo.policy, &memo.rules, memo.client_port);
 }
 
 DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::error_code why) {
@@ -64,7 +62,7 @@ DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::erro
 
 DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint8_t> message,
                                   const PolicyStore::Pointer& policy,
-                                  const policy::FlowRules& rules, uint16_t client_port) {
+                                  const policy::FlowRules* rules, uint16_t client_port) {
   auto parsed = parseDnsQuery(message);
   if (!parsed) {
     DnsDecision d = malformed(message, parsed.error());
@@ -77,7 +75,9 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
   d.query = std::move(parsed.value());
   // No policy loaded, or no rule selecting the flow: deny (SPEC.md "No matching rule: deny").
   const policy::NameVerdict verdict =
-      policy ? policy->dns(rules, d.query.question.name) : policy::NameVerdict{};
+      !policy  ? policy::NameVerdict{}
+      : rules ? policy->dns(*rules, d.query.question.name)
+              : datagramVerdict(flow, d.query.question);
   if (observer_) {
     observer_({flow, d.query.question.name, d.query.question.type, verdict.allowed, verdict.rule});
   }
@@ -105,6 +105,15 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
   return d;
 }
 
+policy::NameVerdict DnsPolicyGate::datagramVerdict(const policy::Flow& flow,
+                                                  const DnsQuestion& question) {
+  if (const policy::NameVerdict* cached = verdicts_.find(flow, question.wire_name)) return *cached;
+  const policy::FlowRules rules = udp_policy_->matchFlow(flow, policy::L7Protocol::kDns);
+  const policy::NameVerdict verdict = udp_policy_->dns(rules, question.name);
+  verdicts_.store(flow, question.wire_name, verdict);
+  return verdict;
+}
+
 void DnsPolicyGate::logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
                               std::string_view rule, AccessVerdict verdict, std::string_view info) {
   const auto header = parseDnsHeader(d.answer);
@@ -115,9 +124,10 @@ void DnsPolicyGate::logAnswer(const policy::Flow& flow, uint16_t client_port, co
 
 void DnsPolicyGate::answered(const DnsMessage& query, std::span<const uint8_t> answer) {
   if (!names_ && !log_) return;
-  std::vector<DnsLearnedAddress> addresses;
+  std::vector<DnsLearnedAddress>& addresses = learned_;
+  addresses.clear();
   if (query.question.type == kDnsTypeA || query.question.type == kDnsTypeAaaa) {
-    addresses = dnsAnswerAddresses(answer);
+    dnsAnswerAddresses(answer, addresses);
   }
   if (names_ && !addresses.empty()) {
     names_->learn(query.question.name, addresses, DnsNameCache::Clock::now());

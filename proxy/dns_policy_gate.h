@@ -18,6 +18,7 @@
 #include "proxy/dns_counters.h"
 #include "proxy/dns_message.h"
 #include "proxy/dns_name_cache.h"
+#include "proxy/dns_verdict_cache.h"
 #include "proxy/policy_store.h"
 
 namespace portcullis::proxy {
@@ -103,13 +104,16 @@ class DnsPolicyGate {
   DnsCounters& counters() { return counters_; }
   const DnsCounters& counters() const { return counters_; }
   uint32_t inFlight() const { return in_flight_.load(std::memory_order_relaxed); }
+  const DnsVerdictCache& verdictCache() const { return verdicts_; }
 
  private:
   friend class DnsInFlightSlot;
 
+  // `rules` null: a datagram's flow, judged through the verdict cache.
   DnsDecision decide(const policy::Flow& flow, std::span<const uint8_t> message,
-                     const PolicyStore::Pointer& policy, const policy::FlowRules& rules,
+                     const PolicyStore::Pointer& policy, const policy::FlowRules* rules,
                      uint16_t client_port);
+  policy::NameVerdict datagramVerdict(const policy::Flow& flow, const DnsQuestion& question);
   DnsDecision malformed(std::span<const uint8_t> message, std::error_code why);
   void logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
                  std::string_view rule, AccessVerdict verdict, std::string_view info = {});
@@ -125,6 +129,8 @@ class DnsPolicyGate {
   // The UDP path's cached policy: refreshed per datagram with one atomic load.
   PolicyStore::Pointer udp_policy_;
   uint64_t udp_generation_ = 0;
+  std::vector<DnsLearnedAddress> learned_;  // answered()'s, its capacity reused
+  DnsVerdictCache verdicts_;                // of udp_policy_: cleared when it changes
 };
 
 }  // namespace portcullis::proxy

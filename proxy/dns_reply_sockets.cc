@@ -22,9 +22,9 @@ std::error_code sendTo(udp::socket& socket, const udp::endpoint& client,
 
 }  // namespace
 
-DnsReplySockets::DnsReplySockets(const boost::asio::any_io_executor& executor, Duration idle,
-                                 size_t max_sockets)
-    : executor_(executor), timer_(executor), idle_(idle), max_sockets_(max_sockets) {}
+DnsReplySockets::DnsReplySockets(const boost::asio::any_io_executor& executor, uint32_t mark,
+                                 Duration idle, size_t max_sockets)
+    : executor_(executor), timer_(executor), mark_(mark), idle_(idle), max_sockets_(max_sockets) {}
 
 std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& socket) {
   boost::system::error_code ec;
@@ -33,6 +33,7 @@ std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& so
   const int fd = socket.native_handle();
   const bool v6 = from.address().is_v6();
   if (auto error = setTransparent(fd, v6)) return error;
+  if (auto error = setMark(fd, mark_)) return error;
   socket.set_option(udp::socket::reuse_address(true), ec);
   if (!ec && v6) socket.set_option(boost::asio::ip::v6_only(true), ec);
   // The socket only sends; whatever reaches it is dropped soon by the smallest buffer.

@@ -4,7 +4,9 @@
 // it (SO_REUSEADDR: several proxies may bind the same one). The sockets are never connected: an
 // unconnected socket is not the "established" socket TPROXY looks up first (xt_TPROXY,
 // nf_tproxy_get_sock_v4 skips unconnected UDP sockets), so queries to that server keep reaching
-// the listener. A socket unused for one idle period is closed at the next.
+// the listener. A socket unused for one idle period is closed at the next. Its answers carry the
+// proxy's mark (SPEC.md: traffic the proxy sends carries 0xa00), so the datapath's raw OUTPUT
+// rule exempts them from connection tracking, as it does the upstream queries.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -26,7 +28,8 @@ class DnsReplySockets {
  public:
   using udp = boost::asio::ip::udp;
 
-  explicit DnsReplySockets(const boost::asio::any_io_executor& executor,
+  // `mark`: SO_MARK of the sockets (0: none, for unprivileged tests).
+  explicit DnsReplySockets(const boost::asio::any_io_executor& executor, uint32_t mark = 0,
                            Duration idle = std::chrono::seconds(10), size_t max_sockets = 1024);
   DnsReplySockets(const DnsReplySockets&) = delete;
   DnsReplySockets& operator=(const DnsReplySockets&) = delete;
@@ -52,6 +55,7 @@ class DnsReplySockets {
 
   boost::asio::any_io_executor executor_;
   boost::asio::steady_timer timer_;
+  const uint32_t mark_;
   const Duration idle_;
   const size_t max_sockets_;
   std::map<udp::endpoint, Entry> sockets_;

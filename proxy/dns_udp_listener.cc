@@ -67,9 +67,10 @@ DnsUdpListener::DnsUdpListener(const boost::asio::any_io_executor& executor,
       options_(std::move(options)),
       gate_(std::move(gate)),
       socket_(executor),
-      reply_sockets_(executor),
+      reply_sockets_(executor, options_->upstream_mark),
       slots_(kBatch),
       headers_(kBatch),
+      upstream_memory_(std::make_shared<std::pmr::unsynchronized_pool_resource>()),
       replies_([this](const udp::endpoint& client, std::error_code error) {
         replyFailed(client, error);
       }),
@@ -179,7 +180,8 @@ std::shared_ptr<DnsUdpUpstream> DnsUdpListener::upstreamFor(const udp::endpoint&
       },
       [weak = weak_from_this()] {
         if (auto self = weak.lock()) self->replies_.flush();
-      });
+      },
+      upstream_memory_);
   if (auto error = upstream->open()) {
     log::debug("dns: upstream socket for ", server.address().to_string(), ":", server.port(), ": ",
                error.message());

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <span>
 #include <vector>
 
@@ -89,6 +90,10 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
   std::vector<Slot> slots_;
   std::vector<mmsghdr> headers_;
   std::map<udp::endpoint, std::shared_ptr<DnsUdpUpstream>> upstreams_;
+  // The upstreams' pending queries: nodes are reused across queries and across the upstream
+  // sockets that replace each other every kQueriesPerSocket queries. Used on this listener's
+  // executor only; each upstream holds it, so it outlives them all.
+  std::shared_ptr<std::pmr::unsynchronized_pool_resource> upstream_memory_;
   std::vector<std::shared_ptr<DnsUdpUpstream>> unflushed_;  // forwarded to in this batch
   DnsUdpReplyBatch replies_;
   boost::asio::steady_timer sweep_timer_;

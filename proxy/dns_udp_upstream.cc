@@ -36,17 +36,27 @@ uint16_t randomId() {
   return static_cast<uint16_t>(random());
 }
 
+std::pmr::memory_resource* heap(const std::shared_ptr<std::pmr::memory_resource>& memory) {
+  return memory ? memory.get() : std::pmr::get_default_resource();
+}
+
 }  // namespace
 
 DnsUdpUpstream::DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server,
-                               uint32_t mark, Duration timeout, Done done, Drained drained)
-    : socket_(executor),
+                               uint32_t mark, Duration timeout, Done done, Drained drained,
+                               std::shared_ptr<std::pmr::memory_resource> memory)
+    : memory_(std::move(memory)),
+      socket_(executor),
       server_(std::move(server)),
       mark_(mark),
       done_(std::move(done)),
       drained_(std::move(drained)),
       pending_(executor, timeout,
-               [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); }) {}
+               [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); },
+               heap(memory_)),
+      unsent_(heap(memory_)),
+      send_headers_(heap(memory_)),
+      by_id_(heap(memory_)) {}
 
 std::error_code DnsUdpUpstream::open() {
   boost::system::error_code ec;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <span>
 #include <system_error>
 #include <unordered_map>
@@ -53,8 +54,11 @@ class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
   using Drained = std::function<void()>;
   static constexpr size_t kMaxUnsent = 64;
 
+  // `memory`: where pending queries are kept (a pool shared by the upstreams of one listener, so
+  // that queries cost no allocation once it is warm); null: the default heap.
   DnsUdpUpstream(const boost::asio::any_io_executor& executor, udp::endpoint server, uint32_t mark,
-                 Duration timeout, Done done, Drained drained);
+                 Duration timeout, Done done, Drained drained,
+                 std::shared_ptr<std::pmr::memory_resource> memory = nullptr);
 
   // Opens the socket: SO_MARK, then connect (answers only from the server are received).
   std::error_code open();
@@ -95,15 +99,17 @@ class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
   void finish(PendingQueries::Iterator it, std::error_code ec, std::span<const uint8_t> answer);
   void closeIfRetiredAndIdle();
 
+  // Before every member that allocates from it: destroyed after them.
+  const std::shared_ptr<std::pmr::memory_resource> memory_;
   udp::socket socket_;
   const udp::endpoint server_;
   const uint32_t mark_;
   Done done_;
   Drained drained_;
   PendingQueries pending_;
-  std::vector<Unsent> unsent_;
-  std::vector<mmsghdr> send_headers_;
-  std::unordered_map<uint16_t, PendingQueries::Iterator> by_id_;
+  std::pmr::vector<Unsent> unsent_;
+  std::pmr::vector<mmsghdr> send_headers_;
+  std::pmr::unordered_map<uint16_t, PendingQueries::Iterator> by_id_;
   Clock::time_point opened_;
   uint32_t queries_ = 0;
   bool used_ = true;
