@@ -10,16 +10,17 @@ namespace {
 
 using namespace testing;  // NOLINT: the test message builders
 
-std::shared_ptr<const policy::CompiledPolicy> gatePolicy() {
+std::shared_ptr<const policy::CompiledPolicy> gatePolicy(const char* rule = "dns-53",
+                                                        const char* pattern = "**.corp.test") {
   auto parsed = policy::parsePolicy(
-      "rules:\n"
-      "  - name: dns-53\n"
+      std::string("rules:\n"
+                  "  - name: ") + rule + "\n"
       "    direction: egress\n"
       "    selector:\n"
       "      destination-cidrs: [\"198.18.0.0/24\"]\n"
       "      ports: [{port: 53, protocol: UDP}]\n"
       "    dns:\n"
-      "      - matchPattern: \"**.corp.test\"\n",
+      "      - matchPattern: \"" + pattern + "\"\n",
       "gate.yaml");
   for (const auto& e : parsed.errors) ADD_FAILURE() << e.toString();
   auto compiled = policy::CompiledPolicy::compile(*parsed.value);
@@ -59,6 +60,39 @@ TEST_F(DnsPolicyGateTest, JudgesTheQuestionNameForTheFlowsRules) {
   const DnsCounterValues c = gate_.counters().values();
   EXPECT_EQ(c.allowed, 1u);
   EXPECT_EQ(c.denied, 3u);
+}
+
+TEST_F(DnsPolicyGateTest, RepeatedDatagramsAreJudgedFromTheVerdictCache) {
+  const auto flow = flowTo("198.18.0.53");
+  EXPECT_EQ(gate_.judge(flow, query(1, "a.corp.test")).kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(gate_.judge(flow, query(2, "A.CORP.test")).kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(rcodeOf(gate_.judge(flow, query(3, "corp.test")).answer), 5);
+  EXPECT_EQ(rcodeOf(gate_.judge(flow, query(4, "corp.test")).answer), 5);
+  EXPECT_EQ(gate_.verdictCache().hits(), 2u);
+  // A cached verdict is reported like a fresh one, with the query's own name.
+  EXPECT_EQ(seen_, (std::vector<std::string>{"a.corp.test. +dns-53", "a.corp.test. +dns-53",
+                                             "corp.test. -dns-53", "corp.test. -dns-53"}));
+  EXPECT_EQ(gate_.counters().values().allowed, 2u);
+  EXPECT_EQ(gate_.counters().values().denied, 2u);
+}
+
+TEST_F(DnsPolicyGateTest, AReloadClearsTheVerdictCache) {
+  const auto flow = flowTo("198.18.0.53");
+  EXPECT_EQ(gate_.judge(flow, query(1, "a.corp.test")).kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(gate_.judge(flow, query(2, "a.corp.test")).kind, DnsDecision::Kind::kForward);
+  // The new policy denies what the old one allowed and allows what it denied; its rule has
+  // another name, so a verdict kept from the old policy would show.
+  store_.store(gatePolicy("dns-other", "corp.test"));
+  auto denied = gate_.judge(flow, query(3, "a.corp.test"));
+  EXPECT_EQ(denied.kind, DnsDecision::Kind::kAnswer);
+  EXPECT_EQ(rcodeOf(denied.answer), 5);
+  EXPECT_EQ(gate_.judge(flow, query(4, "corp.test")).kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(gate_.judge(flow, query(5, "corp.test")).kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(seen_.back(), "corp.test. +dns-other");
+  EXPECT_EQ(seen_[2], "a.corp.test. -dns-other");
+  // Policy removed: deny, not a verdict remembered from before.
+  store_.store(nullptr);
+  EXPECT_EQ(rcodeOf(gate_.judge(flow, query(6, "corp.test")).answer), 5);
 }
 
 TEST_F(DnsPolicyGateTest, InFlightSlotsBoundForwardsAndAreGivenBack) {

@@ -157,6 +157,30 @@ TEST_F(DnsUdpProxyTest, UpstreamIdsAreRandomAndMappedBackToEachClient) {
   EXPECT_EQ(rcodeOf(*to_a), 0);
 }
 
+TEST_F(DnsUdpProxyTest, ManyQueriesWithOneIdGetDistinctUpstreamIdsAndAllComeBack) {
+  // A whole upstream socket's worth of queries in flight at once, all with the client ID 7: the
+  // upstream IDs must not collide (a collision would relay one answer twice and lose another).
+  startProxy();
+  constexpr size_t kQueries = DnsUdpUpstream::kQueriesPerSocket;
+  std::vector<std::unique_ptr<UdpClient>> clients;
+  for (size_t i = 0; i < kQueries; ++i) {
+    clients.push_back(std::make_unique<UdpClient>("127.0.0.1", port()));
+    clients.back()->send(query(7, "hold.example.test"));
+  }
+  ASSERT_TRUE(upstream_->waitReceived(kQueries));
+  const auto ids = upstream_->receivedIds();
+  EXPECT_EQ(std::set<uint16_t>(ids.begin(), ids.end()).size(), kQueries);
+  upstream_->releaseHeld();
+  for (auto& client : clients) {
+    auto answer = client->receive();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(idOf(*answer), 7);
+    EXPECT_EQ(rcodeOf(*answer), 0);
+    EXPECT_FALSE(client->receive(milliseconds(0)));  // exactly one answer each
+  }
+  EXPECT_EQ(counters().allowed, kQueries);
+}
+
 TEST_F(DnsUdpProxyTest, AnAnswerToAnotherQuestionIsNotRelayed) {
   startProxy([](DnsProxyConfig& c) { c.dns.upstream_timeout = milliseconds(200); });
   UdpClient client("127.0.0.1", port());
