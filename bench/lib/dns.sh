@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034  # variables here are read by the scripts that source it
+# shellcheck shell=bash disable=SC2034,SC2153,SC2317  # variables here are read by the scripts that source it
 # The DNS benches' shared parts (bench/dns, bench/dns_counts), after bench/lib/bench.sh and
 # bench_topology:
 #   dns_origin_start DIR       dnsmasq in the server namespace, answering bench.test and
