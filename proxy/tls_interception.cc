@@ -2,16 +2,15 @@
 // only the boost::asio::ssl::context objects built here.
 #include "proxy/tls_interception.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <list>
 #include <mutex>
@@ -178,6 +177,65 @@ const EVP_MD* signingDigest(EVP_PKEY* key) {
   return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? nullptr : EVP_sha256();
 }
 
+// TLS sessions toward origins, by server name, so the next connection to the same name resumes
+// instead of making a full handshake (as HAProxy and nginx do toward their servers). Owned by the
+// client SSL_CTX (ex_data), so it lives exactly as long as any SSL made from it. A session is
+// only offered to the name it was verified for.
+class OriginSessions {
+ public:
+  static constexpr size_t kMaxNames = 1024;
+
+  static OriginSessions* of(SSL_CTX* ctx) {
+    return static_cast<OriginSessions*>(SSL_CTX_get_ex_data(ctx, index()));
+  }
+  static bool attach(SSL_CTX* ctx) {
+    auto* sessions = new OriginSessions;
+    if (index() < 0 || SSL_CTX_set_ex_data(ctx, index(), sessions) != 1) {
+      delete sessions;
+      return false;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, onNewSession);
+    return true;
+  }
+
+  void offer(SSL* ssl, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    auto it = by_name_.find(name);
+    if (it != by_name_.end()) SSL_set_session(ssl, it->second.get());  // takes its own reference
+  }
+
+ private:
+  using SessionPtr = std::unique_ptr<SSL_SESSION, Deleter<SSL_SESSION, SSL_SESSION_free>>;
+
+  static int index() {
+    static const int kIndex = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, freeSessions);
+    return kIndex;
+  }
+  static void freeSessions(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<OriginSessions*>(ptr);
+  }
+  // Called on the I/O thread that received the session (TLS 1.3: a NewSessionTicket after the
+  // handshake). A copy is kept: OpenSSL marks the connection's own session not resumable when
+  // the connection ends without close_notify, which origins and resets often do.
+  static int onNewSession(SSL* ssl, SSL_SESSION* session) {
+    OriginSessions* sessions = of(SSL_get_SSL_CTX(ssl));
+    // The name prepareOriginHandshake asked the certificate to carry (SSL_get_servername is
+    // empty here when the origin did not acknowledge the SNI).
+    const char* name = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+    if (!sessions || !name || SSL_get_verify_result(ssl) != X509_V_OK) return 0;
+    std::lock_guard lock(sessions->mutex_);
+    if (sessions->by_name_.size() >= kMaxNames && !sessions->by_name_.count(name))
+      sessions->by_name_.erase(sessions->by_name_.begin());
+    SessionPtr copy(SSL_SESSION_dup(session));
+    if (copy) sessions->by_name_[name] = std::move(copy);
+    return 0;  // OpenSSL keeps its reference
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<std::string, SessionPtr> by_name_;
+};
+
 }  // namespace
 
 struct TlsInterception::Impl {
@@ -292,6 +350,8 @@ TlsFileResult<std::shared_ptr<const TlsInterception>> TlsInterception::fromFiles
   CtxPtr client = newContext(TLS_client_method());
   if (!client) return TlsFileError(make_error_code(TlsError::kContextFailed));
   SSL_CTX_set_verify(client.get(), SSL_VERIFY_PEER, nullptr);
+  if (!OriginSessions::attach(client.get()))
+    return TlsFileError(make_error_code(TlsError::kContextFailed));
   if (files.ca_bundle.path.empty()) {
     if (SSL_CTX_set_default_verify_paths(client.get()) != 1)
       return TlsFileError(TlsError::kUnreadable, "the system CA bundle", opensslReason());
@@ -373,79 +433,8 @@ std::error_code prepareOriginHandshake(SSL* ssl, std::string_view server_name) {
     ERR_clear_error();
     return make_error_code(TlsError::kInvalidServerName);
   }
+  if (OriginSessions* sessions = OriginSessions::of(SSL_get_SSL_CTX(ssl))) sessions->offer(ssl, name);
   return {};
-}
-
-// ---- files ----
-
-namespace {
-
-constexpr size_t kMaxFileBytes = 4 << 20;  // a system CA bundle is ~220 KB
-
-std::string sha256(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-    return {};
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
-// Mode checked on the descriptor that is read (no window between a stat and the open).
-TlsFileResult<TlsFile> readFile(const std::string& path, bool secret) {
-  TlsFile file;
-  file.path = path;
-  if (path.empty()) return file;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return TlsFileError(TlsError::kUnreadable, path, std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return TlsFileError(TlsError::kUnreadable, path, std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return TlsFileError(TlsError::kUnreadable, path, "not a regular file");
-  if (static_cast<size_t>(st.st_size) > kMaxFileBytes)
-    return TlsFileError(TlsError::kUnreadable, path, "larger than 4 MiB");
-  const mode_t mode = st.st_mode & 07777;
-  if (secret && (mode & ~mode_t{0600}) != 0) {
-    char text[64];
-    std::snprintf(text, sizeof text, "mode %04o; chmod 600 it", static_cast<unsigned>(mode));
-    return TlsFileError(TlsError::kKeyTooOpen, path, text);
-  }
-  file.bytes.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < file.bytes.size()) {
-    const ssize_t n = ::read(fd, file.bytes.data() + done, file.bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return TlsFileError(TlsError::kUnreadable, path, std::strerror(errno));
-    if (n == 0) break;  // shrank while read: what was read is what is judged
-    done += static_cast<size_t>(n);
-  }
-  file.bytes.resize(done);
-  file.digest = sha256(file.bytes);
-  return file;
-}
-
-}  // namespace
-
-TlsFile::~TlsFile() {
-  if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());  // key material
-}
-
-TlsFileResult<TlsInterceptionFiles> readInterceptionFiles(const policy::TerminatingTls& terminating,
-                                                          const policy::OriginatingTls* originating) {
-  TlsInterceptionFiles files;
-  PC_TRY(certificate, readFile(terminating.certificate, false));
-  PC_TRY(private_key, readFile(terminating.private_key, true));
-  PC_TRY(ca_certificate, readFile(terminating.ca_certificate, false));
-  PC_TRY(ca_key, readFile(terminating.ca_key, true));
-  PC_TRY(ca_bundle, readFile(originating ? originating->ca_bundle : std::string(), false));
-  files.certificate = std::move(certificate);
-  files.private_key = std::move(private_key);
-  files.ca_certificate = std::move(ca_certificate);
-  files.ca_key = std::move(ca_key);
-  files.ca_bundle = std::move(ca_bundle);
-  return files;
 }
 
 }  // namespace portcullis::proxy

@@ -77,7 +77,8 @@ class TlsInterception {
 };
 
 // Per origin connection, before its handshake: SNI and the name its certificate must carry
-// (hostname check without partial wildcards). kNoServerName for an empty name.
+// (hostname check without partial wildcards), and the TLS session of the last verified
+// connection to that name, if any, to resume. kNoServerName for an empty name.
 std::error_code prepareOriginHandshake(SSL* ssl, std::string_view server_name);
 
 // All interceptions of one compiled policy, and that policy (the pair is published together,

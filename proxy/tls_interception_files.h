@@ -1,6 +1,6 @@
 // The bytes of one terminatingTLS rule's files as read for one load, with their digests: what
 // TlsInterception is built from, and what TlsInterceptionSet compares to reuse an entry across a
-// reload. Internal to tls_interception*.cc.
+// reload. Internal to tls_interception*.cc; tls_interception_files.cc reads them.
 #pragma once
 
 #include <string>
@@ -14,14 +14,15 @@ namespace portcullis::proxy {
 struct TlsFile {
   std::string path;    // empty: not configured
   std::string bytes;   // wiped when destroyed: it may be a private key
-  std::string digest;  // SHA-256 of bytes
+  std::string digest;  // SHA-256 of bytes, hex
 
   TlsFile() = default;
   TlsFile(TlsFile&&) = default;
   TlsFile& operator=(TlsFile&&) = default;
   ~TlsFile();
   bool sameAs(const TlsFile& other) const {
-    return path == other.path && digest == other.digest;
+    // A failed digest (empty) never matches: the file is then built again, never reused.
+    return path == other.path && digest == other.digest && (path.empty() || !digest.empty());
   }
 };
 

@@ -177,6 +177,7 @@ struct Handshake {
   long verify_result = -1;  // the client's X509_V_* verdict on the server's chain
   std::string alpn;         // what the server selected, as the client saw it
   int version = 0;
+  bool resumed = false;     // the client resumed an earlier session
   Cert peer;  // the certificate the client received
 };
 
@@ -214,6 +215,11 @@ Handshake handshake(SSL_CTX* server_ctx, SSL_CTX* client_ctx, PrepareClient prep
   // TLS 1.3: the server counts as done once it sent its flight; the client's Finished reaches
   // it on the next read. One more server step settles it.
   if (out.client_ok && !out.server_ok) out.server_ok = SSL_do_handshake(server.get()) == 1;
+  // TLS 1.3 session tickets come after the handshake: one read takes them in (none is waiting
+  // after that, so it returns WANT_READ).
+  char byte;
+  if (out.client_ok) SSL_read(client.get(), &byte, 1);
+  out.resumed = SSL_session_reused(client.get()) == 1;
   ERR_clear_error();
   out.verify_result = SSL_get_verify_result(client.get());
   const unsigned char* alpn = nullptr;

@@ -313,6 +313,8 @@ TEST_F(OriginTest, ClientContextVerifiesChainAndName) {
   EXPECT_EQ(good.alpn, "http/1.1");  // the client context offered it
   EXPECT_EQ(dnsNames(good.peer.get()), std::vector<std::string>{"origin.test"});
 
+  EXPECT_FALSE(good.resumed);
+
   Handshake wrong_name = toOrigin(*t, "elsewhere.test", origin_.get(), origin_key_.get());
   EXPECT_FALSE(wrong_name.client_ok);
   EXPECT_EQ(wrong_name.verify_result, X509_V_ERR_HOSTNAME_MISMATCH);
@@ -322,6 +324,28 @@ TEST_F(OriginTest, ClientContextVerifiesChainAndName) {
   Handshake bad_chain = toOrigin(*t, "origin.test", untrusted.get(), origin_key_.get());
   EXPECT_FALSE(bad_chain.client_ok);
   EXPECT_EQ(bad_chain.verify_result, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+}
+
+TEST_F(OriginTest, NextConnectionToTheSameNameResumes) {
+  const policy::OriginatingTls bundle{.ca_bundle = ca_crt_};
+  auto t = load(minting(), &bundle);
+  ASSERT_TRUE(t);
+  Ctx origin = serverWith(origin_.get(), origin_key_.get());
+  auto connect = [&](const std::string& name) {
+    return handshake(origin.get(), t->clientContext().native_handle(),
+                     [&](SSL* ssl) { EXPECT_FALSE(prepareOriginHandshake(ssl, name)); });
+  };
+  Handshake first = connect("origin.test");
+  ASSERT_TRUE(first.client_ok);
+  EXPECT_FALSE(first.resumed);
+  Handshake second = connect("origin.test");
+  ASSERT_TRUE(second.client_ok);
+  EXPECT_TRUE(second.resumed);
+  EXPECT_EQ(second.verify_result, X509_V_OK);
+  // A session is offered only to the name it was verified for.
+  Handshake other_name = connect("elsewhere.test");
+  EXPECT_FALSE(other_name.client_ok);
+  EXPECT_FALSE(other_name.resumed);
 }
 
 TEST_F(OriginTest, SystemBundleDoesNotTrustTheTestCa) {
