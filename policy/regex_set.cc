@@ -129,6 +129,12 @@ RegexSet::Added RegexSet::add(std::string_view pattern) {
   const int id = static_cast<int>(size_);
   if (auto text = literal(pattern)) {
     literals_[*text].push_back(id);
+  } else if (auto prefix = pattern.ends_with(".*") ? literal(pattern.substr(0, pattern.size() - 2))
+                                                   : std::nullopt) {
+    auto re = std::make_unique<RE2>(std::string(pattern), re2Options(0));
+    if (!re->ok()) return {-1, re->error()};
+    buckets_[bucketKey(pattern)].prefixes.push_back({std::move(*prefix), id, std::move(re)});
+    ++regex_count_;
   } else {
     auto re = std::make_unique<RE2>(std::string(pattern), re2Options(0));
     if (!re->ok()) return {-1, re->error()};
@@ -178,8 +184,20 @@ std::string RegexSet::compile() {
   return {};
 }
 
-void RegexSet::matchBucket(const Bucket& bucket, std::string_view text,
+void RegexSet::matchBucket(const Bucket& bucket, std::string_view text, std::string_view key,
                            std::vector<int>& ids) const {
+  if (!bucket.prefixes.empty()) {
+    // Beyond ASCII, RE2's rules decide: UTF-8 validity for `.`, and case folding (U+212A KELVIN
+    // SIGN is a "k"). In ASCII, `.` matches any character but a line feed.
+    const bool ascii = std::none_of(text.begin(), text.end(),
+                                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    for (const Prefix& p : bucket.prefixes) {
+      const bool match = ascii ? key.starts_with(p.text) &&
+                                     key.find('\n', p.text.size()) == std::string_view::npos
+                               : RE2::FullMatch(text, *p.re);
+      if (match) ids.push_back(p.id);
+    }
+  }
   if (bucket.set) {
     std::vector<int>& indexes = scratch().indexes;
     RE2::Set::ErrorInfo info{RE2::Set::kNoError};
@@ -210,13 +228,13 @@ void RegexSet::match(std::string_view text, std::vector<int>& ids) const {
   }
   if (!buckets_.empty()) {
     if (auto it = buckets_.find(std::string_view()); it != buckets_.end()) {
-      matchBucket(it->second, text, ids);
+      matchBucket(it->second, text, key, ids);
     }
     for (size_t at = options_.separator == 0 ? std::string_view::npos
                                              : key.find(options_.separator);
          at != std::string_view::npos; at = key.find(options_.separator, at + 1)) {
       if (auto it = buckets_.find(key.substr(0, at + 1)); it != buckets_.end()) {
-        matchBucket(it->second, text, ids);
+        matchBucket(it->second, text, key, ids);
       }
     }
   }

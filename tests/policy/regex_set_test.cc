@@ -233,5 +233,52 @@ TEST(RegexSet, PrefixBucketsAgreeWithRe2) {
   EXPECT_GT(matched, 500);
 }
 
+// "literal.*" patterns are prefix comparisons; they must answer as RE2 does, line feeds,
+// UTF-8 and case folding included, alone and mixed with regexes in the same bucket.
+TEST(RegexSet, PrefixPatternsAnswerAsRe2Would) {
+  const std::vector<std::string> patterns = {"/public/.*", "/public/a.*", "/pub.*",   ".*",
+                                             "/v1/\\.x.*", "/x/[ab].*",   "k.*",      "/public/\\*.*",
+                                             "caf\xc3\xa9.*", "a\\.*",       "/public/.+"};
+  const std::vector<std::string> texts = {"/public/",
+                                          "/public/index.html",
+                                          "/public/a",
+                                          "/publi",
+                                          "/pub",
+                                          "/public/a\nb",
+                                          "/public/\xff",
+                                          "/public/caf\xc3\xa9",
+                                          "/v1/.x?q=1",
+                                          "/v1/ax",
+                                          "/x/a/b",
+                                          "K",
+                                          "kelvin",
+                                          "\xe2\x84\xaa",
+                                          "\xe2\x84\xaa" "elvin",
+                                          "/public/*",
+                                          "caf\xc3\xa9s",
+                                          "CAF\xc3\x89S",
+                                          "a",
+                                          "a...",
+                                          "",
+                                          "\n"};
+  for (const bool case_sensitive : {true, false}) {
+    for (const char separator : {'\0', '/'}) {
+      RegexSet set({.case_sensitive = case_sensitive, .separator = separator});
+      for (const auto& p : patterns) ASSERT_TRUE(set.add(p).ok()) << p;
+      ASSERT_EQ(set.compile(), "");
+      RE2::Options o;
+      o.set_case_sensitive(case_sensitive);
+      for (const auto& text : texts) {
+        Ids want;
+        for (size_t i = 0; i < patterns.size(); ++i) {
+          if (RE2::FullMatch(text, RE2(patterns[i], o))) want.push_back(static_cast<int>(i));
+        }
+        EXPECT_EQ(matchAll(set, text), want)
+            << text << (case_sensitive ? "" : " (ignoring case)") << " separator " << separator;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace portcullis::policy
