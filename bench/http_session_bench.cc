@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
     auto log = proxy::AccessLog::open({.path = access_log_path});
     if (!log) die("access log");
     options.access_log = std::shared_ptr<proxy::AccessLog>(std::move(log).value());
+    options.access_log->start();  // the writer thread, as the daemon starts it
   }
   proxy::HttpProxy http(pool, std::move(options), store);
   if (!http.start()) die("proxy start");
