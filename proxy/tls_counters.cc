@@ -17,6 +17,8 @@ TlsCountersSnapshot TlsCounters::snapshot() const {
     s.hello_timeouts += get(shard.hello_timeouts);
     s.upstream_unavailable += get(shard.upstream_unavailable);
     s.idle_timeouts += get(shard.idle_timeouts);
+    s.intercepted += get(shard.intercepted);
+    s.handshake_failures += get(shard.handshake_failures);
   }
   return s;
 }

@@ -20,6 +20,8 @@ struct TlsCountersSnapshot {
   uint64_t hello_timeouts = 0;          // no whole ClientHello within header-timeout: reset
   uint64_t upstream_unavailable = 0;    // allowed, but the origin could not be reached: reset
   uint64_t idle_timeouts = 0;
+  uint64_t intercepted = 0;         // TLS terminated, handed to HTTP (terminatingTLS)
+  uint64_t handshake_failures = 0;  // intercepting: the client's handshake failed: reset
 };
 
 class TlsCounters {
@@ -36,6 +38,8 @@ class TlsCounters {
     std::atomic<uint64_t> hello_timeouts{0};
     std::atomic<uint64_t> upstream_unavailable{0};
     std::atomic<uint64_t> idle_timeouts{0};
+    std::atomic<uint64_t> intercepted{0};
+    std::atomic<uint64_t> handshake_failures{0};
   };
 
   explicit TlsCounters(size_t shards) : shards_(shards == 0 ? 1 : shards) {}

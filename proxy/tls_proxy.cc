@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/log.h"
+#include "proxy/tls_origin.h"
 #include "proxy/tls_proxy_context.h"
 #include "proxy/tls_session.h"
 #include "proxy/transparent_listener.h"
@@ -25,13 +26,13 @@ Result<void> TlsProxy::start() {
   listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
   std::vector<asio::any_io_executor> executors;
-  for (size_t i = 0; i < pool_.contexts(); ++i) executors.push_back(pool_.context(i).get_executor());
+  for (size_t i = 0; i < pool_.contexts(); ++i)
+    executors.push_back(pool_.context(i).get_executor());
   std::vector<Tcp::endpoint> binds = opts.bind;
   auto listeners = openTransparentListeners(
       opts.name, executors, binds, listener_options,
       [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {
-        auto session = std::make_shared<TlsSession>(std::move(socket), client, context,
-                                                    context->counters().shard(shard));
+        auto session = std::make_shared<TlsSession>(std::move(socket), client, context, shard);
         context->add(session);
         session->start();
       },
@@ -57,6 +58,9 @@ void TlsProxy::shutdown(Duration grace, std::function<void()> done) {
   for (const auto& session : context_->sessions()) {
     asio::post(session->executor(), [session] { session->drain(); });
   }
+  for (const auto& session : context_->http()->sessions<TlsStream>()) {  // intercepted
+    asio::post(session->executor(), [session] { session->drain(); });
+  }
   // The timer keeps itself alive: the proxy may be destroyed before it fires.
   auto timer = std::make_shared<asio::steady_timer>(pool_.context(0), grace);
   timer->async_wait([timer, context = context_](boost::system::error_code ec) {
@@ -64,11 +68,18 @@ void TlsProxy::shutdown(Duration grace, std::function<void()> done) {
     for (const auto& session : context->sessions()) {
       asio::post(session->executor(), [session] { session->abort(); });
     }
+    for (const auto& session : context->http()->sessions<TlsStream>()) {
+      asio::post(session->executor(), [session] { session->abort(); });
+    }
   });
   context_->setOnEmpty(std::move(done));
 }
 
 TlsCountersSnapshot TlsProxy::counters() const { return context_->counters().snapshot(); }
+
+HttpCountersSnapshot TlsProxy::interceptedHttpCounters() const {
+  return context_->http()->counters().snapshot();
+}
 
 uint32_t TlsProxy::activeConnections() const { return context_->limit()->active(); }
 

@@ -15,6 +15,7 @@
 
 #include "common/duration.h"
 #include "common/result.h"
+#include "proxy/http_counters.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
 #include "proxy/tls_counters.h"
@@ -44,6 +45,8 @@ class TlsProxy {
   void shutdown(Duration grace, std::function<void()> done);
 
   TlsCountersSnapshot counters() const;
+  // The HTTP requests inside intercepted connections (terminatingTLS).
+  HttpCountersSnapshot interceptedHttpCounters() const;
   uint32_t activeConnections() const;
 
  private:

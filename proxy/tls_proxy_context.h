@@ -1,12 +1,16 @@
 // What every session of one TlsProxy shares: options, policy store, counters, the connection
 // limit, the proxy's own endpoints (loop refusal) and the registry of live sessions (shutdown).
 // Held by shared_ptr so a session ending on an I/O thread never outlives it.
+// The HTTP requests inside intercepted connections (terminatingTLS) are served by
+// HttpSession<TlsStream> with the HttpProxyContext held here: same options, limits, policy store
+// and connection limit as this listener; no listener of its own.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "proxy/http_proxy_context.h"
 #include "proxy/policy_store.h"
 #include "proxy/session_registry.h"
 #include "proxy/tls_counters.h"
@@ -27,6 +31,8 @@ class TlsProxyContext {
   // The TLS interception set with its policy snapshot; load() is null until one is published.
   const TlsInterceptionStore& interceptions() const { return *interceptions_; }
   TlsCounters& counters() { return counters_; }
+  // Where intercepted connections go on as HTTP sessions; their counters are HTTP counters.
+  const std::shared_ptr<HttpProxyContext>& http() const { return http_; }
   const std::shared_ptr<ConnectionLimit>& limit() const { return limit_; }
 
   void setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
@@ -39,8 +45,9 @@ class TlsProxyContext {
   void add(const std::shared_ptr<TlsSession>& session) { sessions_.add(session); }
   void remove(const TlsSession* session) { sessions_.remove(session); }
   std::vector<std::shared_ptr<TlsSession>> sessions() const { return sessions_.sessions(); }
-  // Called (once) when the last session has gone after setOnEmpty; on that session's thread.
-  void setOnEmpty(std::function<void()> callback) { sessions_.setOnEmpty(std::move(callback)); }
+  // Called (once) when the last session, TLS or intercepted HTTP, has gone after setOnEmpty; on
+  // that session's thread.
+  void setOnEmpty(std::function<void()> callback);
 
  private:
   const TlsProxyOptions options_;
@@ -51,6 +58,7 @@ class TlsProxyContext {
   std::vector<Tcp::endpoint> own_endpoints_;
   std::vector<boost::asio::ip::address> local_addresses_;
   SessionRegistry<TlsSession> sessions_;
+  const std::shared_ptr<HttpProxyContext> http_;
 };
 
 }  // namespace portcullis::proxy

@@ -4,6 +4,8 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
+#include "proxy/tls_interception.h"
+#include "proxy/tls_origin.h"
 #include "proxy/tls_proxy_context.h"
 
 namespace portcullis::proxy {
@@ -13,12 +15,13 @@ using boost::system::error_code;
 using Bump = TlsCounters;
 
 TlsSession::TlsSession(Tcp::socket downstream, Tcp::endpoint client,
-                       std::shared_ptr<TlsProxyContext> context, TlsCounters::Shard& counters)
+                       std::shared_ptr<TlsProxyContext> context, size_t shard)
     : down_(std::move(downstream)),
       up_(down_.get_executor()),
       timer_(down_.get_executor()),
       context_(std::move(context)),
-      counters_(counters),
+      shard_(shard),
+      counters_(context_->counters().shard(shard)),
       client_(client),
       down_in_(std::max(context_->options().buffer_bytes, kMaxClientHelloBuffer)),
       up_in_(context_->options().buffer_bytes) {
@@ -28,7 +31,7 @@ TlsSession::TlsSession(Tcp::socket downstream, Tcp::endpoint client,
 
 TlsSession::~TlsSession() {
   Bump::bump<int64_t>(counters_.connections_active, -1);
-  context_->limit()->release();
+  if (!handed_off_) context_->limit()->release();
   context_->remove(this);
 }
 
@@ -50,7 +53,9 @@ void TlsSession::start() {
 }
 
 void TlsSession::drain() {
-  if (phase_ == Phase::kHello || phase_ == Phase::kConnect) close(true);
+  if (phase_ == Phase::kHello || phase_ == Phase::kHandshake || phase_ == Phase::kConnect) {
+    close(true);
+  }
 }
 
 void TlsSession::abort() {
@@ -88,33 +93,89 @@ void TlsSession::judge(const ClientHelloPeek& hello) {
     return deny(toString(hello.status));
   }
   server_name_ = hello.server_name;
-  const PolicyStore::Pointer policy = context_->policies().load();
+  // The interception set's own policy, when one is published: its rule indices are the ones
+  // forRule() knows (the daemon publishes the set right before the policy it belongs to).
+  std::shared_ptr<const TlsInterceptionSet> set = context_->interceptions().load();
+  const PolicyStore::Pointer policy =
+      set && set->policy() ? set->policy() : context_->policies().load();
   if (!policy) return deny("no policy");
+  // --- interception (terminatingTLS) ---
+  const policy::FlowRules intercepting = interceptingRules(*policy, flow_, server_name_);
+  if (!intercepting.empty()) return intercept(std::move(set), intercepting.rules.front());
+  // --- passthrough ---
   const policy::FlowRules rules = policy->matchFlow(flow_, policy::L7Protocol::kTls);
-  // Interception is not built yet: a flow a terminatingTLS rule selects must not pass
-  // unexamined, as its http rules would never be applied.
-  for (uint32_t index : rules.rules) {
-    if (policy->source().rules[index].terminating_tls) {
-      Bump::bump(counters_.denied);
-      return deny("terminatingTLS (interception) is not supported yet");
-    }
-  }
   const policy::NameVerdict verdict = policy->tls(rules, server_name_);
   if (!verdict.allowed) {
     Bump::bump(server_name_.empty() ? counters_.no_sni : counters_.denied);
     return deny(server_name_.empty() ? "no SNI"
-                                     : rules.empty() ? "no rule selects the flow" : "SNI not allowed");
+                : rules.empty()      ? "no rule selects the flow"
+                                     : "SNI not allowed");
   }
   Bump::bump(counters_.allowed);
-  log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_, " rule=",
-             verdict.rule);
+  log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_,
+             " rule=", verdict.rule);
   connectUpstream();
 }
 
 void TlsSession::deny(const char* reason) {
-  log::info(name(), ": deny ", client_, " -> ", destination_, " sni=",
-            server_name_.empty() ? "-" : server_name_, ": ", reason);
+  log::info(name(), ": deny ", client_, " -> ", destination_,
+            " sni=", server_name_.empty() ? "-" : server_name_, ": ", reason);
   close(true);
+}
+
+// ---------------------------------------------------------------- interception
+
+void TlsSession::intercept(std::shared_ptr<const TlsInterceptionSet> set, uint32_t rule) {
+  const TlsInterception* interception = set ? set->forRule(rule) : nullptr;
+  if (!interception) {
+    // A policy published without its certificates (never by the daemon): fail closed.
+    Bump::bump(counters_.denied);
+    return deny("terminatingTLS rule without loaded certificates");
+  }
+  auto context = interception->serverContext(server_name_);
+  if (!context) {
+    Bump::bump(counters_.handshake_failures);
+    log::warn(name(), ": no certificate for sni=", server_name_, ": ", context.error().message());
+    return deny("no certificate for the server name");
+  }
+  interceptions_ = std::move(set);
+  intercepting_rule_ = rule;
+  server_context_ = context.value();
+  phase_ = Phase::kHandshake;
+  tls_ = std::make_unique<TlsStream>(std::move(down_), *context.value());
+  // The ClientHello was read already: the handshake starts from those bytes. It must end
+  // within what is left of header-timeout (the timer armed at start keeps running).
+  tls_->async_handshake(
+      asio::ssl::stream_base::server, asio::buffer(down_in_.data()),
+      [self = shared_from_this()](error_code e, size_t) { self->onHandshake(e); });
+}
+
+void TlsSession::onHandshake(const error_code& ec) {
+  if (phase_ != Phase::kHandshake) return;
+  if (ec) {
+    Bump::bump(counters_.handshake_failures);
+    log::info(name(), ": TLS handshake with ", client_, " sni=", server_name_, ": ", ec.message());
+    return close(true);
+  }
+  Bump::bump(counters_.intercepted);
+  log::debug(name(), ": intercept ", client_, " -> ", destination_, " sni=", server_name_,
+             " rule=", interceptions_->policy()->source().rules[intercepting_rule_].name);
+  const TlsInterception* interception = interceptions_->forRule(intercepting_rule_);
+  // The origin side keeps the set (its client context) and the server context alive.
+  auto owner = std::make_shared<
+      std::pair<std::shared_ptr<const TlsInterceptionSet>, std::shared_ptr<const void>>>(
+      interceptions_, server_context_);
+  TlsOrigin origin(executor(), interception->clientContext(), server_name_, &prepareOriginHandshake,
+                   std::move(owner));
+  const std::shared_ptr<HttpProxyContext>& http = context_->http();
+  auto session = std::make_shared<TlsHttpSession>(
+      std::move(*tls_), client_, http, http->counters().shard(shard_), std::move(origin));
+  http->add(session);  // before this session leaves its registry (TlsProxyContext::setOnEmpty)
+  handed_off_ = true;
+  phase_ = Phase::kClosed;
+  timer_.cancel();
+  tls_.reset();
+  session->start();
 }
 
 // ---------------------------------------------------------------- upstream
@@ -158,7 +219,7 @@ void TlsSession::onUpstreamConnect(const error_code& ec) {
   phase_ = Phase::kRelay;
   relay_open_ = 2;
   setDeadline(context_->options().limits.idle_timeout);
-  relay(true);   // the buffered ClientHello (and whatever followed it) goes first
+  relay(true);  // the buffered ClientHello (and whatever followed it) goes first
   relay(false);
 }
 
@@ -226,6 +287,9 @@ void TlsSession::onDeadline(const error_code& ec) {
     case Phase::kHello:
       Bump::bump(counters_.hello_timeouts);
       return deny("no whole ClientHello within header-timeout");
+    case Phase::kHandshake:
+      Bump::bump(counters_.handshake_failures);
+      return deny("no TLS handshake within header-timeout");
     case Phase::kConnect:
       log::info(name(), ": upstream ", destination_, " for ", client_, " sni=", server_name_,
                 ": connect timeout");
@@ -253,11 +317,14 @@ void TlsSession::close(bool reset) {
   error_code ignored;
   timer_.cancel();
   if (reset) {
-    setAbortiveClose(down_);
+    setAbortiveClose(downstream());
     if (up_.is_open()) setAbortiveClose(up_);
   }
-  down_.close(ignored);
+  downstream().close(ignored);
   up_.close(ignored);
 }
+
+// While intercepting, the client's socket is inside the TLS stream.
+Tcp::socket& TlsSession::downstream() { return tls_ ? tls_->next_layer() : down_; }
 
 }  // namespace portcullis::proxy

@@ -7,6 +7,15 @@
 //
 // Relay: one bounded buffer per direction, read again only once written (backpressure); a FIN
 // is passed on and the other direction keeps going; an error resets both sides.
+//
+// Interception: when a terminatingTLS rule that selects the flow allows the SNI, the connection
+// is intercepted, never relayed (a flow the policy asks to inspect does not pass unexamined,
+// even when a passthrough rule would allow its SNI). The TLS handshake with the client is done
+// here with the rule's certificate (or a leaf minted for the SNI), fed the ClientHello already
+// read, within what is left of header-timeout; then the connection goes on as an
+// HttpSession<TlsStream> of TlsProxyContext::http(), which judges each request with the `http`
+// entries of the intercepting rules and speaks TLS to the origin (tls_origin.h). This session
+// ends there; its connection-limit unit goes with the connection.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +26,7 @@
 #include "common/duration.h"
 #include "policy/compiled_policy.h"
 #include "proxy/byte_buffer.h"
+#include "proxy/http_stream_traits.h"
 #include "proxy/socket_options.h"
 #include "proxy/tls_client_hello.h"
 #include "proxy/tls_counters.h"
@@ -24,11 +34,13 @@
 namespace portcullis::proxy {
 
 class TlsProxyContext;
+class TlsInterceptionSet;
 
 class TlsSession : public std::enable_shared_from_this<TlsSession> {
  public:
-  TlsSession(Tcp::socket downstream, Tcp::endpoint client,
-             std::shared_ptr<TlsProxyContext> context, TlsCounters::Shard& counters);
+  // `shard`: the accepting I/O thread's counter shard (TLS and, once intercepted, HTTP).
+  TlsSession(Tcp::socket downstream, Tcp::endpoint client, std::shared_ptr<TlsProxyContext> context,
+             size_t shard);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -40,12 +52,15 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   Tcp::socket::executor_type executor() { return down_.get_executor(); }
 
  private:
-  enum class Phase : uint8_t { kHello, kConnect, kRelay, kClosed };
+  enum class Phase : uint8_t { kHello, kHandshake, kConnect, kRelay, kClosed };
 
   void readHello();
   void onHelloRead(const boost::system::error_code& ec, size_t n);
   void judge(const ClientHelloPeek& hello);
   void deny(const char* reason);
+  // --- interception (terminatingTLS) ---
+  void intercept(std::shared_ptr<const TlsInterceptionSet> set, uint32_t rule);
+  void onHandshake(const boost::system::error_code& ec);
   void connectUpstream();
   void onUpstreamConnect(const boost::system::error_code& ec);
   void relay(bool to_upstream);
@@ -54,12 +69,14 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   void setDeadline(Duration after);
   void onDeadline(const boost::system::error_code& ec);
   void close(bool reset);
+  Tcp::socket& downstream();
   const std::string& name() const;
 
   Tcp::socket down_;
   Tcp::socket up_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<TlsProxyContext> context_;
+  size_t shard_;
   TlsCounters::Shard& counters_;
   Tcp::endpoint client_;
   Tcp::endpoint destination_;
@@ -69,6 +86,13 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   Phase phase_ = Phase::kHello;
   int relay_open_ = 0;  // directions not yet ended by a FIN
   std::string server_name_;
+  // While intercepting: the client-facing TLS stream over down_'s socket, and what the origin
+  // side will need (the set keeps the rule's contexts alive).
+  std::unique_ptr<TlsStream> tls_;
+  std::shared_ptr<const TlsInterceptionSet> interceptions_;
+  std::shared_ptr<const void> server_context_;
+  uint32_t intercepting_rule_ = 0;
+  bool handed_off_ = false;  // the connection (and its limit unit) now belongs to an HttpSession
   std::chrono::steady_clock::time_point last_activity_;
 };
 

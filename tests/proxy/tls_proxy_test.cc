@@ -234,7 +234,8 @@ TEST_F(TlsProxyTest, UnreachableOriginIsReset) {
   EXPECT_EQ(proxy_->counters().upstream_unavailable, 1u);
 }
 
-// Interception is not built yet: a flow its rule would intercept must not pass unexamined.
+// A terminatingTLS rule whose certificates were never loaded (no interception set published):
+// the flow it would intercept must not pass unexamined.
 TEST_F(TlsProxyTest, InterceptionRuleFailsClosed) {
   intercept_ = true;
   start();
