@@ -26,8 +26,7 @@ Result<void> TlsProxy::start() {
   listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
   std::vector<asio::any_io_executor> executors;
-  for (size_t i = 0; i < pool_.contexts(); ++i)
-    executors.push_back(pool_.context(i).get_executor());
+  for (size_t i = 0; i < pool_.contexts(); ++i) executors.push_back(pool_.context(i).get_executor());
   std::vector<Tcp::endpoint> binds = opts.bind;
   auto listeners = openTransparentListeners(
       opts.name, executors, binds, listener_options,

@@ -108,18 +108,17 @@ void TlsSession::judge(const ClientHelloPeek& hello) {
   if (!verdict.allowed) {
     Bump::bump(server_name_.empty() ? counters_.no_sni : counters_.denied);
     return deny(server_name_.empty() ? "no SNI"
-                : rules.empty()      ? "no rule selects the flow"
-                                     : "SNI not allowed");
+                                     : rules.empty() ? "no rule selects the flow" : "SNI not allowed");
   }
   Bump::bump(counters_.allowed);
-  log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_,
-             " rule=", verdict.rule);
+  log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_, " rule=",
+             verdict.rule);
   connectUpstream();
 }
 
 void TlsSession::deny(const char* reason) {
-  log::info(name(), ": deny ", client_, " -> ", destination_,
-            " sni=", server_name_.empty() ? "-" : server_name_, ": ", reason);
+  log::info(name(), ": deny ", client_, " -> ", destination_, " sni=",
+            server_name_.empty() ? "-" : server_name_, ": ", reason);
   close(true);
 }
 
