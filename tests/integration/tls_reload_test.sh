@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# terminatingTLS certificate and key files across start and reloads (issue 7), end to end:
+# `run` refuses to start with a CA key file wider than 0600 (exit 1, nothing installed); with
+# CA 1 the client gets a leaf minted for its SNI, signed by CA 1; SIGHUP after CA 2's files were
+# copied over CA 1's serves leaves signed by CA 2; SIGHUP with a key file made 0644 is rejected
+# (logged with file and reason, counted as a failed reload) and CA 2's leaves are still served;
+# SIGTERM exits 0. The origin is nginx with a certificate from a third CA that only the proxy
+# trusts (originatingTLS ca-bundle).
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/lib/netns.sh"
+source "$here/lib/portcullis.sh" "$1"
+netns_require_root
+command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it)"
+
+netns_topology
+dir=$NETNS_TMP
+chmod 755 "$dir"
+pc_write_config "$dir"
+
+make_ca() {  # NAME: $dir/NAME.crt and $dir/NAME.key (0600)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -keyout "$dir/$1.key" -out "$dir/$1.crt" 2>/dev/null || fail "openssl req ($1) failed"
+  chmod 600 "$dir/$1.key"
+}
+make_ca reload-ca-1
+make_ca reload-ca-2
+make_ca origin-ca
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=origin.test \
+  -keyout "$dir/origin.key" -out "$dir/origin.csr" 2>/dev/null || fail "openssl req (origin) failed"
+printf 'subjectAltName=DNS:origin.test\n' >"$dir/origin.ext"
+openssl x509 -req -in "$dir/origin.csr" -CA "$dir/origin-ca.crt" -CAkey "$dir/origin-ca.key" \
+  -CAcreateserial -days 1 -extfile "$dir/origin.ext" -out "$dir/origin.crt" 2>/dev/null ||
+  fail "openssl x509 (origin) failed"
+
+use_ca() {  # NAME MODE: copies that CA's files over the ones the policy names
+  cp "$dir/$1.crt" "$dir/ca.crt"
+  cp "$dir/$1.key" "$dir/ca.key"
+  chmod "$2" "$dir/ca.key"
+}
+cat >"$dir/policy.yaml" <<POLICY
+rules:
+  - name: tls-inspect
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24"]
+      ports: [{port: 443, protocol: TCP}]
+    terminatingTLS: {ca-certificate: $dir/ca.crt, ca-key: $dir/ca.key}
+    originatingTLS: {ca-bundle: $dir/origin-ca.crt}
+    http: []
+POLICY
+
+mkdir -p "$dir/nginx-tmp"
+chmod 777 "$dir/nginx-tmp"
+cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx-tmp/body;
+  proxy_temp_path $dir/nginx-tmp/proxy;
+  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
+  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
+  scgi_temp_path $dir/nginx-tmp/scgi;
+  server {
+    listen 198.18.2.2:443 ssl;
+    ssl_certificate $dir/origin.crt;
+    ssl_certificate_key $dir/origin.key;
+    location / { return 200 "hello from the origin\n"; }
+  }
+}
+CONF
+netns_spawn "$NS_SERVER" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
+wait_until 5 ip netns exec "$NS_SERVER" curl -sf -o /dev/null --cacert "$dir/origin-ca.crt" \
+  --resolve origin.test:443:198.18.2.2 https://origin.test/ ||
+  { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
+
+# A key file readable by others: no start, nothing installed.
+use_ca reload-ca-1 644
+status=0
+ip netns exec "$NS_NODE" timeout 10 "$PORTCULLIS" run --config "$dir/config.yaml" >"$dir/refused.log" 2>&1 ||
+  status=$?
+[[ $status == 1 ]] || fail "run with a 0644 key exited $status, expected 1: $(cat "$dir/refused.log")"
+grep -q "rule 'tls-inspect' terminatingTLS: $dir/ca.key: private key file mode is wider than 0600: mode 0644" \
+  "$dir/refused.log" || fail "the refusal does not name the file and reason: $(cat "$dir/refused.log")"
+if pc_state "$NS_NODE" | grep -qi portcullis; then fail "a refused start installed rules"; fi
+
+use_ca reload-ca-1 600
+pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
+
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+# The HTTP status through the proxy for a client trusting CA NAME (000: the handshake failed).
+status_trusting() {  # NAME
+  client curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$dir/$1.crt" \
+    --resolve origin.test:443:198.18.2.2 https://origin.test/ || true
+}
+issuer() {  # the issuer of the leaf the client is shown
+  client curl -sv -o /dev/null --max-time 5 -k --resolve origin.test:443:198.18.2.2 \
+    https://origin.test/ 2>&1 | sed -n 's/^\*  *issuer: //p' | head -n 1
+}
+new_log_has() {  # FROM_LINE PATTERN: PATTERN in the log after line FROM_LINE
+  tail -n +"$(($1 + 1))" "$dir/run.log" | grep -q "$2"
+}
+sighup() {  # PATTERN: sends SIGHUP and waits for PATTERN in what the log says after it
+  local lines
+  lines=$(wc -l <"$dir/run.log")
+  kill -HUP "$PC_PID"
+  wait_until 10 new_log_has "$lines" "$1" || { cat "$dir/run.log" >&2; fail "no '$1' after SIGHUP"; }
+}
+
+[[ $(status_trusting reload-ca-1) == 200 ]] || { cat "$dir/run.log" >&2; fail "CA 1: not 200 through the interception"; }
+[[ $(issuer) == *"reload-ca-1"* ]] || fail "CA 1: the leaf's issuer is '$(issuer)'"
+
+# Rotation: new files at the same paths, picked up by SIGHUP (the policy text did not change).
+use_ca reload-ca-2 600
+sighup "policy reloaded"
+[[ $(status_trusting reload-ca-2) == 200 ]] || fail "CA 2: not 200 after the reload"
+[[ $(issuer) == *"reload-ca-2"* ]] || fail "CA 2: the leaf's issuer is '$(issuer)'"
+[[ $(status_trusting reload-ca-1) == 000 ]] || fail "CA 1 still trusted after the rotation"
+
+# A bad key file rejects the reload; the previous certificates stay.
+use_ca reload-ca-1 644
+sighup "reload rejected"
+grep -q "$dir/ca.key: private key file mode is wider than 0600" "$dir/run.log" ||
+  fail "the rejected reload does not name the file and reason"
+[[ $(status_trusting reload-ca-2) == 200 ]] || fail "CA 2 no longer served after a rejected reload"
+[[ $(issuer) == *"reload-ca-2"* ]] || fail "the rejected reload changed the leaf's issuer"
+metrics=$(ip netns exec "$NS_NODE" curl -sS --max-time 5 http://127.0.0.1:9964/metrics) ||
+  fail "no /metrics"
+grep -q '^portcullis_policy_reloads_total{result="failed"} 1$' <<<"$metrics" ||
+  fail "the rejected reload was not counted: $(grep reloads <<<"$metrics")"
+grep -q '^portcullis_policy_reloads_total{result="ok"} 1$' <<<"$metrics" ||
+  fail "the applied reload was not counted: $(grep reloads <<<"$metrics")"
+
+netns_stop "$PC_PID" TERM || { tail -n 20 "$dir/run.log" >&2; fail "portcullis did not exit 0"; }
+echo "PASS"
