@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "proxy/access_log.h"
 #include "policy/model.h"
 #include "proxy/socket_options.h"
 
@@ -29,6 +30,7 @@ struct TlsProxyOptions {
   uint32_t upstream_mark = 0xa00;   // SO_MARK of upstream sockets; 0: none (unprivileged tests)
   bool preserve_source = false;     // bind upstream sockets to the client's address
   size_t buffer_bytes = 16 * 1024;  // per direction while relaying
+  std::shared_ptr<AccessLog> access_log;  // null: proxy.access-log is off
   // Where an accepted connection was going; empty: the accepted socket's local address (TPROXY).
   // Unit tests substitute a test origin on 127.0.0.1.
   std::function<Tcp::endpoint(const Tcp::socket&, std::error_code&)> original_destination;

@@ -57,7 +57,7 @@ class TlsSession : public std::enable_shared_from_this<TlsSession> {
   void readHello();
   void onHelloRead(const boost::system::error_code& ec, size_t n);
   void judge(const ClientHelloPeek& hello);
-  void deny(const char* reason);
+  void deny(const char* reason, std::string_view rule = {});
   // --- interception (terminatingTLS) ---
   void intercept(std::shared_ptr<const TlsInterceptionSet> set, uint32_t rule);
   void onHandshake(const boost::system::error_code& ec);

@@ -1,4 +1,5 @@
-// The per-protocol record builders: what an HTTP exchange and a DNS query put in the log.
+// The per-protocol record builders: what an HTTP exchange, a DNS query and a TLS connection put
+// in the log.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 
 #include "proxy/access_log_dns_entries.h"
 #include "proxy/access_log_http_entry.h"
+#include "proxy/access_log_tls.h"
 #include "proxy/http_responses.h"
 
 namespace portcullis::proxy {
@@ -170,6 +172,31 @@ TEST_F(AccessLogEntriesTest, DnsPendingEntriesAreBounded) {
   AccessLogDnsEntries entries(shared, "portcullis-dns-egress", 4);
   for (uint16_t id = 0; id < 10; ++id) entries.forwarded(flow(), 1, query("x.", id), nullptr, "r");
   EXPECT_LE(entries.pending(), 4u);
+}
+
+TEST_F(AccessLogEntriesTest, TlsVerdictsCarrySniRuleAndEndpoints) {
+  const policy::Flow f{policy::Direction::kEgress, *IpAddress::parse("2001:db8:1::2"),
+                       *IpAddress::parse("2001:db8:2::2"), 443, policy::Protocol::kTcp};
+  logTlsVerdict(log_.get(), {"portcullis-tls-egress", f, 40001, AccessVerdict::kForwarded,
+                             "tls-egress", "api.example.test", {}});
+  logTlsVerdict(log_.get(), {"portcullis-tls-egress", f, 40002, AccessVerdict::kDenied,
+                             "tls-egress", "evil\"name.test", "SNI not allowed"});
+  logTlsVerdict(log_.get(), {"portcullis-tls-egress", f, 40003, AccessVerdict::kDenied, {}, {},
+                             "no SNI"});
+  logTlsVerdict(nullptr, {"portcullis-tls-egress", f, 40004, AccessVerdict::kDenied, {}, {}, {}});
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(has(got[0], R"("direction":"egress","verdict":"forwarded","protocol":"tls","rule":"tls-egress","listener":"portcullis-tls-egress")"))
+      << got[0];
+  EXPECT_TRUE(has(got[0], R"("source":{"ip":"2001:db8:1::2","port":40001},"destination":{"ip":"2001:db8:2::2","port":443})"))
+      << got[0];
+  EXPECT_TRUE(has(got[0], R"("tls":{"sni":"api.example.test"})")) << got[0];
+  EXPECT_FALSE(has(got[0], R"("info")")) << got[0];
+  EXPECT_TRUE(has(got[1], R"("verdict":"denied")")) << got[1];
+  EXPECT_TRUE(has(got[1], R"("sni":"evil\"name.test")")) << got[1];
+  EXPECT_TRUE(has(got[1], R"("info":"SNI not allowed")")) << got[1];
+  EXPECT_FALSE(has(got[2], R"("rule")")) << got[2];  // no rule selected the flow
+  EXPECT_TRUE(has(got[2], R"("info":"no SNI")")) << got[2];
 }
 
 }  // namespace
