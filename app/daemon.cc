@@ -201,6 +201,8 @@ int Daemon::run() {
   // open. A listener that cannot be opened at all is a runtime failure (exit 3): nothing of the
   // datapath was installed yet.
   if (!startAccessLog()) return kExitRuntime;
+  // Nothing could read the latency histograms: their clock reads are skipped too.
+  proxy::LatencyHistogram::setEnabled(config_.proxy.admin_enabled);
   listeners_.emplace(pool_, policy_store_);
   listeners_->setAccessLog(access_log_);
   listeners_->setTlsInterceptions(tls_store_);

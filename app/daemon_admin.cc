@@ -1,5 +1,6 @@
 // The daemon's admin endpoint (issue 6): what /metrics, /status and /healthz report, gathered
 // from the pieces only the daemon sees (listeners, datapath, reconciler, policy files).
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 #include "app/commands.h"
@@ -28,6 +29,10 @@ std::optional<std::string> utc(const std::optional<std::chrono::system_clock::ti
 }  // namespace
 
 void Daemon::startAdmin() {
+  if (!config_.proxy.admin_enabled) {
+    log::info("admin endpoint off");
+    return;
+  }
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(config_.proxy.admin_host, ec);
   if (ec) {
@@ -105,6 +110,7 @@ std::string Daemon::renderStatus() const {
   }
   proxy::MetricsReport counters;
   if (listeners_) listeners_->collect(counters);
+  const auto totals = proxy::listenerTotals(counters);
   for (const auto& request : listenerRequests(policy_)) {
     proxy::StatusReport::Listener l;
     l.name = request.listener;
@@ -113,29 +119,17 @@ std::string Daemon::renderStatus() const {
     l.mark = datapath::listenerMark(l.port);
     l.transport = request.udp ? "tcp+udp" : "tcp";
     l.open = listeners_ && listeners_->isOpen(l.name);
-    for (const auto& h : counters.http) {
-      if (h.name != l.name) continue;
-      l.direction = policy::toString(h.direction);
-      l.protocol = "http";
-      l.allowed = h.counters.requests_allowed;
-      l.denied = h.counters.requests_denied;
-      l.parse_errors = h.counters.parse_errors;
-      l.upstream_failures = h.counters.upstream_unavailable + h.counters.upstream_timeouts +
-                            h.counters.upstream_errors;
-      l.active_connections = static_cast<uint64_t>(std::max<int64_t>(0, h.counters.connections_active));
-    }
-    for (const auto& d : counters.dns) {
-      if (d.name != l.name) continue;
-      l.direction = policy::toString(d.direction);
-      l.protocol = "dns";
-      l.allowed = d.counters.allowed;
-      l.denied = d.counters.denied;
-      l.parse_errors = d.counters.malformed;
-      l.upstream_failures = d.counters.upstream_failures + d.counters.upstream_timeouts +
-                            d.counters.over_limit;
-      l.active_connections = d.counters.tcp_open;
-    }
-    if (l.protocol.empty()) {  // not served: its name says what it is
+    const auto t = std::find_if(totals.begin(), totals.end(),
+                                [&](const proxy::ListenerTotals& x) { return x.name == l.name; });
+    if (t != totals.end()) {
+      l.direction = policy::toString(t->direction);
+      l.protocol = t->protocol;
+      l.allowed = t->allowed;
+      l.denied = t->denied;
+      l.parse_errors = t->parse_errors;
+      l.upstream_failures = t->upstream_failures;
+      l.active_connections = t->active_connections;
+    } else {  // not served: its name says what it is
       for (const char* p : {"http", "dns", "tls"}) {
         if (l.name.find(std::string("-") + p + "-") != std::string::npos) l.protocol = p;
       }

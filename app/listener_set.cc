@@ -50,6 +50,7 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
   if (kind->l7 == L7Protocol::kTls) {
     auto options = proxy::tlsProxyOptions(config, port);
     options.interceptions = tls_interceptions_;
+    options.access_log = access_log_;
     auto proxy = std::make_unique<proxy::TlsProxy>(pool_, std::move(options), policies_);
     if (auto started = proxy->start(); !started) return started.error();
     tls_.emplace(name, std::move(proxy));
@@ -100,6 +101,9 @@ void ListenerSet::collect(proxy::MetricsReport& report) const {
   }
   for (const auto& [name, dns] : dns_) {
     report.dns.push_back({name, dns->direction(), dns->counters(), dns->inFlight()});
+  }
+  for (const auto& [name, tls] : tls_) {
+    report.tls.push_back({name, kindOf(name)->direction, tls->counters()});
   }
 }
 

@@ -47,7 +47,7 @@ BENCHMARK(BM_HttpRequestMetricsOneSharedLine)->Threads(1)->Threads(2);
 void BM_DnsQueryMetrics(benchmark::State& state) {
   DnsCounters counters;
   for (auto _ : state) {
-    DnsCounters::bump(counters.allowed);
+    bump(counters.allowed);
     const auto forwarded = std::chrono::steady_clock::now();
     benchmark::ClobberMemory();
     counters.upstream_latency.observe(std::chrono::steady_clock::now() - forwarded);

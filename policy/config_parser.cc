@@ -115,6 +115,10 @@ void ConfigReader::admin(const YamlValue& v, ProxyConfig& p) {
   auto text = yaml_.string(v);
   if (!text) return;
   const std::string_view s = *text;
+  if (s == "off") {
+    p.admin_enabled = false;
+    return;
+  }
   std::string_view host;
   std::string_view port;
   bool shape_ok = false;
@@ -143,7 +147,7 @@ void ConfigReader::admin(const YamlValue& v, ProxyConfig& p) {
   if (!shape_ok || !host_ok || !port_ok) {
     yaml_.error(v.where, v.path +
                              ": expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
-                             "[::1]:9964, got " +
+                             "[::1]:9964, or off, got " +
                              excerpt(*text));
     return;
   }

@@ -129,6 +129,7 @@ struct ProxyConfig {
   uint16_t port_range_last = 20000;
   IpAddress bind_v4 = IpAddress::v4(0x7f000001);           // 127.0.0.1
   IpAddress bind_v6 = *IpAddress::parse("::1");
+  bool admin_enabled = true;  // proxy.admin: off -> false (no endpoint, no latency histograms)
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 9964;
   std::string access_log = "-";  // path, "-" (stdout) or "off"

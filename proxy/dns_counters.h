@@ -1,13 +1,17 @@
 // The DNS proxy's counters (issue 5): queries by verdict, malformed, upstream failures,
-// over-limit. One set per executor of a DnsProxy, summed when read (DESIGN.md "Concurrency").
+// over-limit; in the counter style of proxy/sharded_counters.h. Each executor's DnsPolicyGate
+// holds its own shard (a DnsCounters); DnsProxy sums them when read.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "proxy/metrics_histogram.h"
+#include "proxy/sharded_counters.h"
 
 namespace portcullis::proxy {
+
+struct DnsCounters;
 
 struct DnsCounterValues {
   uint64_t allowed = 0;            // forwarded to the original destination
@@ -23,34 +27,11 @@ struct DnsCounterValues {
   uint64_t tcp_open = 0;           // connections open now (a gauge)
   HistogramSnapshot upstream_latency;  // forwarded -> answered or failed (DnsInFlightSlot)
 
-  DnsCounterValues& operator+=(const DnsCounterValues& o) {
-    allowed += o.allowed;
-    denied += o.denied;
-    malformed += o.malformed;
-    upstream_failures += o.upstream_failures;
-    upstream_timeouts += o.upstream_timeouts;
-    over_limit += o.over_limit;
-    not_redirected += o.not_redirected;
-    reply_failures += o.reply_failures;
-    tcp_connections += o.tcp_connections;
-    tcp_rejected += o.tcp_rejected;
-    tcp_open += o.tcp_open;
-    upstream_latency += o.upstream_latency;
-    return *this;
-  }
+  DnsCounterValues& operator+=(const DnsCounters& shard);
 };
 
-class DnsCounters {
- public:
-  // Only one executor (thread or strand) writes a set, so an increment is a relaxed load and store
-  // (no locked read-modify-write); readers on other threads see whole values.
-  static void bump(std::atomic<uint64_t>& c) {
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-  static void drop(std::atomic<uint64_t>& c) {
-    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  }
-
+// One executor's shard.
+struct alignas(64) DnsCounters {
   std::atomic<uint64_t> allowed{0};
   std::atomic<uint64_t> denied{0};
   std::atomic<uint64_t> malformed{0};
@@ -65,16 +46,26 @@ class DnsCounters {
   LatencyHistogram upstream_latency;
 
   DnsCounterValues values() const {
-    constexpr auto r = std::memory_order_relaxed;
-    DnsCounterValues v{allowed.load(r),           denied.load(r),
-                       malformed.load(r),         upstream_failures.load(r),
-                       upstream_timeouts.load(r), over_limit.load(r),
-                       not_redirected.load(r),    reply_failures.load(r),
-                       tcp_connections.load(r),   tcp_rejected.load(r),
-                       tcp_open.load(r),          {}};
-    upstream_latency.addTo(v.upstream_latency);
+    DnsCounterValues v;
+    v += *this;
     return v;
   }
 };
+
+inline DnsCounterValues& DnsCounterValues::operator+=(const DnsCounters& shard) {
+  allowed += read(shard.allowed);
+  denied += read(shard.denied);
+  malformed += read(shard.malformed);
+  upstream_failures += read(shard.upstream_failures);
+  upstream_timeouts += read(shard.upstream_timeouts);
+  over_limit += read(shard.over_limit);
+  not_redirected += read(shard.not_redirected);
+  reply_failures += read(shard.reply_failures);
+  tcp_connections += read(shard.tcp_connections);
+  tcp_rejected += read(shard.tcp_rejected);
+  tcp_open += read(shard.tcp_open);
+  shard.upstream_latency.addTo(upstream_latency);
+  return *this;
+}
 
 }  // namespace portcullis::proxy

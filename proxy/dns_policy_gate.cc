@@ -16,7 +16,7 @@ DnsInFlightSlot& DnsInFlightSlot::operator=(DnsInFlightSlot&& other) noexcept {
 
 void DnsInFlightSlot::reset() {
   if (gate_ == nullptr) return;
-  gate_->counters_.upstream_latency.observe(std::chrono::steady_clock::now() - started_);
+  gate_->counters_.upstream_latency.observeSince(started_);
   auto& in_flight = std::exchange(gate_, nullptr)->in_flight_;
   in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -49,7 +49,7 @@ DnsDecision DnsPolicyGate::judge(const policy::Flow& flow, std::span<const uint8
 }
 
 DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::error_code why) {
-  DnsCounters::bump(counters_.malformed);
+  bump(counters_.malformed);
   DnsDecision d;
   const auto header = parseDnsHeader(message);
   // A response is never answered: answering one could start a loop between two responders.
@@ -83,7 +83,7 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
   }
   d.kind = DnsDecision::Kind::kAnswer;
   if (!verdict.allowed) {
-    DnsCounters::bump(counters_.denied);
+    bump(counters_.denied);
     d.answer = buildDnsAnswer(d.query, options_.reject == policy::DnsReject::kNxdomain
                                            ? DnsRcode::kNxDomain
                                            : DnsRcode::kRefused);
@@ -92,12 +92,12 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
   }
   const uint32_t in_flight = in_flight_.load(std::memory_order_relaxed);
   if (in_flight >= options_.max_in_flight) {
-    DnsCounters::bump(counters_.over_limit);
+    bump(counters_.over_limit);
     d.answer = buildDnsAnswer(d.query, DnsRcode::kServFail);
     if (log_) logAnswer(flow, client_port, d, verdict.rule, AccessVerdict::kError, "max-in-flight");
     return d;
   }
-  DnsCounters::bump(counters_.allowed);
+  bump(counters_.allowed);
   in_flight_.store(in_flight + 1, std::memory_order_relaxed);
   d.slot = DnsInFlightSlot(this);
   d.kind = DnsDecision::Kind::kForward;
@@ -136,7 +136,7 @@ void DnsPolicyGate::answered(const DnsMessage& query, std::span<const uint8_t> a
 }
 
 std::vector<uint8_t> DnsPolicyGate::failed(const DnsMessage& query, bool timed_out) {
-  DnsCounters::bump(timed_out ? counters_.upstream_timeouts : counters_.upstream_failures);
+  bump(timed_out ? counters_.upstream_timeouts : counters_.upstream_failures);
   if (log_) log_->failed(query, timed_out);
   return buildDnsAnswer(query, DnsRcode::kServFail);
 }

@@ -42,7 +42,7 @@ class DnsInFlightSlot {
  private:
   friend class DnsPolicyGate;
   explicit DnsInFlightSlot(DnsPolicyGate* gate)
-      : gate_(gate), started_(std::chrono::steady_clock::now()) {}
+      : gate_(gate), started_(LatencyHistogram::start()) {}
   DnsPolicyGate* gate_ = nullptr;
   // A slot lives from forwarding to the answer or failure: the upstream latency histogram.
   std::chrono::steady_clock::time_point started_;

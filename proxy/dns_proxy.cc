@@ -135,7 +135,7 @@ void DnsProxy::shutdown() {
 
 DnsCounterValues DnsProxy::counters() const {
   DnsCounterValues sum;
-  for (const Shard& shard : shards_) sum += shard.gate->counters().values();
+  for (const Shard& shard : shards_) sum += shard.gate->counters();
   return sum;
 }
 

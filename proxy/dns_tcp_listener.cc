@@ -16,7 +16,7 @@ Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
   listener_options.backlog = tcp::acceptor::max_listen_connections;
   listener_options.limit = self->limit_;
   listener_options.on_refused = [gate = self->gate_] {
-    DnsCounters::bump(gate->counters().tcp_rejected);
+    bump(gate->counters().tcp_rejected);
   };
   // The listener holds its handler for as long as it lives; a weak reference breaks the cycle.
   auto listener = TransparentListener::open(
@@ -64,18 +64,18 @@ void DnsTcpListener::onAccept(tcp::socket socket, const tcp::endpoint& client) {
     server = tcp::endpoint(mapped.address(), mapped.port());
   }
   if (local_ec || server == local_) {
-    if (!local_ec) DnsCounters::bump(counters.not_redirected);
+    if (!local_ec) bump(counters.not_redirected);
     limit_->release();
     return;  // the socket closes as it goes out of scope
   }
-  DnsCounters::bump(counters.tcp_connections);
-  DnsCounters::bump(counters.tcp_open);
+  bump(counters.tcp_connections);
+  bump(counters.tcp_open);
   const policy::Flow flow{options_->direction, toIpAddress(client.address()),
                           toIpAddress(server.address()), server.port(), policy::Protocol::kTcp};
   auto session = std::make_shared<DnsTcpSession>(
       std::move(socket), server, flow, options_, gate_,
       [weak = weak_from_this(), gate = gate_, limit = limit_](DnsTcpSession& closed) {
-        DnsCounters::drop(gate->counters().tcp_open);
+        drop(gate->counters().tcp_open);
         limit->release();
         if (auto self = weak.lock()) self->sessions_.erase(&closed);
       });

@@ -66,7 +66,7 @@ void DnsTcpSession::onLength(const boost::system::error_code& ec) {
   if (ec) return close();
   const size_t length = size_t{length_[0]} << 8 | length_[1];
   if (length == 0) {
-    DnsCounters::bump(gate_->counters().malformed);
+    bump(gate_->counters().malformed);
     reading_ = false;
     return resume();
   }
@@ -147,7 +147,7 @@ void DnsTcpSession::onWrite(const boost::system::error_code& ec) {
   if (closed_ || ec == boost::asio::error::operation_aborted) return;
   writing_ = false;
   if (ec) {
-    DnsCounters::bump(gate_->counters().reply_failures);
+    bump(gate_->counters().reply_failures);
     return close();
   }
   writes_.pop_front();

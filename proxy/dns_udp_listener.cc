@@ -140,7 +140,7 @@ void DnsUdpListener::handle(std::span<uint8_t> datagram, const udp::endpoint& cl
       options_->original_destination ? options_->original_destination(observed) : observed;
   if (server == local_) {
     // Forwarding would send the query back to this listener.
-    DnsCounters::bump(gate_->counters().not_redirected);
+    bump(gate_->counters().not_redirected);
     return;
   }
   DnsDecision decision =
@@ -238,7 +238,7 @@ void DnsUdpListener::replyLater(const udp::endpoint& server, const udp::endpoint
 }
 
 void DnsUdpListener::replyFailed(const udp::endpoint& client, std::error_code error) {
-  DnsCounters::bump(gate_->counters().reply_failures);
+  bump(gate_->counters().reply_failures);
   log::debug("dns: answer to ", client.address().to_string(), ":", client.port(), ": ",
              error.message());
 }
@@ -253,7 +253,7 @@ void DnsUdpListener::reply(const udp::endpoint& server, const udp::endpoint& cli
     error = {errno, std::system_category()};
   }
   if (error) {
-    DnsCounters::bump(gate_->counters().reply_failures);
+    bump(gate_->counters().reply_failures);
     log::debug("dns: answer to ", client.address().to_string(), ":", client.port(), " from ",
                server.address().to_string(), ":", server.port(), ": ", error.message());
   }

@@ -1,13 +1,12 @@
-// A listener's counters. Each I/O thread bumps its own cache-line-aligned shard with relaxed
-// atomics (no shared line on the request path, DESIGN.md "Concurrency"); a scrape sums them.
+// A listener's HTTP counters, in the counter style of proxy/sharded_counters.h: one shard per I/O
+// thread, summed on scrape.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
-#include <vector>
 
 #include "proxy/metrics_histogram.h"
+#include "proxy/sharded_counters.h"
 
 namespace portcullis::proxy {
 
@@ -30,37 +29,25 @@ struct HttpCountersSnapshot {
   HistogramSnapshot upstream_latency;
 };
 
-class HttpCounters {
- public:
-  struct alignas(64) Shard {
-    std::atomic<uint64_t> connections_accepted{0};
-    std::atomic<int64_t> connections_active{0};
-    std::atomic<uint64_t> connections_over_limit{0};
-    std::atomic<uint64_t> loops_refused{0};
-    std::atomic<uint64_t> requests_allowed{0};
-    std::atomic<uint64_t> requests_denied{0};
-    std::atomic<uint64_t> parse_errors{0};
-    std::atomic<uint64_t> upstream_unavailable{0};
-    std::atomic<uint64_t> upstream_timeouts{0};
-    std::atomic<uint64_t> upstream_errors{0};
-    std::atomic<uint64_t> header_timeouts{0};
-    std::atomic<uint64_t> idle_timeouts{0};
-    std::atomic<uint64_t> tunnels{0};
-    LatencyHistogram upstream_latency;
-  };
-
-  explicit HttpCounters(size_t shards);
-  Shard& shard(size_t index) { return shards_[index % shards_.size()]; }
-  HttpCountersSnapshot snapshot() const;
-
- private:
-  std::vector<Shard> shards_;
+struct alignas(64) HttpCounterShard {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<int64_t> connections_active{0};
+  std::atomic<uint64_t> connections_over_limit{0};
+  std::atomic<uint64_t> loops_refused{0};
+  std::atomic<uint64_t> requests_allowed{0};
+  std::atomic<uint64_t> requests_denied{0};
+  std::atomic<uint64_t> parse_errors{0};
+  std::atomic<uint64_t> upstream_unavailable{0};
+  std::atomic<uint64_t> upstream_timeouts{0};
+  std::atomic<uint64_t> upstream_errors{0};
+  std::atomic<uint64_t> header_timeouts{0};
+  std::atomic<uint64_t> idle_timeouts{0};
+  std::atomic<uint64_t> tunnels{0};
+  LatencyHistogram upstream_latency;
 };
 
-// Relaxed: counters order nothing, and a scrape may see a slightly stale sum.
-template <class T>
-void bump(std::atomic<T>& counter, T by = 1) {
-  counter.fetch_add(by, std::memory_order_relaxed);
-}
+HttpCountersSnapshot& operator+=(HttpCountersSnapshot& into, const HttpCounterShard& shard);
+
+using HttpCounters = ShardedCounters<HttpCounterShard, HttpCountersSnapshot>;
 
 }  // namespace portcullis::proxy

@@ -33,12 +33,12 @@ HttpSession<Stream>::HttpSession(Stream downstream, Tcp::endpoint client,
       down_in_(options().buffer_bytes),
       up_in_(options().buffer_bytes) {
   bump(counters_.connections_accepted);
-  bump<int64_t>(counters_.connections_active, 1);
+  bump(counters_.connections_active);
 }
 
 template <class Stream>
 HttpSession<Stream>::~HttpSession() {
-  bump<int64_t>(counters_.connections_active, -1);
+  drop(counters_.connections_active);
   context_->release();
   context_->remove(this);
 }

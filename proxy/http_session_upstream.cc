@@ -2,6 +2,7 @@
 // going back down, and the tunnel of an allowed Upgrade or CONNECT.
 #include <array>
 #include <boost/asio/write.hpp>
+#include <utility>
 
 #include "common/log.h"
 #include "proxy/http_forwarding.h"
@@ -75,7 +76,7 @@ void HttpSession<Stream>::onUpstreamReady(const error_code& ec) {
 
 template <class Stream>
 void HttpSession<Stream>::writeUpstreamHead() {
-  upstream_sent_ = std::chrono::steady_clock::now();
+  upstream_sent_ = LatencyHistogram::start();
   asio::async_write(
       Traits::stream(up_), asio::buffer(up_head_),
       [self = this->shared_from_this()](error_code e, size_t) { self->onUpstreamHeadWritten(e); });
@@ -200,10 +201,7 @@ void HttpSession<Stream>::onResponseRead(const error_code& ec, size_t n) {
 template <class Stream>
 bool HttpSession<Stream>::onResponseHead() {
   const HttpHead& head = response_.head();
-  if (upstream_sent_ != std::chrono::steady_clock::time_point{}) {
-    counters_.upstream_latency.observe(std::chrono::steady_clock::now() - upstream_sent_);
-    upstream_sent_ = {};
-  }
+  counters_.upstream_latency.observeSince(std::exchange(upstream_sent_, {}));
   const bool informational = head.status / 100 == 1 && !head.upgrade;
   if ((head.status == 101 && !head.upgrade) || (head.upgrade && !exchange_.upgrade)) {
     // Switching protocols without a protocol to switch to, or one nobody asked for.

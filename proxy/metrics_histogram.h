@@ -31,8 +31,25 @@ struct HistogramSnapshot {
 
 // One thread's share. Several writers are allowed (fetch_add), so a strand-per-session pool may
 // share a shard.
+//
+// Timing an operation:  auto started = histogram.start();  ...  histogram.observeSince(started);
+// With the histograms off (proxy.admin: off: nothing can read them) start() reads no clock and
+// observeSince() records nothing; the cost is one relaxed load.
 class alignas(64) LatencyHistogram {
  public:
+  using Clock = std::chrono::steady_clock;
+
+  // Process-wide, like the log level: the admin endpoint, the only reader of every histogram, is
+  // on or off for the whole daemon. Set before the listeners open; tests flip it.
+  static void setEnabled(bool on) { enabled_.store(on, std::memory_order_relaxed); }
+  static bool enabled() { return enabled_.load(std::memory_order_relaxed); }
+
+  // Clock::time_point{} when the histograms are off.
+  static Clock::time_point start() { return enabled() ? Clock::now() : Clock::time_point{}; }
+  void observeSince(Clock::time_point started) {
+    if (started != Clock::time_point{}) observe(Clock::now() - started);
+  }
+
   static constexpr size_t bucketOf(uint64_t micros) {
     size_t i = 0;
     while (i < kLatencyBoundsMicros.size() && micros > kLatencyBoundsMicros[i]) ++i;
@@ -60,6 +77,7 @@ class alignas(64) LatencyHistogram {
  private:
   std::array<std::atomic<uint64_t>, kLatencyBuckets> buckets_{};
   std::atomic<uint64_t> sum_nanos_{0};
+  static inline std::atomic<bool> enabled_{true};
 };
 
 }  // namespace portcullis::proxy

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/model.h"
 #include "proxy/dns_counters.h"
 #include "proxy/http_counters.h"
 #include "proxy/metrics_histogram.h"
+#include "proxy/tls_counters.h"
 
 namespace portcullis::proxy {
 
@@ -26,6 +28,12 @@ struct DnsListenerMetrics {
   policy::Direction direction = policy::Direction::kEgress;
   DnsCounterValues counters;
   uint32_t in_flight = 0;
+};
+
+struct TlsListenerMetrics {
+  std::string name;
+  policy::Direction direction = policy::Direction::kEgress;
+  TlsCountersSnapshot counters;
 };
 
 struct DaemonMetrics {
@@ -46,8 +54,25 @@ struct MetricsReport {
   DaemonMetrics daemon;
   std::vector<HttpListenerMetrics> http;
   std::vector<DnsListenerMetrics> dns;
+  std::vector<TlsListenerMetrics> tls;
 };
 
 std::string renderMetrics(const MetricsReport& report);
+
+// One listener's headline counters for /status and `portcullis status`, read from the same
+// table as /metrics: allowed and denied are portcullis_requests_total, parse_errors is
+// portcullis_parse_errors_total, upstream_failures sums portcullis_upstream_failures_total's
+// reasons, active_connections is portcullis_connections_active.
+struct ListenerTotals {
+  std::string name;
+  policy::Direction direction = policy::Direction::kEgress;
+  std::string_view protocol;  // http | dns | tls
+  uint64_t allowed = 0;
+  uint64_t denied = 0;
+  uint64_t parse_errors = 0;
+  uint64_t upstream_failures = 0;
+  uint64_t active_connections = 0;
+};
+std::vector<ListenerTotals> listenerTotals(const MetricsReport& report);
 
 }  // namespace portcullis::proxy

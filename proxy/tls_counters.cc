@@ -2,24 +2,20 @@
 
 namespace portcullis::proxy {
 
-TlsCountersSnapshot TlsCounters::snapshot() const {
-  TlsCountersSnapshot s;
-  const auto get = [](const auto& counter) { return counter.load(std::memory_order_relaxed); };
-  for (const Shard& shard : shards_) {
-    s.connections_accepted += get(shard.connections_accepted);
-    s.connections_active += get(shard.connections_active);
-    s.connections_over_limit += get(shard.connections_over_limit);
-    s.loops_refused += get(shard.loops_refused);
-    s.allowed += get(shard.allowed);
-    s.denied += get(shard.denied);
-    s.no_sni += get(shard.no_sni);
-    s.malformed += get(shard.malformed);
-    s.hello_timeouts += get(shard.hello_timeouts);
-    s.upstream_unavailable += get(shard.upstream_unavailable);
-    s.idle_timeouts += get(shard.idle_timeouts);
-    s.intercepted += get(shard.intercepted);
-    s.handshake_failures += get(shard.handshake_failures);
-  }
+TlsCountersSnapshot& operator+=(TlsCountersSnapshot& s, const TlsCounterShard& shard) {
+  s.connections_accepted += read(shard.connections_accepted);
+  s.connections_active += read(shard.connections_active);
+  s.connections_over_limit += read(shard.connections_over_limit);
+  s.loops_refused += read(shard.loops_refused);
+  s.allowed += read(shard.allowed);
+  s.denied += read(shard.denied);
+  s.no_sni += read(shard.no_sni);
+  s.malformed += read(shard.malformed);
+  s.hello_timeouts += read(shard.hello_timeouts);
+  s.upstream_unavailable += read(shard.upstream_unavailable);
+  s.idle_timeouts += read(shard.idle_timeouts);
+  s.intercepted += read(shard.intercepted);
+  s.handshake_failures += read(shard.handshake_failures);
   return s;
 }
 

@@ -1,10 +1,11 @@
-// The counters of the TLS listener (portcullis-tls-egress), sharded per I/O thread like
-// HttpCounters (relaxed atomics, one cache line per shard); a scrape sums them.
+// The counters of the TLS listener (portcullis-tls-egress), in the counter style of
+// proxy/sharded_counters.h: one shard per I/O thread, summed on scrape.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
+
+#include "proxy/sharded_counters.h"
 
 namespace portcullis::proxy {
 
@@ -24,36 +25,24 @@ struct TlsCountersSnapshot {
   uint64_t handshake_failures = 0;  // intercepting: the client's handshake failed: reset
 };
 
-class TlsCounters {
- public:
-  struct alignas(64) Shard {
-    std::atomic<uint64_t> connections_accepted{0};
-    std::atomic<int64_t> connections_active{0};
-    std::atomic<uint64_t> connections_over_limit{0};
-    std::atomic<uint64_t> loops_refused{0};
-    std::atomic<uint64_t> allowed{0};
-    std::atomic<uint64_t> denied{0};
-    std::atomic<uint64_t> no_sni{0};
-    std::atomic<uint64_t> malformed{0};
-    std::atomic<uint64_t> hello_timeouts{0};
-    std::atomic<uint64_t> upstream_unavailable{0};
-    std::atomic<uint64_t> idle_timeouts{0};
-    std::atomic<uint64_t> intercepted{0};
-    std::atomic<uint64_t> handshake_failures{0};
-  };
-
-  explicit TlsCounters(size_t shards) : shards_(shards == 0 ? 1 : shards) {}
-  Shard& shard(size_t index) { return shards_[index % shards_.size()]; }
-  TlsCountersSnapshot snapshot() const;
-
-  // Relaxed: counters order nothing.
-  template <class T>
-  static void bump(std::atomic<T>& counter, T by = 1) {
-    counter.fetch_add(by, std::memory_order_relaxed);
-  }
-
- private:
-  std::vector<Shard> shards_;
+struct alignas(64) TlsCounterShard {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<int64_t> connections_active{0};
+  std::atomic<uint64_t> connections_over_limit{0};
+  std::atomic<uint64_t> loops_refused{0};
+  std::atomic<uint64_t> allowed{0};
+  std::atomic<uint64_t> denied{0};
+  std::atomic<uint64_t> no_sni{0};
+  std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> hello_timeouts{0};
+  std::atomic<uint64_t> upstream_unavailable{0};
+  std::atomic<uint64_t> idle_timeouts{0};
+  std::atomic<uint64_t> intercepted{0};
+  std::atomic<uint64_t> handshake_failures{0};
 };
+
+TlsCountersSnapshot& operator+=(TlsCountersSnapshot& into, const TlsCounterShard& shard);
+
+using TlsCounters = ShardedCounters<TlsCounterShard, TlsCountersSnapshot>;
 
 }  // namespace portcullis::proxy

@@ -36,7 +36,7 @@ Result<void> TlsProxy::start() {
         session->start();
       },
       [context = context_](size_t shard) {
-        TlsCounters::bump(context->counters().shard(shard).connections_over_limit);
+        bump(context->counters().shard(shard).connections_over_limit);
       });
   if (!listeners) return listeners.error();
   listeners_ = std::move(listeners).value();

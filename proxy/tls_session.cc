@@ -6,13 +6,13 @@
 #include "common/log.h"
 #include "proxy/tls_interception.h"
 #include "proxy/tls_origin.h"
+#include "proxy/access_log_tls.h"
 #include "proxy/tls_proxy_context.h"
 
 namespace portcullis::proxy {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using Bump = TlsCounters;
 
 TlsSession::TlsSession(Tcp::socket downstream, Tcp::endpoint client,
                        std::shared_ptr<TlsProxyContext> context, size_t shard)
@@ -25,12 +25,12 @@ TlsSession::TlsSession(Tcp::socket downstream, Tcp::endpoint client,
       client_(client),
       down_in_(std::max(context_->options().buffer_bytes, kMaxClientHelloBuffer)),
       up_in_(context_->options().buffer_bytes) {
-  Bump::bump(counters_.connections_accepted);
-  Bump::bump<int64_t>(counters_.connections_active, 1);
+  bump(counters_.connections_accepted);
+  bump(counters_.connections_active);
 }
 
 TlsSession::~TlsSession() {
-  Bump::bump<int64_t>(counters_.connections_active, -1);
+  drop(counters_.connections_active);
   if (!handed_off_) context_->limit()->release();
   context_->remove(this);
 }
@@ -42,7 +42,7 @@ void TlsSession::start() {
   destination_ = context_->originalDestination(down_, ec);
   if (ec) return close(true);
   if (context_->isOwnEndpoint(destination_)) {
-    Bump::bump(counters_.loops_refused);
+    bump(counters_.loops_refused);
     log::debug(name(), ": refused a connection to the proxy itself from ", client_);
     return close(true);
   }
@@ -89,7 +89,7 @@ void TlsSession::onHelloRead(const error_code& ec, size_t n) {
 
 void TlsSession::judge(const ClientHelloPeek& hello) {
   if (hello.status != ClientHelloPeek::Status::kComplete) {
-    Bump::bump(counters_.malformed);
+    bump(counters_.malformed);
     return deny(toString(hello.status));
   }
   server_name_ = hello.server_name;
@@ -106,17 +106,22 @@ void TlsSession::judge(const ClientHelloPeek& hello) {
   const policy::FlowRules rules = policy->matchFlow(flow_, policy::L7Protocol::kTls);
   const policy::NameVerdict verdict = policy->tls(rules, server_name_);
   if (!verdict.allowed) {
-    Bump::bump(server_name_.empty() ? counters_.no_sni : counters_.denied);
+    bump(server_name_.empty() ? counters_.no_sni : counters_.denied);
     return deny(server_name_.empty() ? "no SNI"
-                                     : rules.empty() ? "no rule selects the flow" : "SNI not allowed");
+                                     : rules.empty() ? "no rule selects the flow" : "SNI not allowed",
+                verdict.rule);
   }
-  Bump::bump(counters_.allowed);
+  bump(counters_.allowed);
+  logTlsVerdict(context_->options().access_log.get(), {name(), flow_, client_.port(),
+                AccessVerdict::kForwarded, verdict.rule, server_name_, {}});
   log::debug(name(), ": allow ", client_, " -> ", destination_, " sni=", server_name_, " rule=",
              verdict.rule);
   connectUpstream();
 }
 
-void TlsSession::deny(const char* reason) {
+void TlsSession::deny(const char* reason, std::string_view rule) {
+  logTlsVerdict(context_->options().access_log.get(),
+                {name(), flow_, client_.port(), AccessVerdict::kDenied, rule, server_name_, reason});
   log::info(name(), ": deny ", client_, " -> ", destination_, " sni=",
             server_name_.empty() ? "-" : server_name_, ": ", reason);
   close(true);
@@ -128,12 +133,12 @@ void TlsSession::intercept(std::shared_ptr<const TlsInterceptionSet> set, uint32
   const TlsInterception* interception = set ? set->forRule(rule) : nullptr;
   if (!interception) {
     // A policy published without its certificates (never by the daemon): fail closed.
-    Bump::bump(counters_.denied);
+    bump(counters_.denied);
     return deny("terminatingTLS rule without loaded certificates");
   }
   auto context = interception->serverContext(server_name_);
   if (!context) {
-    Bump::bump(counters_.handshake_failures);
+    bump(counters_.handshake_failures);
     log::warn(name(), ": no certificate for sni=", server_name_, ": ", context.error().message());
     return deny("no certificate for the server name");
   }
@@ -152,11 +157,11 @@ void TlsSession::intercept(std::shared_ptr<const TlsInterceptionSet> set, uint32
 void TlsSession::onHandshake(const error_code& ec) {
   if (phase_ != Phase::kHandshake) return;
   if (ec) {
-    Bump::bump(counters_.handshake_failures);
+    bump(counters_.handshake_failures);
     log::info(name(), ": TLS handshake with ", client_, " sni=", server_name_, ": ", ec.message());
     return close(true);
   }
-  Bump::bump(counters_.intercepted);
+  bump(counters_.intercepted);
   log::debug(name(), ": intercept ", client_, " -> ", destination_, " sni=", server_name_,
              " rule=", interceptions_->policy()->source().rules[intercepting_rule_].name);
   const TlsInterception* interception = interceptions_->forRule(intercepting_rule_);
@@ -195,7 +200,7 @@ void TlsSession::connectUpstream() {
   if (ec || setup) {
     log::warn(name(), ": upstream socket for ", destination_, ": ",
               ec ? ec.message() : setup.message());
-    Bump::bump(counters_.upstream_unavailable);
+    bump(counters_.upstream_unavailable);
     return close(true);
   }
   setDeadline(options.connect_timeout);
@@ -209,7 +214,7 @@ void TlsSession::onUpstreamConnect(const error_code& ec) {
     // No TLS alert can be sent without terminating; the client sees a reset, as for a deny.
     log::info(name(), ": upstream ", destination_, " for ", client_, " sni=", server_name_, ": ",
               ec.message());
-    Bump::bump(counters_.upstream_unavailable);
+    bump(counters_.upstream_unavailable);
     return close(true);
   }
   error_code ignored;
@@ -284,15 +289,15 @@ void TlsSession::onDeadline(const error_code& ec) {
   if (ec || phase_ == Phase::kClosed) return;
   switch (phase_) {
     case Phase::kHello:
-      Bump::bump(counters_.hello_timeouts);
+      bump(counters_.hello_timeouts);
       return deny("no whole ClientHello within header-timeout");
     case Phase::kHandshake:
-      Bump::bump(counters_.handshake_failures);
+      bump(counters_.handshake_failures);
       return deny("no TLS handshake within header-timeout");
     case Phase::kConnect:
       log::info(name(), ": upstream ", destination_, " for ", client_, " sni=", server_name_,
                 ": connect timeout");
-      Bump::bump(counters_.upstream_unavailable);
+      bump(counters_.upstream_unavailable);
       return close(true);
     case Phase::kRelay: {
       // Activity re-arms lazily: one timer wait per idle-timeout, not one per read.
@@ -303,7 +308,7 @@ void TlsSession::onDeadline(const error_code& ec) {
         timer_.async_wait([self = shared_from_this()](error_code e) { self->onDeadline(e); });
         return;
       }
-      Bump::bump(counters_.idle_timeouts);
+      bump(counters_.idle_timeouts);
       return close(true);
     }
     case Phase::kClosed:

@@ -97,7 +97,13 @@ const std::vector<Case>& errorCases() {
        lines({"proxy: {admin: \"::1:9964\"}", "policy-files: [p.yaml]"}),
        {{1, 16,
          "proxy.admin: expected IPV4:PORT or [IPV6]:PORT like 127.0.0.1:9964 or "
-         "[::1]:9964, got '::1:9964'"}}},
+         "[::1]:9964, or off, got '::1:9964'"}}},
+      {"admin Off is not off",
+       lines({"proxy: {admin: Off}", "policy-files: [p.yaml]"}),
+       {{1, 16, "or off, got 'Off'"}}},
+      {"admin empty",
+       lines({"proxy: {admin: \"\"}", "policy-files: [p.yaml]"}),
+       {{1, 16, "proxy.admin: expected"}}},
       {"admin host name",
        lines({"proxy: {admin: \"localhost:9964\"}", "policy-files: [p.yaml]"}),
        {{1, 16, "got 'localhost:9964'"}}},
@@ -193,6 +199,7 @@ TEST(ConfigParserTest, MinimalConfigTakesTheDefaults) {
   EXPECT_EQ(c.proxy.port_range_last, 20000);
   EXPECT_EQ(c.proxy.bind_v4.toString(), "127.0.0.1");
   EXPECT_EQ(c.proxy.bind_v6.toString(), "::1");
+  EXPECT_TRUE(c.proxy.admin_enabled);
   EXPECT_EQ(c.proxy.admin_host, "127.0.0.1");
   EXPECT_EQ(c.proxy.admin_port, 9964);
   EXPECT_EQ(c.proxy.access_log, "-");
@@ -239,6 +246,7 @@ TEST(ConfigParserTest, EveryKeyIsRead) {
   EXPECT_EQ(c.proxy.port_range_last, 30004);
   EXPECT_EQ(c.proxy.bind_v4.toString(), "198.18.0.1");
   EXPECT_EQ(c.proxy.bind_v6.toString(), "2001:db8::1");
+  EXPECT_TRUE(c.proxy.admin_enabled);
   EXPECT_EQ(c.proxy.admin_host, "::1");
   EXPECT_EQ(c.proxy.admin_port, 9000);
   EXPECT_EQ(c.proxy.access_log, "/var/log/portcullis.jsonl");
@@ -264,6 +272,18 @@ TEST(ConfigParserTest, ConfigInTheWorkingDirectoryKeepsRelativePolicyFiles) {
   const Parsed<Config> parsed = parseConfig("policy-files: [p.yaml]\n", "c.yaml");
   ASSERT_TRUE(parsed.ok()) << dump(parsed.errors);
   EXPECT_THAT(parsed.value->policy_files, ElementsAre("p.yaml"));
+}
+
+TEST(ConfigParserTest, AdminOffTurnsTheEndpointOff) {
+  const Parsed<Config> parsed =
+      parseConfig("proxy: {admin: off, access-log: off}\npolicy-files: [p.yaml]\n", "c.yaml");
+  ASSERT_TRUE(parsed.ok()) << dump(parsed.errors);
+  EXPECT_FALSE(parsed.value->proxy.admin_enabled);
+  EXPECT_EQ(parsed.value->proxy.access_log, "off");
+  // Quoted, it is the same string.
+  const Parsed<Config> quoted = parseConfig("proxy: {admin: \"off\"}\npolicy-files: [p.yaml]\n", "c.yaml");
+  ASSERT_TRUE(quoted.ok()) << dump(quoted.errors);
+  EXPECT_FALSE(quoted.value->proxy.admin_enabled);
 }
 
 TEST(ConfigParserTest, AccessLogAcceptsDashAndOff) {

@@ -6,15 +6,18 @@
 #endif
 #include <gtest/gtest.h>
 
+#include <array>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "proxy/dns_counters.h"
 #include "proxy/http_counters.h"
 #include "proxy/metrics_histogram.h"
 #include "proxy/metrics_report.h"
 #include "proxy/metrics_text.h"
+#include "proxy/tls_counters.h"
 
 namespace portcullis::proxy {
 namespace {
@@ -48,6 +51,23 @@ TEST(LatencyHistogram, SnapshotIsCumulativeAndSumsNanoseconds) {
   EXPECT_EQ(s.sum_nanos, 50'000u + 50'001u + 3'000'000u + 20'000'000'000u);
 }
 
+TEST(LatencyHistogram, OffReadsNoClockAndRecordsNothing) {
+  LatencyHistogram h;
+  LatencyHistogram::setEnabled(false);
+  const auto started = LatencyHistogram::start();
+  h.observeSince(started);
+  LatencyHistogram::setEnabled(true);
+  EXPECT_EQ(started, LatencyHistogram::Clock::time_point{});
+  h.observeSince(started);  // begun while off: still nothing
+  HistogramSnapshot off;
+  h.addTo(off);
+  EXPECT_EQ(off.count(), 0u);
+  h.observeSince(LatencyHistogram::start());
+  HistogramSnapshot on;
+  h.addTo(on);
+  EXPECT_EQ(on.count(), 1u);
+}
+
 TEST(LatencyHistogram, ShardsOfSeveralThreadsAreSummed) {
   HttpCounters counters(4);
   std::vector<std::thread> threads;
@@ -66,6 +86,38 @@ TEST(LatencyHistogram, ShardsOfSeveralThreadsAreSummed) {
   EXPECT_EQ(s.upstream_latency.cumulative[3], 0u);  // le 500 µs
   EXPECT_EQ(s.upstream_latency.cumulative[4], 4000u);  // le 1 ms
   EXPECT_EQ(s.upstream_latency.sum_nanos, 4000u * 1'000'000u);
+}
+
+// One counter style for the three proxies: a gauge raised on one shard and lowered on another
+// (a session that moved, or a scrape between two updates) sums to its balance.
+TEST(ShardedCounters, GaugesAndCountersOfEveryShardAreSummed) {
+  TlsCounters tls(2);
+  bump(tls.shard(0).connections_active);
+  bump(tls.shard(0).connections_active);
+  drop(tls.shard(1).connections_active);
+  bump(tls.shard(1).no_sni, 3);
+  bump(tls.shard(2).allowed);  // the index wraps: shard 0
+  TlsCountersSnapshot s = tls.snapshot();
+  EXPECT_EQ(s.connections_active, 1);
+  EXPECT_EQ(s.no_sni, 3u);
+  EXPECT_EQ(s.allowed, 1u);
+  drop(tls.shard(0).connections_active);
+  EXPECT_EQ(tls.snapshot().connections_active, 0);
+
+  DnsCounters a;
+  DnsCounters b;
+  bump(a.tcp_open);
+  bump(b.tcp_open);
+  drop(a.tcp_open);
+  bump(b.denied);
+  b.upstream_latency.observe(2ms);
+  DnsCounterValues sum;
+  sum += a;
+  sum += b;
+  EXPECT_EQ(sum.tcp_open, 1u);
+  EXPECT_EQ(sum.denied, 1u);
+  EXPECT_EQ(sum.upstream_latency.count(), 1u);
+  EXPECT_EQ(b.values().denied, 1u);
 }
 
 TEST(PrometheusText, EscapesLabelValuesAndHelp) {
@@ -161,6 +213,13 @@ TEST(MetricsReport, RendersEveryListenerAndTheDaemonAsValidExposition) {
   dns.counters.denied = 6;
   dns.counters.malformed = 2;
   r.dns.push_back(dns);
+  TlsListenerMetrics tls{"portcullis-tls-egress", policy::Direction::kEgress, {}};
+  tls.counters.allowed = 5;
+  tls.counters.denied = 3;
+  tls.counters.no_sni = 2;
+  tls.counters.malformed = 1;
+  tls.counters.hello_timeouts = 4;
+  r.tls.push_back(tls);
   const std::string text = renderMetrics(r);
   expectValidExposition(text);
   for (const char* line : {
@@ -179,6 +238,11 @@ TEST(MetricsReport, RendersEveryListenerAndTheDaemonAsValidExposition) {
            "portcullis_dns_in_flight{direction=\"ingress\",protocol=\"dns\"} 1\n",
            "portcullis_upstream_latency_seconds_count{direction=\"egress\",protocol=\"http\"} 10\n",
            "portcullis_build_info{version=\"portcullis 0.1.0\"} 1\n",
+           "portcullis_requests_total{direction=\"egress\",protocol=\"tls\",verdict=\"allowed\"} 5\n",
+           "portcullis_requests_total{direction=\"egress\",protocol=\"tls\",verdict=\"denied\"} 5\n",
+           "portcullis_tls_no_sni_total{direction=\"egress\",protocol=\"tls\"} 2\n",
+           "portcullis_parse_errors_total{direction=\"egress\",protocol=\"tls\"} 1\n",
+           "portcullis_client_timeouts_total{direction=\"egress\",protocol=\"tls\",phase=\"header\"} 4\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing " << line << "in\n" << text;
   }
@@ -190,6 +254,58 @@ TEST(MetricsReport, WithoutListenersOrAccessLogStaysValid) {
   expectValidExposition(text);
   EXPECT_EQ(text.find("access_log"), std::string::npos);
   EXPECT_EQ(text.find("portcullis_http_tunnels_total"), std::string::npos);  // no empty family
+}
+
+TEST(MetricsReport, TlsHasNoLatencyHistogram) {
+  MetricsReport r;
+  r.tls.push_back({"portcullis-tls-egress", policy::Direction::kEgress, {}});
+  const std::string text = renderMetrics(r);
+  expectValidExposition(text);
+  EXPECT_EQ(text.find("portcullis_upstream_latency_seconds"), std::string::npos) << text;
+  EXPECT_NE(text.find("portcullis_connections_active{direction=\"egress\",protocol=\"tls\"} 0\n"),
+            std::string::npos);
+}
+
+// /status reads the same rows as /metrics: the totals of a listener are its series summed.
+TEST(MetricsReport, ListenerTotalsSumTheSeriesOfEachListener) {
+  MetricsReport r;
+  HttpListenerMetrics http{"portcullis-http-egress", policy::Direction::kEgress, {}};
+  http.counters.requests_allowed = 10;
+  http.counters.requests_denied = 4;
+  http.counters.parse_errors = 1;
+  http.counters.upstream_unavailable = 1;
+  http.counters.upstream_timeouts = 2;
+  http.counters.upstream_errors = 3;
+  http.counters.connections_active = -1;  // a scrape between two shards' updates
+  r.http.push_back(http);
+  DnsListenerMetrics dns{"portcullis-dns-ingress", policy::Direction::kIngress, {}, 9};
+  dns.counters.allowed = 7;
+  dns.counters.malformed = 2;
+  dns.counters.over_limit = 5;
+  dns.counters.tcp_open = 3;
+  r.dns.push_back(dns);
+  TlsListenerMetrics tls{"portcullis-tls-egress", policy::Direction::kEgress, {}};
+  tls.counters.denied = 3;
+  tls.counters.no_sni = 2;
+  tls.counters.upstream_unavailable = 6;
+  tls.counters.connections_active = 8;
+  r.tls.push_back(tls);
+  const auto t = listenerTotals(r);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].name, "portcullis-http-egress");
+  EXPECT_EQ(t[0].protocol, "http");
+  EXPECT_EQ((std::array{t[0].allowed, t[0].denied, t[0].parse_errors, t[0].upstream_failures,
+                        t[0].active_connections}),
+            (std::array<uint64_t, 5>{10, 4, 1, 6, 0}));
+  EXPECT_EQ(t[1].direction, policy::Direction::kIngress);
+  EXPECT_EQ(t[1].protocol, "dns");
+  EXPECT_EQ((std::array{t[1].allowed, t[1].denied, t[1].parse_errors, t[1].upstream_failures,
+                        t[1].active_connections}),
+            (std::array<uint64_t, 5>{7, 0, 2, 5, 3}));
+  EXPECT_EQ(t[2].protocol, "tls");
+  EXPECT_EQ((std::array{t[2].allowed, t[2].denied, t[2].parse_errors, t[2].upstream_failures,
+                        t[2].active_connections}),
+            (std::array<uint64_t, 5>{0, 5, 0, 6, 8}));
 }
 
 }  // namespace
