@@ -123,14 +123,20 @@ dns() {  # WANTED_RCODE NAME
   { echo "status: ${rcode:-no answer}"; echo "$out" | grep -v '^;' | grep . | sed 's/^/answer: /' || true; } | indent
   verdict "${rcode:-no answer}" "$1"
 }
+# The verdict of the last access-log record of one request ("target":"/x") or query
+# ("query":"name."); an empty or missing record counts as a surprise.
+record() {  # WANTED_VERDICT PROTOCOL KEY VALUE
+  local line got
+  wait_until 3 grep -qF "\"$3\":\"$4\"" "$dir/access.log" || true  # written every 100 ms
+  line=$(grep -F "\"$3\":\"$4\"" "$dir/access.log" | grep -F "\"protocol\":\"$2\"" | tail -n 1)
+  got=$(sed -n 's/.*"verdict":"\([a-z]*\)".*/\1/p' <<<"$line")
+  printf '   access log: %s %s\n' "$2" "$4"
+  verdict "${got:-no record}" "$1"
+}
 logged() {  # LINES_BEFORE: what portcullis wrote since then
   local since=$1
-  if [[ -s $dir/access.log ]]; then
-    note "access log (stdout, JSON lines):"
-    indent <"$dir/access.log"
-  else
-    note "access log (stdout): empty; this build writes no access-log records yet"
-  fi
+  note "access log (stdout, JSON lines):"
+  indent <"$dir/access.log"
   note "portcullis's log (stderr), verdict lines:"
   tail -n +$((since + 1)) "$dir/run.log" | grep -E "403|dns|SIGHUP|policy" | unstamp | indent || true
 }
@@ -146,6 +152,10 @@ dns NOERROR www.example.test
 dns REFUSED www.partner.test
 
 step "6. What portcullis logged about them"
+record forwarded http target /public/hello.txt
+record denied http target /private/report.txt
+record forwarded dns query www.example.test.
+record denied dns query www.partner.test.
 logged "$before"
 note "dnsmasq's log: only the allowed query reached it, sent by the proxy from the node's address:"
 tail -n +$((queries_before + 1)) "$dir/dnsmasq.log" | grep -o "query\[.*" | indent || true
@@ -162,6 +172,9 @@ http 200 /private/report.txt
 dns NOERROR www.partner.test
 http 403 /admin/
 dns REFUSED www.elsewhere.test
+record forwarded http target /private/report.txt
+record forwarded dns query www.partner.test.
+record denied http target /admin/
 
 step "8. Stop portcullis (SIGTERM): it removes everything it installed"
 kill -TERM "$pc_pid"

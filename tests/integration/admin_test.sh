@@ -2,45 +2,25 @@
 # The admin endpoint of `portcullis run` (issue 6), end to end in namespaces: /healthz is 200 once
 # running; /metrics parses as Prometheus text 0.0.4 (every sample line matches the grammar, every
 # family has a TYPE, histograms are cumulative) and its counters move with real HTTP and DNS
-# traffic; `portcullis status` (table and --json) shows the real listener ports and marks, the
-# same ones the installed TPROXY rules carry; a SIGHUP reload is counted; an unreachable daemon
-# makes `status` exit 3.
+# traffic (HTTP, DNS and TLS); `portcullis status` (table and --json) shows the real listener
+# ports and marks, the same ones the installed TPROXY rules carry; a SIGHUP reload is counted; an
+# unreachable daemon makes `status` exit 3; with `proxy.admin: off` nothing listens.
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/tools/http_origin.sh"
 netns_require_root
-for tool in dnsmasq dig curl python3; do
-  command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
-done
+pc_require_tools dnsmasq dig curl python3 openssl
 
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: web-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 80, protocol: TCP}]
-    http:
-      - {method: GET, path: "/public/.*"}
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 53, protocol: ANY}]
-    dns:
-      - matchPattern: "*.allowed.test"
-POLICY
+pc_web_dns_policy "$dir/policy.yaml"
+# No TLS origin: an allowed SNI is counted, then its connection fails upstream (unreachable).
+{ pc_rule tls-egress 443 TCP; echo '    tls: [{serverNames: ["api.allowed.test"]}]'; } >>"$dir/policy.yaml"
 origin_start "$NS_SERVER" "$dir"
-netns_spawn "$NS_SERVER" "$dir/dnsmasq.log" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-  --conf-file=/dev/null --pid-file="$dir/dnsmasq.pid" --bind-interfaces \
-  --listen-address=198.18.2.2 --log-facility=- --address=/allowed.test/198.18.2.10
-wait_until 10 ip netns exec "$NS_NODE" dig +tries=1 +time=1 @198.18.2.2 www.allowed.test ||
-  fail "dnsmasq did not start"
+pc_dnsmasq "$NS_SERVER" "$dir" 198.18.2.2 --log-facility=- --address=/allowed.test/198.18.2.10
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 grep -q "admin endpoint on 127.0.0.1:9964" "$dir/run.log" || fail "no admin endpoint: $(cat "$dir/run.log")"
 
@@ -104,7 +84,10 @@ denied='portcullis_requests_total{direction="egress",protocol="http",verdict="de
 dns_allowed='portcullis_requests_total{direction="egress",protocol="dns",verdict="allowed"}'
 dns_denied='portcullis_requests_total{direction="egress",protocol="dns",verdict="denied"}'
 latency='portcullis_upstream_latency_seconds_count{direction="egress",protocol="http"}'
-for s in "$allowed" "$denied" "$dns_allowed" "$dns_denied" "$latency"; do
+tls_allowed='portcullis_requests_total{direction="egress",protocol="tls",verdict="allowed"}'
+tls_denied='portcullis_requests_total{direction="egress",protocol="tls",verdict="denied"}'
+tls_unreachable='portcullis_upstream_failures_total{direction="egress",protocol="tls",reason="unreachable"}'
+for s in "$allowed" "$denied" "$dns_allowed" "$dns_denied" "$latency" "$tls_allowed" "$tls_denied"; do
   [[ $(metric "$dir/m0.samples" "$s") == 0 ]] || fail "$s is not 0 before traffic"
 done
 
@@ -119,6 +102,10 @@ done
 client dig +tries=1 +time=3 +short @198.18.2.2 www.allowed.test | grep -qx 198.18.2.10 || fail "allowed query"
 client dig +tries=1 +time=3 +short +tcp @198.18.2.2 a.allowed.test | grep -qx 198.18.2.10 || fail "allowed TCP query"
 client dig +tries=1 +time=3 @198.18.2.2 denied.test | grep -q "status: REFUSED" || fail "denied query"
+tls_hello() { client timeout 5 openssl s_client -connect 198.18.2.2:443 "$@" </dev/null >/dev/null 2>&1; }
+tls_hello -servername api.allowed.test && fail "a TLS handshake completed without an origin"
+tls_hello -servername evil.test && fail "a denied SNI completed a handshake"
+tls_hello -noservername && fail "a ClientHello without SNI completed a handshake"
 
 admin http://127.0.0.1:9964/metrics >"$dir/m1.txt"
 check_metrics "$dir/m1.txt" >"$dir/m1.samples" || fail "/metrics after traffic is not valid Prometheus text"
@@ -130,6 +117,10 @@ check_metrics "$dir/m1.txt" >"$dir/m1.samples" || fail "/metrics after traffic i
 dns_latency='portcullis_upstream_latency_seconds_count{direction="egress",protocol="dns"}'
 [[ $(metric "$dir/m1.samples" "$dns_latency") == 2 ]] || fail "dns latency count: $(metric "$dir/m1.samples" "$dns_latency"), expected 2"
 [[ $(metric "$dir/m1.samples" portcullis_datapath_installed) == 1 ]] || fail "datapath_installed not 1"
+[[ $(metric "$dir/m1.samples" "$tls_allowed") == 1 ]] || fail "tls allowed: $(metric "$dir/m1.samples" "$tls_allowed"), expected 1"
+[[ $(metric "$dir/m1.samples" "$tls_denied") == 2 ]] || fail "tls denied: $(metric "$dir/m1.samples" "$tls_denied"), expected 2"
+[[ $(metric "$dir/m1.samples" "$tls_unreachable") == 1 ]] || fail "tls unreachable: $(metric "$dir/m1.samples" "$tls_unreachable"), expected 1"
+[[ $(metric "$dir/m1.samples" 'portcullis_tls_no_sni_total{direction="egress",protocol="tls"}') == 1 ]] || fail "tls no SNI not 1"
 
 # status: the ports and marks of the installed TPROXY rules.
 node "$PORTCULLIS" status --json >"$dir/status.json" || fail "status --json failed"
@@ -143,8 +134,14 @@ assert s["policy"]["generation"] >= 1 and len(s["policy"]["files"]) == 1, s["pol
 assert len(s["policy"]["files"][0]["sha256"]) == 64, s["policy"]["files"]
 for l in s["listeners"]:
     print(l["name"], l["port"], l["mark"])
+tls = [l for l in s["listeners"] if l["protocol"] == "tls"]
+assert len(tls) == 1 and tls[0]["open"] is True, s["listeners"]
+c = tls[0]["counters"]
+assert (c["allowed"], c["denied"], c["upstream_failures"]) == (1, 2, 1), c
+http = [l for l in s["listeners"] if l["protocol"] == "http"][0]["counters"]
+assert (http["allowed"], http["denied"]) == (3, 2), http
 PY
-[[ $(wc -l <"$dir/listeners.txt") == 2 ]] || fail "expected 2 listeners: $(cat "$dir/listeners.txt")"
+[[ $(wc -l <"$dir/listeners.txt") == 3 ]] || fail "expected 3 listeners: $(cat "$dir/listeners.txt")"
 [[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["policy"]["files"][0]["sha256"])' "$dir/status.json") == \
    $(sha256sum "$dir/policy.yaml" | cut -d' ' -f1) ]] || fail "policy digest differs from sha256sum"
 node iptables-save -t mangle >"$dir/mangle.save"
@@ -170,4 +167,13 @@ code=$?
 set -e
 [[ $code == 3 ]] || fail "status against a stopped daemon exited $code, expected 3"
 grep -q "cannot reach the daemon's admin endpoint at 127.0.0.1:9964" "$dir/status.err" || fail "status error: $(cat "$dir/status.err")"
+
+# proxy.admin: off: no endpoint at all, and the proxy works as before.
+sed -i 's/^proxy:$/proxy:\n  admin: off/' "$dir/config.yaml"
+grep -q "admin: off" "$dir/config.yaml" || fail "could not set admin: off"
+pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
+grep -q "admin endpoint off" "$dir/run.log" || fail "admin off not logged: $(cat "$dir/run.log")"
+client curl -sf --max-time 5 -o /dev/null http://198.18.2.2/public/index.html || fail "GET with admin off"
+if admin -o /dev/null http://127.0.0.1:9964/metrics 2>/dev/null; then fail "something answers on 9964 with admin off"; fi
+netns_stop "$PC_PID" || fail "portcullis (admin off) did not exit 0"
 echo "PASS admin_test"

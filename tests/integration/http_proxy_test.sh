@@ -17,26 +17,19 @@ tools=${PORTCULLIS_TOOLS:-$(dirname "$PORTCULLIS")/../tests/integration/tools}
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: web-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 80, protocol: TCP}]
+{
+  echo "rules:"
+  pc_rule web-egress 80 TCP
+  cat <<'HTTP'
     http:
       - {method: "GET|HEAD", path: "/public/.*"}
       - {method: PUT, path: "/upload/.*"}
       - {method: GET, path: "/host/.*", host: "origin\\.test"}
       - {method: GET, path: "/team/.*", headers: ["X-Team: blue"]}
-  - name: ws-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 8080, protocol: TCP}]
-    http:
-      - {method: GET, path: "/chat", headers: ["Upgrade: websocket"]}
-POLICY
+HTTP
+  pc_rule ws-egress 8080 TCP
+  echo '    http: [{method: GET, path: "/chat", headers: ["Upgrade: websocket"]}]'
+} >"$dir/policy.yaml"
 origin_start "$NS_SERVER" "$dir"
 netns_spawn "$NS_SERVER" "$dir/ws.out" "$tools/upgrade_echo" 198.18.2.2 8080 60
 wait_until 5 grep -qx ready "$dir/ws.out" || fail "upgrade_echo did not start"

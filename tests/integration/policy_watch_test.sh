@@ -8,29 +8,17 @@ here=$(dirname "$0")
 source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 netns_require_root
-for tool in dnsmasq dig; do
-  command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
-done
+pc_require_tools dnsmasq dig
 
 netns_topology
 dir=$NETNS_TMP
-netns_spawn "$NS_SERVER" "$dir/dnsmasq.log" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-  --conf-file=/dev/null --pid-file="$dir/dnsmasq.pid" --bind-interfaces \
-  --listen-address=198.18.2.2 --address=/first.test/198.18.2.10 --address=/second.test/198.18.2.20
-wait_until 10 ip netns exec "$NS_NODE" dig +tries=1 +time=1 @198.18.2.2 www.first.test ||
-  { cat "$dir/dnsmasq.log" >&2; fail "dnsmasq did not start"; }
+pc_dnsmasq "$NS_SERVER" "$dir" 198.18.2.2 --address=/first.test/198.18.2.10 \
+  --address=/second.test/198.18.2.20
 
 policy() {  # ALLOWED_DOMAIN
-  cat <<POLICY
-rules:
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24"]
-      ports: [{port: 53, protocol: ANY}]
-    dns:
-      - matchPattern: "*.$1"
-POLICY
+  echo "rules:"
+  pc_rule dns-egress 53 ANY
+  echo "    dns: [{matchPattern: \"*.$1\"}]"
 }
 status() {  # NAME: the rcode the client sees
   ip netns exec "$NS_CLIENT" dig +tries=1 +time=3 @198.18.2.2 "$1" A 2>&1 |
