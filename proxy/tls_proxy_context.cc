@@ -20,6 +20,7 @@ HttpProxyOptions interceptedHttpOptions(const TlsProxyOptions& tls) {
   http.preserve_source = tls.preserve_source;
   http.buffer_bytes = tls.buffer_bytes;
   http.original_destination = tls.original_destination;
+  http.access_log = tls.access_log;  // intercepted requests are logged like port 80 ones
   return http;
 }
 

@@ -16,6 +16,9 @@ command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
+pclog=$dir/portcullis-access.jsonl
+sed -i "s|^proxy:\$|proxy:\n  access-log: $pclog|" "$dir/config.yaml"
+grep -q "access-log: $pclog" "$dir/config.yaml" || fail "could not set access-log"
 
 ca() {  # NAME: a self-signed CA in NAME.crt / NAME.key
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -131,6 +134,11 @@ out=$(client curl -sS --max-time 10 --cacert "$dir/proxy-ca.crt" \
 [[ $(grep -c " 403 1$" <<<"$out") -eq 1 && $(grep -c " 200 0$" <<<"$out") -eq 1 ]] ||
   fail "403 then 200 on one connection: '$out'"
 grep -q " /admin " "$dir/access.log" && fail "a denied request reached the origin"
+# The requests inside TLS are in portcullis's access log like port-80 ones.
+denied_record() { grep '"protocol":"http"' "$pclog" | grep '"verdict":"denied"' | grep -q '"/admin"'; }
+wait_until 5 denied_record || fail "no access-log record for the 403 inside TLS: $(cat "$pclog")"
+grep '"protocol":"http"' "$pclog" | grep '"verdict":"forwarded"' | grep -q '"/v1/again"' ||
+  fail "no access-log record for the allowed request inside TLS: $(cat "$pclog")"
 
 # The origin's certificate does not carry the name asked: refused, 503, reason logged.
 out=$(https mismatch.example.test 198.18.2.2 443 /v1/x proxy-ca 2>"$dir/curl.err") ||
