@@ -125,10 +125,16 @@ dns() {  # WANTED_RCODE NAME
 }
 # The verdict of the last access-log record of one request ("target":"/x") or query
 # ("query":"name."); an empty or missing record counts as a surprise.
+last_record() {  # PROTOCOL KEY VALUE
+  grep -F "\"$2\":\"$3\"" "$dir/access.log" | grep -F "\"protocol\":\"$1\"" | tail -n 1
+}
+last_record_is() { [[ $(last_record "$2" "$3" "$4") == *"\"verdict\":\"$1\""* ]]; }
 record() {  # WANTED_VERDICT PROTOCOL KEY VALUE
   local line got
-  wait_until 3 grep -qF "\"$3\":\"$4\"" "$dir/access.log" || true  # written every 100 ms
-  line=$(grep -F "\"$3\":\"$4\"" "$dir/access.log" | grep -F "\"protocol\":\"$2\"" | tail -n 1)
+  # Records are written every 100 ms, and after the reload an older record of the same request
+  # is already there: wait (bounded) for the newest one to carry the verdict, then report it.
+  wait_until 3 last_record_is "$@" || true
+  line=$(last_record "$2" "$3" "$4")
   got=$(sed -n 's/.*"verdict":"\([a-z]*\)".*/\1/p' <<<"$line")
   printf '   access log: %s %s\n' "$2" "$4"
   verdict "${got:-no record}" "$1"

@@ -137,7 +137,10 @@ grep -q " /admin " "$dir/access.log" && fail "a denied request reached the origi
 # The requests inside TLS are in portcullis's access log like port-80 ones.
 denied_record() { grep '"protocol":"http"' "$pclog" | grep '"verdict":"denied"' | grep -q '"/admin"'; }
 wait_until 5 denied_record || fail "no access-log record for the 403 inside TLS: $(cat "$pclog")"
-grep '"protocol":"http"' "$pclog" | grep '"verdict":"forwarded"' | grep -q '"/v1/again"' ||
+allowed_record() {
+  grep '"protocol":"http"' "$pclog" | grep '"verdict":"forwarded"' | grep -q '"/v1/again"'
+}
+wait_until 5 allowed_record ||
   fail "no access-log record for the allowed request inside TLS: $(cat "$pclog")"
 
 # The origin's certificate does not carry the name asked: refused, 503, reason logged.
