@@ -40,7 +40,7 @@ void DnsTcpSession::close() {
 
 void DnsTcpSession::resume() {
   if (closed_) return;
-  if (client_done_) {
+  if (client_done_ || server_done_) {
     if (pending() == 0) close();
     return;
   }
@@ -71,6 +71,7 @@ void DnsTcpSession::onLength(const boost::system::error_code& ec) {
     return resume();
   }
   message_.resize(length);
+  in_message_ = true;
   boost::asio::async_read(socket_, boost::asio::buffer(message_),
                           [self = shared_from_this()](const boost::system::error_code& e, size_t) {
                             self->onMessage(e);
@@ -80,6 +81,7 @@ void DnsTcpSession::onLength(const boost::system::error_code& ec) {
 void DnsTcpSession::onMessage(const boost::system::error_code& ec) {
   if (closed_ || ec == boost::asio::error::operation_aborted) return;
   reading_ = false;
+  in_message_ = false;
   if (ec) return close();  // EOF inside a message breaks the framing: nothing left to answer
   last_activity_ = std::chrono::steady_clock::now();
   handle();
@@ -102,6 +104,9 @@ void DnsTcpSession::handle() {
         [weak = weak_from_this()](DnsTcpUpstream::Query& query, std::error_code ec,
                                   std::span<const uint8_t> answer) {
           if (auto self = weak.lock()) self->onUpstream(query, ec, answer);
+        },
+        [weak = weak_from_this()] {
+          if (auto self = weak.lock()) self->onServerClosed();
         });
   }
   upstream_->forward(message_, {std::move(decision.query), std::move(decision.slot)});
@@ -122,6 +127,20 @@ void DnsTcpSession::onUpstream(DnsTcpUpstream::Query& query, std::error_code ec,
     gate_->answered(query.query, answer);
     send(answer);
   }
+  resume();
+}
+
+// A transparent proxy's client should see the server's close as it would without the proxy:
+// clients that count on it (dnsperf's reconnect after num-queries-per-conn waits on the old
+// connection's EOF; bench/README.md "DNS over TCP") would otherwise stall, and the connection
+// would stay open toward a server that no longer serves it. A query the client has already sent
+// (being read, or waiting in the socket) keeps the connection: it is forwarded on a new
+// upstream connection. One still on the wire meets the close as it would meet the server's.
+void DnsTcpSession::onServerClosed() {
+  if (closed_ || client_done_ || in_message_) return;
+  boost::system::error_code ec;
+  if (socket_.available(ec) > 0 || ec) return;
+  server_done_ = true;
   resume();
 }
 

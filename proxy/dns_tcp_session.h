@@ -3,7 +3,9 @@
 // or forwarded over the connection's DnsTcpUpstream; answers are written as they complete, in
 // whatever order that is (RFC 7766 7: responses may be sent out of order). Reading pauses while
 // max_tcp_pipeline queries are pending; the connection closes after tcp_idle_timeout with
-// nothing pending, on a framing error, or when the client closes and all is answered.
+// nothing pending, on a framing error, when the client closes and all is answered, or when the
+// server closes its side with nothing pending and the client has sent nothing more
+// (onServerClosed).
 #pragma once
 
 #include <array>
@@ -45,6 +47,7 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   void handle();
   void onUpstream(DnsTcpUpstream::Query& query, std::error_code ec,
                   std::span<const uint8_t> answer);
+  void onServerClosed();
   void send(std::span<const uint8_t> answer);
   void doWrite();
   void onWrite(const boost::system::error_code& ec);
@@ -70,8 +73,10 @@ class DnsTcpSession : public std::enable_shared_from_this<DnsTcpSession> {
   std::shared_ptr<DnsTcpUpstream> upstream_;  // opened at the first allowed query
   std::chrono::steady_clock::time_point last_activity_;
   bool reading_ = false;
+  bool in_message_ = false;  // its length read, its body not yet
   bool writing_ = false;
   bool client_done_ = false;  // EOF from the client: answer what is pending, then close
+  bool server_done_ = false;  // the server closed: write what is queued, then close
   bool closed_ = false;
 };
 

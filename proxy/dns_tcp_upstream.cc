@@ -19,12 +19,13 @@ std::error_code toStd(const boost::system::error_code& ec) {
 }  // namespace
 
 DnsTcpUpstream::DnsTcpUpstream(const boost::asio::any_io_executor& executor, tcp::endpoint server,
-                               uint32_t mark, Duration timeout, Done done)
+                               uint32_t mark, Duration timeout, Done done, Closed closed)
     : executor_(executor),
       socket_(executor),
       server_(std::move(server)),
       mark_(mark),
       done_(std::move(done)),
+      closed_by_server_(std::move(closed)),
       pending_(executor, timeout,
                [this](PendingQueries::Iterator it, std::error_code ec) { finish(it, ec, {}); }) {}
 
@@ -144,6 +145,11 @@ void DnsTcpUpstream::onConnectionLost(std::error_code ec) {
   boost::system::error_code ignored;
   socket_.close(ignored);
   to_write_.clear();
+  if (pending_.empty()) {
+    // Nothing lost: the server closed an idle connection (dnsmasq does after 100 queries).
+    if (closed_by_server_) closed_by_server_();
+    return;
+  }
   for (auto it = pending_.begin(); it != pending_.end() && !closed_;) {
     if (it->query.resent) {
       finish(it++, ec, {});

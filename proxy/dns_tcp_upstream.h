@@ -7,7 +7,9 @@
 // proxy.dns.upstream-timeout per query (DnsPendingQueries). When the server closes
 // or resets the connection with queries unanswered, each is sent once more on a new connection
 // (servers may close after any answer, RFC 7766 6.2.3); a second loss, or a failed connect,
-// fails them.
+// fails them. When the server closes with nothing pending, `closed` is called: the session
+// closes the client's connection the same way, as the server would have (see
+// DnsTcpSession::onServerClosed).
 #pragma once
 
 #include <array>
@@ -40,9 +42,11 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   // Called once per forwarded query: the answer (valid during the call) or an error
   // (std::errc::timed_out, or the connection's). Not called after close().
   using Done = std::function<void(Query&, std::error_code, std::span<const uint8_t>)>;
+  // The server ended the connection with no query pending on it. Not called after close().
+  using Closed = std::function<void()>;
 
   DnsTcpUpstream(const boost::asio::any_io_executor& executor, tcp::endpoint server, uint32_t mark,
-                 Duration timeout, Done done);
+                 Duration timeout, Done done, Closed closed = {});
 
   // Copies `message` and sends it (connecting first if needed).
   void forward(std::span<const uint8_t> message, Query query);
@@ -75,6 +79,7 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   const tcp::endpoint server_;
   const uint32_t mark_;
   Done done_;
+  Closed closed_by_server_;
   PendingQueries pending_;
   // What to write on the connection, in order; a query that timed out meanwhile is still
   // written (its answer, unmatched, is dropped).

@@ -21,6 +21,7 @@ packages=(
 )
 if [[ ${1:-} == --bench ]]; then
   packages+=(haproxy dnsdist)
+  packages+=(tcpdump)  # bench/dns --tcpdump: packet traces of the TCP load in every namespace
 fi
 
 missing=()

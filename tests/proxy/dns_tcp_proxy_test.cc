@@ -1,6 +1,6 @@
 // DNS over TCP through the proxy, against a fake upstream on loopback (dns_proxy_fixture.h):
 // several queries per connection answered as they complete, one upstream connection per client
-// connection, large answers, timeouts, idle and half-closed connections.
+// connection, large answers, timeouts, idle and half-closed connections, the server's close.
 #include <map>
 #include <set>
 
@@ -12,6 +12,16 @@ namespace {
 using namespace testing;  // NOLINT: the test bench, message builders and clients
 
 class DnsTcpProxyTest : public DnsProxyFixture {};
+
+// Several framed queries in one write, so that all of them are in the proxy's socket at once.
+std::vector<uint8_t> framedTogether(const std::vector<std::vector<uint8_t>>& messages) {
+  std::vector<uint8_t> bytes;
+  for (const auto& m : messages) {
+    put16(bytes, static_cast<uint16_t>(m.size()));
+    append(bytes, m);
+  }
+  return bytes;
+}
 
 TEST_F(DnsTcpProxyTest, QueriesOnOneConnectionAreAnsweredAsTheyComplete) {
   startProxy();
@@ -58,9 +68,8 @@ TEST_F(DnsTcpProxyTest, QueriesLostToAnUpstreamCloseAreSentAgain) {
   TcpClient client("127.0.0.1", port());
   // The server answers "closer" and closes: the queries pipelined behind it go out again on a
   // new connection.
-  client.send(query(1, "closer.example.test"));
-  client.send(query(2, "www.example.test"));
-  client.send(query(3, "www.example.test"));
+  client.sendRaw(framedTogether({query(1, "closer.example.test"), query(2, "www.example.test"),
+                                 query(3, "www.example.test")}));
   std::map<uint16_t, int> rcodes;
   for (int i = 0; i < 3; ++i) {
     auto answer = client.receive();
@@ -69,6 +78,35 @@ TEST_F(DnsTcpProxyTest, QueriesLostToAnUpstreamCloseAreSentAgain) {
   }
   EXPECT_EQ(rcodes, (std::map<uint16_t, int>{{1, 0}, {2, 0}, {3, 0}}));
   EXPECT_EQ(upstream_->tcpConnections(), 2u);
+}
+
+TEST_F(DnsTcpProxyTest, ServerCloseWithNothingPendingClosesTheClientConnection) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  client.send(query(1, "closer.example.test"));
+  auto answer = client.receive();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(idOf(*answer), 1);
+  // As the server would have without the proxy (dnsperf's reconnect waits for this EOF).
+  EXPECT_TRUE(client.closedByPeer());
+  EXPECT_EQ(upstream_->tcpConnections(), 1u);
+}
+
+TEST_F(DnsTcpProxyTest, QueryWaitingAtTheServerCloseIsForwardedOnANewConnection) {
+  // One query at a time: the second stays unread in the proxy's socket while the first is out.
+  startProxy([](DnsProxyConfig& c) { c.listener.max_tcp_pipeline = 1; });
+  TcpClient client("127.0.0.1", port());
+  client.sendRaw(framedTogether({query(1, "closer.example.test"), query(2, "www.example.test")}));
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer) << "after " << i;
+    EXPECT_EQ(rcodeOf(*answer), 0);
+    ids.insert(idOf(*answer));
+  }
+  EXPECT_EQ(ids, (std::set<uint16_t>{1, 2}));
+  EXPECT_EQ(upstream_->tcpConnections(), 2u);
+  EXPECT_FALSE(client.closedByPeer(std::chrono::milliseconds(100)));
 }
 
 TEST_F(DnsTcpProxyTest, LargeAnswerPassesThrough) {
