@@ -2,7 +2,8 @@
 // proxy answers itself (denied, over max-in-flight, malformed) is logged at once; a forwarded
 // one is remembered until the gate sees its answer or failure, whose rcode, A/AAAA addresses and
 // TTL complete the record. Forwarded queries are found again by (ID, type, name), as the
-// answer's query carries them; the flow and client port come from the remembered entry.
+// answer's query carries them; the flow and client port come from the remembered entry. The
+// entries' map nodes are reused, so a query allocates nothing here once the map has grown.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "policy/compiled_policy.h"
 #include "proxy/access_log.h"
@@ -48,7 +50,12 @@ class AccessLogDnsEntries {
     std::chrono::system_clock::time_point time;
   };
 
-  static std::string keyOf(const DnsMessage& query);
+  using PendingMap = std::unordered_multimap<uint64_t, Pending>;
+
+  static uint64_t keyOf(const DnsMessage& query);
+  // Takes the entry of `query` out of the map; empty when there is none.
+  PendingMap::node_type take(const DnsMessage& query);
+  void recycle(PendingMap::node_type node);
   void emit(const policy::Flow& flow, uint16_t client_port, std::chrono::system_clock::time_point time,
             const DnsMessage* query, std::string_view rule, AccessVerdict verdict, int rcode,
             std::span<const IpAddress> answers, int64_t ttl, std::string_view info);
@@ -56,7 +63,9 @@ class AccessLogDnsEntries {
   const std::shared_ptr<AccessLog> log_;
   const std::string listener_;
   const size_t max_pending_;
-  std::unordered_multimap<std::string, Pending> pending_;
+  PendingMap pending_;
+  std::vector<PendingMap::node_type> spare_;  // nodes of answered queries, for the next ones
+  std::vector<IpAddress> answer_addresses_;   // answered()'s, its capacity reused
 };
 
 }  // namespace portcullis::proxy

@@ -167,6 +167,39 @@ TEST_F(AccessLogEntriesTest, DnsLocalAnswersAndFailures) {
       << got[2];
 }
 
+TEST_F(AccessLogEntriesTest, DnsEntriesAreFoundByIdTypeAndNameWhileTheirNodesAreReused) {
+  std::shared_ptr<AccessLog> shared(log_.get(), [](AccessLog*) {});
+  AccessLogDnsEntries entries(shared, "portcullis-dns-egress", 1000);
+  // Stands for the policy a pending entry keeps alive (the aliasing constructor shares `owner`'s
+  // count; the entries never dereference it).
+  auto owner = std::make_shared<int>(0);
+  const PolicyStore::Pointer policy(owner, nullptr);
+  constexpr uint16_t kQueries = 40;
+  std::vector<std::string> expected;
+  for (int round = 0; round < 3; ++round) {
+    // The same name under every ID, and one ID under two types: only (ID, type, name) tells
+    // them apart. Answered in reverse order, each record must carry its own client port.
+    for (uint16_t id = 0; id < kQueries; ++id) {
+      entries.forwarded(flow(), static_cast<uint16_t>(1000 + id), query("same.test.", id, 1),
+                        policy, "r");
+    }
+    entries.forwarded(flow(), 2000, query("same.test.", 0, 28), policy, "r");
+    EXPECT_EQ(owner.use_count(), 2 + kQueries + 1);  // `owner`, `policy`, the entries
+    entries.answered(query("same.test.", 0, 28), answerHeader(0, 0), {});
+    expected.push_back(R"("port":2000})");
+    for (int id = kQueries - 1; id >= 0; --id) {
+      entries.answered(query("same.test.", static_cast<uint16_t>(id), 1),
+                       answerHeader(static_cast<uint16_t>(id), 0), {});
+      expected.push_back(R"("port":)" + std::to_string(1000 + id) + "}");
+    }
+    EXPECT_EQ(entries.pending(), 0u);
+    EXPECT_EQ(owner.use_count(), 2);  // answered entries keep no policy alive
+  }
+  const auto got = lines();
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(has(got[i], expected[i])) << i << ": " << got[i];
+}
+
 TEST_F(AccessLogEntriesTest, DnsPendingEntriesAreBounded) {
   std::shared_ptr<AccessLog> shared(log_.get(), [](AccessLog*) {});
   AccessLogDnsEntries entries(shared, "portcullis-dns-egress", 4);
