@@ -69,6 +69,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     bool connect = false;  // CONNECT
     bool upgrade = false;  // Upgrade or CONNECT, allowed and forwarded
     bool keep_downstream = false;
+    bool client_closes = false;  // the request said it is the last one (Connection: close)
     bool request_done = false;
     bool response_started = false;  // a byte of the final response went downstream
     bool response_interim = false;  // the head being forwarded is a 1xx
@@ -121,7 +122,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void resetWhenDelivered();
   void afterCloseSend();
   void lingerRead();
-  void closeUpstream();
+  void closeUpstream(bool abortive = false);
   void close(bool abortive);
   void fail(const boost::system::error_code& ec, std::string_view where);
   void setDeadline(Phase phase, Duration timeout);
@@ -163,6 +164,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   AccessLogHttpEntry log_entry_;  // the exchange's access-log record
   bool upstream_reusable_ = false;
   bool upstream_reused_ = false;
+  // The connect is in progress and the request head is being written (plain TCP origins).
+  bool upstream_connecting_ = false;
   // When the request head went upstream; cleared at the first response head (latency metric).
   std::chrono::steady_clock::time_point upstream_sent_{};
   bool draining_ = false;

@@ -5,6 +5,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 namespace portcullis::proxy {
 namespace {
 
@@ -36,6 +38,18 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol) {
 void setAbortiveClose(Tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
+}
+
+std::error_code startConnect(Tcp::socket& socket, const Tcp::endpoint& destination) {
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return ec;
+  if (::connect(socket.native_handle(), destination.data(),
+                static_cast<socklen_t>(destination.size())) == 0 ||
+      errno == EINPROGRESS) {
+    return {};
+  }
+  return {errno, std::system_category()};
 }
 
 int unsentBytes(Tcp::socket& socket) {

@@ -24,6 +24,12 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol);
 // SO_LINGER {on, 0}: close() sends RST and leaves no TIME_WAIT socket behind.
 void setAbortiveClose(Tcp::socket& socket);
 
+// Starts a non-blocking connect(2) on an open socket (made non-blocking here): success when the
+// connection is established or in progress (EINPROGRESS), else the error (ENETUNREACH...).
+// Whether an in-progress connect succeeded is learnt from the first send, which fails with
+// EAGAIN while the handshake runs and with the connect's error (ECONNREFUSED...) once it failed.
+std::error_code startConnect(Tcp::socket& socket, const Tcp::endpoint& destination);
+
 // Bytes written but not yet acknowledged by the peer (SIOCOUTQ); 0 when unknown.
 int unsentBytes(Tcp::socket& socket);
 

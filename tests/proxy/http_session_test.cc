@@ -397,8 +397,11 @@ TEST_F(HttpSessionTest, ConnectionCloseFromTheClientIsHonoured) {
   const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("connection"), "close");
-  EXPECT_EQ(origin_->requests().at(0).header("connection"), "close");
   EXPECT_TRUE(client.closed());
+  // The origin's hop is the proxy's to manage: asked to stay open, then reset once the response
+  // is complete (the origin sees the reset, not a FIN).
+  ASSERT_EQ(origin_->requests().size(), 1u);
+  EXPECT_FALSE(origin_->requests()[0].header("connection"));
 }
 
 TEST_F(HttpSessionTest, AllowedWebSocketUpgradeTunnelsBothWays) {
@@ -555,6 +558,78 @@ TEST_F(HttpSessionTest, ShutdownLetsAnExchangeInFlightFinish) {
   client.socket().close();  // the client closes first, as told
   ASSERT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
   EXPECT_EQ(timeWaitCount(proxyEndpoint().port()), 0);
+}
+
+// Polls until the proxy holds `n` connections; false after `timeout`.
+bool waitForActive(const HttpProxy& proxy, uint32_t n, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (proxy.activeConnections() != n) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST_F(HttpSessionTest, OriginConnectionNotKeptIsResetOnceTheResponseIsComplete) {
+  // A raw origin that answers "Connection: close" but leaves the connection open: the proxy,
+  // holding the whole response, resets it rather than exchanging FINs.
+  boost::asio::io_context io;
+  Tcp::acceptor origin(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  destination_ = origin.local_endpoint();
+  std::promise<boost::system::error_code> after_response;
+  std::thread origin_thread([&] {
+    Tcp::socket socket(io);
+    origin.accept(socket);
+    http_testing::setReceiveTimeout(socket.native_handle(), 5000ms);
+    std::string request;
+    char buf[1024];
+    boost::system::error_code ec;
+    while (request.find("\r\n\r\n") == std::string::npos && !ec) {
+      request.append(buf, http_testing::recvSome(socket, buf, sizeof buf, ec));
+    }
+    boost::asio::write(
+        socket, boost::asio::buffer(http_testing::okResponse("ok", "Connection: close\r\n")), ec);
+    http_testing::recvSome(socket, buf, sizeof buf, ec);
+    after_response.set_value(ec);
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(bodyOf(r), "ok");
+  auto result = after_response.get_future();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(result.get(), boost::asio::error::connection_reset);
+  origin_thread.join();
+}
+
+TEST_F(HttpSessionTest, ClientThatSaidCloseIsClosedWithoutWaitingForItsFin) {
+  startProxy([](HttpProxyOptions& o) { o.linger_timeout = 10s; });
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(bodyOf(r), "/public/x");
+  // The client keeps its end open: the proxy's session ends all the same.
+  EXPECT_TRUE(waitForActive(*proxy_, 0, 2000ms));
+  EXPECT_TRUE(client.closed());
+}
+
+TEST_F(HttpSessionTest, ClientToldToCloseByTheProxyIsStillLingeredFor) {
+  // The client did not ask for the close (a body delimited by the close can only reach it that
+  // way): it may have pipelined more, so the proxy reads until the client's FIN rather than
+  // risk resetting the response.
+  origin_ = std::make_unique<TestOrigin>([](const Message&) {
+    return http_testing::closingReply("HTTP/1.1 200 OK\r\n\r\nuntil the end");
+  });
+  startProxy([](HttpProxyOptions& o) { o.linger_timeout = 10s; });
+  Client client(proxyEndpoint());
+  const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "until the end");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(client.closed());  // our FIN came
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(proxy_->activeConnections(), 1u);  // lingering
+  client.socket().close();
+  EXPECT_TRUE(waitForActive(*proxy_, 0, 2000ms));
 }
 
 TEST_F(HttpSessionTest, ReusedUpstreamClosedByTheOriginIsRetriedOnce) {
