@@ -1,6 +1,7 @@
 #include "proxy/access_record.h"
 
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 
@@ -84,20 +85,40 @@ char* putV6(char* p, const uint8_t* b) {
   return p;
 }
 
+char* putAddress(char* p, const IpAddress& address) {
+  const uint8_t* b = address.bytes().data();
+  return address.isV4() ? putV4(p, b) : putV6(p, b);
+}
+
+char* putText(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+
+// The longest address text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
+constexpr size_t kMaxAddressText = 45;
+
+// Each endpoint and answer address is put together on the stack and appended once: appending
+// piece by piece to the line cost twice as many instructions.
 void appendAddress(const IpAddress& address, std::string& out) {
-  out += '"';
-  appendIpAddress(address, out);  // digits, dots, colons and hex letters: nothing to escape
-  out += '"';
+  char buf[kMaxAddressText + 2];
+  char* p = buf;
+  *p++ = '"';
+  p = putAddress(p, address);  // digits, dots, colons and hex letters: nothing to escape
+  *p++ = '"';
+  out.append(buf, p);
 }
 
 void appendEndpoint(std::string_view key, const AccessEndpoint& e, std::string& out) {
-  out += ",\"";
-  out += key;
-  out += "\":{\"ip\":";
-  appendAddress(e.address, out);
-  out += ",\"port\":";
-  appendNumber(e.port, out);
-  out += '}';
+  char buf[64 + kMaxAddressText];  // `key` is "source" or "destination"
+  char* p = putText(buf, ",\"");
+  p = putText(p, key);
+  p = putText(p, "\":{\"ip\":\"");
+  p = putAddress(p, e.address);
+  p = putText(p, "\",\"port\":");
+  p = std::to_chars(p, buf + sizeof buf, e.port).ptr;
+  *p++ = '}';
+  out.append(buf, p);
 }
 
 void appendKey(std::string_view key, std::string& out) {
@@ -129,10 +150,8 @@ size_t utf8Length(std::string_view text, size_t i) {
 // By hand: inet_ntop formats with sprintf, about 1,700 instructions per address, and a DNS
 // record carries at least three.
 void appendIpAddress(const IpAddress& address, std::string& out) {
-  char buf[48];  // "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" is 45
-  const uint8_t* b = address.bytes().data();
-  char* end = address.isV4() ? putV4(buf, b) : putV6(buf, b);
-  out.append(buf, end);
+  char buf[kMaxAddressText];
+  out.append(buf, putAddress(buf, address));
 }
 
 const char* toString(AccessVerdict v) {
@@ -256,26 +275,60 @@ std::string_view dnsRcodeName(int rcode, char (&scratch)[16]) {
   return {scratch, static_cast<size_t>(n)};
 }
 
+namespace {
+
+// From the direction to the listener, a thread's records mostly repeat the previous one (same
+// listener, rule and verdict): that part is kept formatted per thread and reused when equal.
+// Compared by content, never by address: a rule's text lives in a policy that a reload frees.
+struct RecordHead {
+  bool valid = false;
+  policy::Direction direction{};
+  AccessVerdict verdict{};
+  AccessProtocol protocol{};
+  std::string rule;
+  std::string listener;
+  std::string text;
+
+  bool matches(const AccessRecord& r) const {
+    return valid && direction == r.direction && verdict == r.verdict && protocol == r.protocol &&
+           rule == r.rule && listener == r.listener;
+  }
+  void format(const AccessRecord& r) {
+    valid = true;
+    direction = r.direction;
+    verdict = r.verdict;
+    protocol = r.protocol;
+    rule.assign(r.rule);
+    listener.assign(r.listener);
+    text.clear();
+    text += "\",\"direction\":\"";
+    text += policy::toString(r.direction);
+    text += "\",\"verdict\":\"";
+    text += toString(r.verdict);
+    text += "\",\"protocol\":\"";
+    text += toString(r.protocol);
+    text += '"';
+    if (!r.rule.empty()) {
+      text += ',';
+      appendKey("rule", text);
+      appendJsonString(r.rule, text);
+    }
+    if (!r.listener.empty()) {
+      text += ',';
+      appendKey("listener", text);
+      appendJsonString(r.listener, text);
+    }
+  }
+};
+
+}  // namespace
+
 void appendAccessJson(const AccessRecord& r, std::string& out) {
   out += "{\"time\":\"";
   appendRfc3339(r.time, out);
-  out += "\",\"direction\":\"";
-  out += policy::toString(r.direction);
-  out += "\",\"verdict\":\"";
-  out += toString(r.verdict);
-  out += "\",\"protocol\":\"";
-  out += toString(r.protocol);
-  out += '"';
-  if (!r.rule.empty()) {
-    out += ',';
-    appendKey("rule", out);
-    appendJsonString(r.rule, out);
-  }
-  if (!r.listener.empty()) {
-    out += ',';
-    appendKey("listener", out);
-    appendJsonString(r.listener, out);
-  }
+  thread_local RecordHead head;
+  if (!head.matches(r)) head.format(r);
+  out += head.text;
   appendEndpoint("source", r.source, out);
   appendEndpoint("destination", r.destination, out);
   char scratch[16];

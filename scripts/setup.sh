@@ -21,7 +21,7 @@ packages=(
 )
 if [[ ${1:-} == --bench ]]; then
   packages+=(haproxy dnsdist)
-  packages+=(tcpdump)  # bench/dns --tcpdump: packet traces of the TCP load in every namespace
+  packages+=(tcpdump)  # TCPDUMP=DIR bench/dns: packet traces of its TCP runs
 fi
 
 missing=()

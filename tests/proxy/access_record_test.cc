@@ -237,6 +237,38 @@ TEST(AccessRecord, DeniedWithoutRuleOrStatusLeavesThemOut) {
             std::string::npos);
 }
 
+TEST(AccessRecord, EachRecordCarriesItsOwnRuleListenerAndVerdict) {
+  // Records formatted one after the other on one thread, each differing from the previous in
+  // one field; the rule's text also changes in place at the same address, as a policy's text
+  // may when a reload frees one policy and the next is allocated where it was.
+  std::string rule = "rule-a";
+  std::string listener = "portcullis-dns-egress";
+  AccessRecord r = baseRecord();
+  r.protocol = AccessProtocol::kTls;
+  r.tls.sni = "x.test";
+  auto head = [&] {
+    r.rule = rule;
+    r.listener = listener;
+    std::string out;
+    appendAccessJson(r, out);
+    const size_t from = out.find(R"("direction")"), to = out.find(R"(,"source")");
+    return out.substr(from, to - from);
+  };
+  EXPECT_EQ(head(), R"("direction":"egress","verdict":"denied","protocol":"tls","rule":"rule-a","listener":"portcullis-dns-egress")");
+  EXPECT_EQ(head(), R"("direction":"egress","verdict":"denied","protocol":"tls","rule":"rule-a","listener":"portcullis-dns-egress")");
+  rule[5] = 'b';
+  EXPECT_EQ(head(), R"("direction":"egress","verdict":"denied","protocol":"tls","rule":"rule-b","listener":"portcullis-dns-egress")");
+  r.verdict = AccessVerdict::kForwarded;
+  EXPECT_EQ(head(), R"("direction":"egress","verdict":"forwarded","protocol":"tls","rule":"rule-b","listener":"portcullis-dns-egress")");
+  r.direction = policy::Direction::kIngress;
+  listener = "portcullis-dns-ingress";
+  EXPECT_EQ(head(), R"("direction":"ingress","verdict":"forwarded","protocol":"tls","rule":"rule-b","listener":"portcullis-dns-ingress")");
+  rule.clear();
+  EXPECT_EQ(head(), R"("direction":"ingress","verdict":"forwarded","protocol":"tls","listener":"portcullis-dns-ingress")");
+  rule = "rule-\"q\"";
+  EXPECT_EQ(head(), R"("direction":"ingress","verdict":"forwarded","protocol":"tls","rule":"rule-\"q\"","listener":"portcullis-dns-ingress")");
+}
+
 TEST(AccessRecord, DnsFields) {
   AccessRecord r = baseRecord();
   r.protocol = AccessProtocol::kDns;
