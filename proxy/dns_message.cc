@@ -15,7 +15,10 @@
 #include <ares.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/container/small_vector.hpp>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -92,7 +95,53 @@ struct AresStringDeleter {
   void operator()(char* s) const { ares_free_string(s); }
 };
 
+// c-ares allocates every expanded name (ares_expand_name) and the caller frees it at once, so
+// one buffer per thread serves them all: c-ares's allocator is pointed here (once per process,
+// before its first use: this is the only file that calls c-ares), and whatever does not fit, or
+// arrives while the buffer is taken, goes to the heap.
+struct AresScratch {
+  // The longest presentation name: 255 wire bytes, each escaped as "\DDD" at worst.
+  alignas(std::max_align_t) std::array<char, 4 * kMaxWireName + 8> bytes;
+  bool taken = false;
+};
+thread_local AresScratch ares_scratch;
+
+void* aresMalloc(size_t size) {
+  AresScratch& s = ares_scratch;
+  if (s.taken || size > s.bytes.size()) return std::malloc(size);
+  s.taken = true;
+  return s.bytes.data();
+}
+
+void aresFree(void* p) {
+  AresScratch& s = ares_scratch;
+  if (p == s.bytes.data()) {
+    s.taken = false;
+  } else {
+    std::free(p);
+  }
+}
+
+void* aresRealloc(void* p, size_t size) {
+  AresScratch& s = ares_scratch;
+  if (p != s.bytes.data()) return std::realloc(p, size);
+  if (size <= s.bytes.size()) return p;
+  void* moved = std::malloc(size);
+  if (moved != nullptr) {
+    std::memcpy(moved, s.bytes.data(), s.bytes.size());
+    s.taken = false;
+  }
+  return moved;
+}
+
+void useAresScratch() {
+  static const bool initialized =
+      ares_library_init_mem(ARES_LIB_INIT_ALL, aresMalloc, aresFree, aresRealloc) == ARES_SUCCESS;
+  (void)initialized;  // on failure c-ares keeps malloc: slower, not wrong
+}
+
 std::optional<std::string> presentationName(const DnsWireName& wire) {
+  useAresScratch();
   char* raw = nullptr;
   long consumed = 0;
   if (ares_expand_name(wire.data(), wire.data(), static_cast<int>(wire.size()), &raw, &consumed) !=
@@ -203,7 +252,9 @@ std::optional<DnsHeader> parseDnsHeader(std::span<const uint8_t> m) {
                    read16(m, 6), read16(m, 8), read16(m, 10)};
 }
 
-Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> m) {
+namespace {
+
+Result<DnsMessage> parseMessage(std::span<const uint8_t> m, DnsNameForm form) {
   auto header = parseDnsHeader(m);
   if (!header) return DnsParseError::kShort;
   if (header->qdcount == 0) return DnsParseError::kQuestionCount;
@@ -211,25 +262,45 @@ Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> m) {
   if (!wire_or) return wire_or.error();
   WireName& wire = wire_or.value();
   if (wire.next + 4 > m.size()) return DnsParseError::kTruncated;
-  auto name = presentationName(wire.bytes);
-  if (!name) return DnsParseError::kBadName;
   DnsMessage message;
+  if (form == DnsNameForm::kPresentation) {
+    auto name = presentationName(wire.bytes);
+    if (!name) return DnsParseError::kBadName;
+    message.question.name = std::move(*name);
+  }
   message.header = *header;
-  message.question.name = std::move(*name);
   message.question.wire_name = wire.bytes;
   message.question.type = read16(m, wire.next);
   message.question.qclass = read16(m, wire.next + 2);
   return message;
 }
 
-Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> m) {
+}  // namespace
+
+Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> m) {
+  return parseMessage(m, DnsNameForm::kPresentation);
+}
+
+std::optional<std::string> dnsPresentationName(const DnsWireName& wire) {
+  return presentationName(wire);
+}
+
+bool fillDnsPresentationName(DnsQuestion& question) {
+  if (!question.name.empty()) return true;
+  auto name = presentationName(question.wire_name);
+  if (!name) return false;
+  question.name = std::move(*name);
+  return true;
+}
+
+Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> m, DnsNameForm form) {
   auto header = parseDnsHeader(m);
   if (!header) return DnsParseError::kShort;
   if (m.size() > kDnsMaxQuerySize) return DnsParseError::kOversized;
   if (header->qr()) return DnsParseError::kNotQuery;
   if (header->opcode() != 0) return DnsParseError::kNotImplemented;
   if (header->qdcount != 1) return DnsParseError::kQuestionCount;
-  return parseDnsMessage(m);
+  return parseMessage(m, form);
 }
 
 bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query) {
@@ -257,6 +328,35 @@ bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& ques
   }
   return next + 4 <= answer.size() && read16(answer, next) == question.type &&
          read16(answer, next + 2) == question.qclass;
+}
+
+uint64_t dnsHashMix(uint64_t h, uint64_t value) {
+  h = (h ^ value) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+uint64_t dnsNameHash(const DnsWireName& name) {
+  // Bit 0x20 set in every byte maps 'A'..'Z' to 'a'..'z', so names differing in case hash alike;
+  // the other bytes it merges only make a collision, which the exact comparison settles.
+  constexpr uint64_t kCaseBits = 0x2020202020202020ull;
+  uint64_t h = name.size();
+  size_t i = 0;
+  for (; i < name.size(); i += 8) {
+    uint64_t v = 0;
+    std::memcpy(&v, name.data() + i, std::min<size_t>(8, name.size() - i));
+    h = dnsHashMix(h, v | kCaseBits);
+  }
+  return h;
+}
+
+bool dnsNameEqualsLowered(const uint8_t* lowered, const DnsWireName& name) {
+  // Clients mostly ask in lowercase: a plain comparison settles most.
+  if (std::memcmp(lowered, name.data(), name.size()) == 0) return true;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const uint8_t c = name[i];
+    if (lowered[i] != (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c)) return false;
+  }
+  return true;
 }
 
 std::vector<DnsLearnedAddress> dnsAnswerAddresses(std::span<const uint8_t> answer) {

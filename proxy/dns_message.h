@@ -94,10 +94,27 @@ std::optional<DnsHeader> parseDnsHeader(std::span<const uint8_t> message);
 // Header and first question of any message (query or response). QDCOUNT must be at least 1.
 Result<DnsMessage> parseDnsMessage(std::span<const uint8_t> message);
 
+// What parsing fills in of the question's name. kWireOnly leaves DnsQuestion::name empty, for a
+// caller that judges the wire name through a cache first and asks dnsPresentationName only when
+// it needs the name (a cache miss, a log line): a repeated UDP question then costs no c-ares
+// call and no allocation.
+enum class DnsNameForm : uint8_t { kPresentation, kWireOnly };
+
 // A query the proxy can judge: parseDnsMessage plus QR clear, opcode QUERY, exactly one
 // question, at most kDnsMaxQuerySize bytes. When it fails and parseDnsHeader succeeds, the
 // sender deserves FORMERR (or NOTIMP for kNotImplemented); otherwise the message is dropped.
-Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> message);
+// With kWireOnly a name c-ares would reject is only found by dnsPresentationName, which the
+// caller then treats as kBadName.
+Result<DnsMessage> parseDnsQuery(std::span<const uint8_t> message,
+                                 DnsNameForm form = DnsNameForm::kPresentation);
+
+// The presentation form of a wire name that parsing validated (DnsQuestion::name's form);
+// nullopt when c-ares cannot expand it.
+std::optional<std::string> dnsPresentationName(const DnsWireName& wire);
+
+// Fills question.name from question.wire_name when it is empty (a kWireOnly parse); false when
+// the name cannot be expanded (a malformed name: kBadName).
+bool fillDnsPresentationName(DnsQuestion& question);
 
 // True when `answer` can be the upstream's answer to `query`: a response with the same ID.
 bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query);
@@ -105,6 +122,13 @@ bool isDnsAnswerTo(std::span<const uint8_t> answer, const DnsHeader& query);
 // True when `answer` (a response) repeats `question` right after its header, as RFC 1035 4.1.2
 // servers do; names compared ASCII-case-insensitively.
 bool dnsQuestionMatches(std::span<const uint8_t> answer, const DnsQuestion& question);
+
+// For the per-datagram caches keyed by question name: a hash of a wire name that ignores ASCII
+// case, computed eight bytes at a time, and the comparison that goes with it.
+uint64_t dnsHashMix(uint64_t h, uint64_t value);
+uint64_t dnsNameHash(const DnsWireName& name);
+// `lowered` holds name.size() bytes, ASCII-lowercased: true when `name` is the same name.
+bool dnsNameEqualsLowered(const uint8_t* lowered, const DnsWireName& name);
 
 struct DnsLearnedAddress {
   IpAddress address;

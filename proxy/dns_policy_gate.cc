@@ -63,21 +63,31 @@ DnsDecision DnsPolicyGate::malformed(std::span<const uint8_t> message, std::erro
 DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint8_t> message,
                                   const PolicyStore::Pointer& policy,
                                   const policy::FlowRules* rules, uint16_t client_port) {
-  auto parsed = parseDnsQuery(message);
+  // A datagram's name is judged through the verdict cache by its wire form; its presentation
+  // form is made only for what needs it.
+  const bool wire_only = rules == nullptr && !observer_ && !log_;
+  auto parsed =
+      parseDnsQuery(message, wire_only ? DnsNameForm::kWireOnly : DnsNameForm::kPresentation);
+  DnsDecision d;
+  // No policy loaded, or no rule selecting the flow: deny (SPEC.md "No matching rule: deny").
+  policy::NameVerdict verdict;
+  if (parsed) {
+    d.query = std::move(parsed.value());
+    if (policy && rules) {
+      verdict = policy->dns(*rules, d.query.question.name);
+    } else if (policy) {
+      const policy::NameVerdict* v = datagramVerdict(flow, d.query.question);
+      if (v == nullptr) parsed = DnsParseError::kBadName;
+      if (v != nullptr) verdict = *v;
+    }
+  }
   if (!parsed) {
-    DnsDecision d = malformed(message, parsed.error());
+    d = malformed(message, parsed.error());
     if (log_ && d.kind == DnsDecision::Kind::kAnswer) {
       logAnswer(flow, client_port, d, {}, AccessVerdict::kError, "malformed query");
     }
     return d;
   }
-  DnsDecision d;
-  d.query = std::move(parsed.value());
-  // No policy loaded, or no rule selecting the flow: deny (SPEC.md "No matching rule: deny").
-  const policy::NameVerdict verdict =
-      !policy  ? policy::NameVerdict{}
-      : rules ? policy->dns(*rules, d.query.question.name)
-              : datagramVerdict(flow, d.query.question);
   if (observer_) {
     observer_({flow, d.query.question.name, d.query.question.type, verdict.allowed, verdict.rule});
   }
@@ -105,13 +115,14 @@ DnsDecision DnsPolicyGate::decide(const policy::Flow& flow, std::span<const uint
   return d;
 }
 
-policy::NameVerdict DnsPolicyGate::datagramVerdict(const policy::Flow& flow,
-                                                  const DnsQuestion& question) {
-  if (const policy::NameVerdict* cached = verdicts_.find(flow, question.wire_name)) return *cached;
+const policy::NameVerdict* DnsPolicyGate::datagramVerdict(const policy::Flow& flow,
+                                                         DnsQuestion& question) {
+  if (const policy::NameVerdict* cached = verdicts_.find(flow, question.wire_name)) return cached;
+  if (!fillDnsPresentationName(question)) return nullptr;
   const policy::FlowRules rules = udp_policy_->matchFlow(flow, policy::L7Protocol::kDns);
-  const policy::NameVerdict verdict = udp_policy_->dns(rules, question.name);
-  verdicts_.store(flow, question.wire_name, verdict);
-  return verdict;
+  fresh_verdict_ = udp_policy_->dns(rules, question.name);
+  verdicts_.store(flow, question.wire_name, fresh_verdict_);
+  return &fresh_verdict_;
 }
 
 void DnsPolicyGate::logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
@@ -124,13 +135,21 @@ void DnsPolicyGate::logAnswer(const policy::Flow& flow, uint16_t client_port, co
 
 void DnsPolicyGate::answered(const DnsMessage& query, std::span<const uint8_t> answer) {
   if (!names_ && !log_) return;
+  const bool addresses_asked =
+      query.question.type == kDnsTypeA || query.question.type == kDnsTypeAaaa;
+  if (!log_ && !addresses_asked) return;
+  const auto now = DnsNameCache::Clock::now();
+  if (!log_ && learn_throttle_.fresh(query.question, now)) return;
   std::vector<DnsLearnedAddress>& addresses = learned_;
   addresses.clear();
-  if (query.question.type == kDnsTypeA || query.question.type == kDnsTypeAaaa) {
-    dnsAnswerAddresses(answer, addresses);
-  }
+  if (addresses_asked) dnsAnswerAddresses(answer, addresses);
   if (names_ && !addresses.empty()) {
-    names_->learn(query.question.name, addresses, DnsNameCache::Clock::now());
+    learn_throttle_.note(query.question, now);
+    if (!query.question.name.empty()) {
+      names_->learn(query.question.name, addresses, now);
+    } else if (auto name = dnsPresentationName(query.question.wire_name)) {
+      names_->learn(*name, addresses, now);
+    }
   }
   if (log_) log_->answered(query, answer, addresses);
 }

@@ -16,6 +16,7 @@
 #include "policy/compiled_policy.h"
 #include "proxy/access_log_dns_entries.h"
 #include "proxy/dns_counters.h"
+#include "proxy/dns_learn_throttle.h"
 #include "proxy/dns_message.h"
 #include "proxy/dns_name_cache.h"
 #include "proxy/dns_verdict_cache.h"
@@ -89,13 +90,17 @@ class DnsPolicyGate {
   DnsPolicyGate(const DnsPolicyGate&) = delete;
   DnsPolicyGate& operator=(const DnsPolicyGate&) = delete;
 
-  // For a UDP datagram: the flow is judged afresh. `client_port` is for the access log.
+  // For a UDP datagram: the flow is judged afresh. `client_port` is for the access log. The
+  // question's presentation name is left empty when nothing needed it (a verdict from the
+  // cache, no access log, no observer); fillDnsPresentationName makes it when wanted.
   DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message,
                     uint16_t client_port = 0);
   // For one query of a TCP connection: the flow's rules are kept in `memo`.
   DnsDecision judge(const policy::Flow& flow, std::span<const uint8_t> message, DnsFlowMemo& memo);
 
-  // The upstream's answer to a forwarded query, relayed to the client as it is.
+  // The upstream's answer to a forwarded query, relayed to the client as it is. Without the
+  // access log, an answer to a question whose answer was read for learning less than a second
+  // ago is not parsed again (DnsLearnThrottle).
   void answered(const DnsMessage& query, std::span<const uint8_t> answer);
   // SERVFAIL for a forwarded query whose upstream failed or timed out.
   std::vector<uint8_t> failed(const DnsMessage& query, bool timed_out);
@@ -113,7 +118,8 @@ class DnsPolicyGate {
   DnsDecision decide(const policy::Flow& flow, std::span<const uint8_t> message,
                      const PolicyStore::Pointer& policy, const policy::FlowRules* rules,
                      uint16_t client_port);
-  policy::NameVerdict datagramVerdict(const policy::Flow& flow, const DnsQuestion& question);
+  // Null when the question's name cannot be expanded (malformed).
+  const policy::NameVerdict* datagramVerdict(const policy::Flow& flow, DnsQuestion& question);
   DnsDecision malformed(std::span<const uint8_t> message, std::error_code why);
   void logAnswer(const policy::Flow& flow, uint16_t client_port, const DnsDecision& d,
                  std::string_view rule, AccessVerdict verdict, std::string_view info = {});
@@ -130,6 +136,8 @@ class DnsPolicyGate {
   PolicyStore::Pointer udp_policy_;
   uint64_t udp_generation_ = 0;
   std::vector<DnsLearnedAddress> learned_;  // answered()'s, its capacity reused
+  DnsLearnThrottle learn_throttle_;
+  policy::NameVerdict fresh_verdict_;       // datagramVerdict()'s on a cache miss
   DnsVerdictCache verdicts_;                // of udp_policy_: cleared when it changes
 };
 

@@ -197,6 +197,7 @@ void DnsUdpListener::onUpstream(const udp::endpoint& server, DnsUdpUpstream::Que
   query.slot.reset();
   if (closed_) return;
   if (ec) {
+    fillDnsPresentationName(query.query.question);  // judged from the cache: for the log line
     log::debug("dns: upstream ", server.address().to_string(), ":", server.port(), " for ",
                query.query.question.name, ": ", ec.message());
     return reply(server, query.client, gate_->failed(query.query, ec == std::errc::timed_out));

@@ -2,19 +2,27 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 namespace portcullis::proxy {
 namespace {
 
 uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + ('a' - 'A')) : c; }
 
-// FNV-1a: a few cycles a byte; the names one client asks for differ in their first labels.
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
-constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+// Eight bytes at a time (a lookup per datagram: byte-wise FNV-1a over name and addresses was
+// 280 instructions of the 9k a query cost).
+uint64_t mix(uint64_t h, uint64_t v) { return dnsHashMix(h, v); }
 
-uint64_t mix(uint64_t h, const uint8_t* data, size_t size) {
-  for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * kFnvPrime;
-  return h;
+uint64_t load(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+uint64_t hashAddress(uint64_t h, const IpAddress& a) {
+  const uint8_t* bytes = a.bytes().data();
+  h = mix(h, load(bytes));
+  return a.isV4() ? h : mix(h, load(bytes + 8));
 }
 
 bool sameFlow(const policy::Flow& a, const policy::Flow& b) {
@@ -28,12 +36,10 @@ DnsVerdictCache::DnsVerdictCache(size_t slots)
     : mask_(std::bit_ceil(std::max<size_t>(slots, 1)) - 1) {}
 
 size_t DnsVerdictCache::indexOf(const policy::Flow& flow, const DnsWireName& name) const {
-  uint64_t h = kFnvOffset;
-  for (uint8_t c : name) h = (h ^ lower(c)) * kFnvPrime;
-  h = mix(h, flow.source.bytes().data(), flow.source.isV4() ? 4 : 16);
-  h = mix(h, flow.destination.bytes().data(), flow.destination.isV4() ? 4 : 16);
-  h = (h ^ flow.port) * kFnvPrime;
-  h = (h ^ static_cast<uint8_t>(flow.direction)) * kFnvPrime;
+  uint64_t h = dnsNameHash(name);
+  h = hashAddress(h, flow.source);
+  h = hashAddress(h, flow.destination);
+  h = mix(h, uint64_t{flow.port} << 8 | static_cast<uint8_t>(flow.direction));
   return static_cast<size_t>(h ^ (h >> 32)) & mask_;
 }
 
@@ -41,13 +47,10 @@ const policy::NameVerdict* DnsVerdictCache::find(const policy::Flow& flow,
                                                  const DnsWireName& name) const {
   if (slots_) {
     const Slot& slot = slots_[indexOf(flow, name)];
-    if (slot.epoch == epoch_ && slot.name_size == name.size() && sameFlow(slot.flow, flow)) {
-      bool same = true;
-      for (size_t i = 0; i < name.size() && same; ++i) same = slot.name[i] == lower(name[i]);
-      if (same) {
-        ++hits_;
-        return &slot.verdict;
-      }
+    if (slot.epoch == epoch_ && slot.name_size == name.size() && sameFlow(slot.flow, flow) &&
+        dnsNameEqualsLowered(slot.name.data(), name)) {
+      ++hits_;
+      return &slot.verdict;
     }
   }
   ++misses_;

@@ -32,6 +32,62 @@ TEST(DnsMessage, ParsesQueryHeaderAndQuestion) {
   EXPECT_EQ(wire(q.value()), encodeName("WwW.Example.TEST"));  // case kept
 }
 
+TEST(DnsMessage, AWireOnlyParseLeavesThePresentationNameForLater) {
+  auto q = parseDnsQuery(query(3, "Api.Example.TEST", kDnsTypeA), DnsNameForm::kWireOnly);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_TRUE(q.value().question.name.empty());
+  EXPECT_EQ(wire(q.value()), encodeName("Api.Example.TEST"));
+  EXPECT_EQ(q.value().question.type, kDnsTypeA);
+  ASSERT_TRUE(fillDnsPresentationName(q.value().question));
+  EXPECT_EQ(q.value().question.name, "api.example.test.");
+  EXPECT_EQ(dnsPresentationName(q.value().question.wire_name), "api.example.test.");
+  // Filled already: kept as it is.
+  q.value().question.name = "kept.";
+  EXPECT_TRUE(fillDnsPresentationName(q.value().question));
+  EXPECT_EQ(q.value().question.name, "kept.");
+  // The same checks as a full parse otherwise.
+  auto response_message = response(4, "a.test", 1, {});
+  EXPECT_FALSE(parseDnsQuery(response_message, DnsNameForm::kWireOnly));
+}
+
+TEST(DnsMessage, ExpandsManyNamesOneAfterAnother) {
+  // c-ares's allocations go to a per-thread buffer first; each name is complete and its own.
+  std::vector<std::string> names;
+  for (int i = 0; i < 50; ++i) {
+    auto q = parseDnsQuery(query(static_cast<uint16_t>(i), "n" + std::to_string(i) + ".Test"));
+    ASSERT_TRUE(q);
+    names.push_back(q.value().question.name);
+  }
+  EXPECT_EQ(names.front(), "n0.test.");
+  EXPECT_EQ(names.back(), "n49.test.");
+  // The longest presentation form: 255 wire bytes, escaped.
+  std::vector<uint8_t> m = header(8, 0, 1);
+  for (int label = 0; label < 4; ++label) {
+    m.push_back(label < 3 ? 63 : 61);
+    for (int i = 0; i < (label < 3 ? 63 : 61); ++i) m.push_back(0x01);
+  }
+  append(m, std::vector<uint8_t>{0, 0, 1, 0, 1});
+  auto longest = parseDnsQuery(m);
+  ASSERT_TRUE(longest) << longest.error().message();
+  EXPECT_EQ(longest.value().question.name.size(), 250u * 4 + 4);
+}
+
+TEST(DnsMessage, NameHashAndComparisonIgnoreAsciiCaseOnly) {
+  const auto name = [](std::string_view text) {
+    const auto encoded = encodeName(text);
+    return DnsWireName(encoded.begin(), encoded.end());
+  };
+  EXPECT_EQ(dnsNameHash(name("WWW.Example.TEST")), dnsNameHash(name("www.example.test")));
+  EXPECT_NE(dnsNameHash(name("www.example.test")), dnsNameHash(name("www.example.tesu")));
+  EXPECT_NE(dnsNameHash(name("a.example.test")), dnsNameHash(name("b.example.test")));
+  const auto lowered = name("www.example.test");
+  EXPECT_TRUE(dnsNameEqualsLowered(lowered.data(), name("WwW.EXAMPLE.test")));
+  EXPECT_FALSE(dnsNameEqualsLowered(lowered.data(), name("www.example.tesu")));
+  // '@' and '`' differ by the case bit but are not letters: not the same name.
+  const auto backtick = name("x`y.test");
+  EXPECT_FALSE(dnsNameEqualsLowered(backtick.data(), name("x@y.test")));
+}
+
 TEST(DnsMessage, RootNameIsADot) {
   auto q = parseDnsQuery(query(1, ".", 2));
   ASSERT_TRUE(q);

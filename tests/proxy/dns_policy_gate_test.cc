@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/parser.h"
+#include "proxy/dns_response.h"
 #include "tests/proxy/dns_test_support.h"
 
 namespace portcullis::proxy {
@@ -152,6 +153,51 @@ TEST_F(DnsPolicyGateTest, LearnsOnlyFromAddressQuestions) {
   gate.answered(txt.query,
                 response(2, "y.corp.test", 16, {aRecord("y.corp.test", 1, 2, 3, 4, 60)}));
   EXPECT_TRUE(names->lookup("y.corp.test.", DnsNameCache::Clock::now()).empty());
+}
+
+TEST_F(DnsPolicyGateTest, AnAnswerAskedAgainWithinASecondIsNotParsedAgain) {
+  auto names = std::make_shared<DnsNameCache>(10);
+  DnsPolicyGate gate(store_, options_, names);
+  auto first = gate.judge(flowTo("198.18.0.53"), query(1, "x.corp.test"));
+  gate.answered(first.query,
+                response(1, "x.corp.test", 1, {aRecord("x.corp.test", 198, 18, 0, 9, 60)}));
+  first = DnsDecision{};
+  // The same question again at once: what the first answer taught is fresh, this one is not read.
+  auto again = gate.judge(flowTo("198.18.0.53"), query(2, "X.Corp.Test"));
+  gate.answered(again.query,
+                response(2, "X.Corp.Test", 1, {aRecord("X.Corp.Test", 198, 18, 0, 10, 60)}));
+  again = DnsDecision{};
+  EXPECT_EQ(names->lookup("x.corp.test.", DnsNameCache::Clock::now()),
+            std::vector<IpAddress>{*IpAddress::parse("198.18.0.9")});
+  // Another type of the same name is another question.
+  auto aaaa = gate.judge(flowTo("198.18.0.53"), query(3, "x.corp.test", kDnsTypeAaaa));
+  gate.answered(aaaa.query,
+                response(3, "x.corp.test", kDnsTypeAaaa, {aaaaRecord("x.corp.test", 7, 60)}));
+  EXPECT_EQ(names->lookup("x.corp.test.", DnsNameCache::Clock::now()).size(), 2u);
+}
+
+TEST_F(DnsPolicyGateTest, AVerdictFromTheCacheNeedsNoPresentationName) {
+  DnsPolicyGate gate(store_, options_, nullptr);  // no observer, no access log
+  const auto flow = flowTo("198.18.0.53");
+  auto miss = gate.judge(flow, query(1, "a.corp.test"));
+  ASSERT_EQ(miss.kind, DnsDecision::Kind::kForward);
+  EXPECT_EQ(miss.query.question.name, "a.corp.test.");  // made to judge it
+  miss = DnsDecision{};
+  auto hit = gate.judge(flow, query(2, "A.corp.TEST"));
+  ASSERT_EQ(hit.kind, DnsDecision::Kind::kForward);
+  EXPECT_TRUE(hit.query.question.name.empty());
+  EXPECT_EQ(hit.query.header.id, 2);
+  ASSERT_TRUE(fillDnsPresentationName(hit.query.question));
+  EXPECT_EQ(hit.query.question.name, "a.corp.test.");
+  hit = DnsDecision{};
+  // A denied one from the cache still echoes its own question, case kept.
+  EXPECT_EQ(rcodeOf(gate.judge(flow, query(3, "corp.test")).answer), 5);
+  auto denied = gate.judge(flow, query(4, "CORP.test"));
+  EXPECT_EQ(rcodeOf(denied.answer), 5);
+  EXPECT_EQ(denied.answer, buildDnsAnswer(denied.query, DnsRcode::kRefused));
+  EXPECT_EQ(std::vector<uint8_t>(denied.answer.begin() + 12, denied.answer.end() - 4),
+            encodeName("CORP.test"));
+  EXPECT_EQ(gate.verdictCache().hits(), 2u);
 }
 
 }  // namespace
