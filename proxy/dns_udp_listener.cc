@@ -91,9 +91,11 @@ void DnsUdpListener::close() {
 }
 
 void DnsUdpListener::waitReadable() {
-  socket_.async_wait(
-      udp::socket::wait_read,
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
+  socket_.async_wait(udp::socket::wait_read,
+                     DnsMemoryHandler(wait_memory_, [self = shared_from_this()](
+                                                        const boost::system::error_code& ec) {
+                       self->onReadable(ec);
+                     }));
 }
 
 void DnsUdpListener::onReadable(const boost::system::error_code& ec) {

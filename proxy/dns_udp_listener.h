@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "proxy/dns_handler_memory.h"
 #include "proxy/dns_listener_options.h"
 #include "proxy/dns_message.h"
 #include "proxy/dns_policy_gate.h"
@@ -84,6 +85,7 @@ class DnsUdpListener : public std::enable_shared_from_this<DnsUdpListener> {
   boost::asio::any_io_executor executor_;
   std::shared_ptr<const DnsListenerOptions> options_;
   std::shared_ptr<DnsPolicyGate> gate_;
+  DnsHandlerMemory wait_memory_;  // before socket_: its wait's memory outlives the socket
   udp::socket socket_;
   udp::endpoint local_;
   DnsReplySockets reply_sockets_;

@@ -118,9 +118,11 @@ void DnsUdpUpstream::flush() {
 
 void DnsUdpUpstream::waitReadable() {
   waiting_ = true;
-  socket_.async_wait(
-      udp::socket::wait_read,
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
+  socket_.async_wait(udp::socket::wait_read,
+                     DnsMemoryHandler(wait_memory_, [self = shared_from_this()](
+                                                        const boost::system::error_code& ec) {
+                       self->onReadable(ec);
+                     }));
 }
 
 void DnsUdpUpstream::onReadable(const boost::system::error_code& ec) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/duration.h"
+#include "proxy/dns_handler_memory.h"
 #include "proxy/dns_pending_queries.h"
 #include "proxy/dns_policy_gate.h"
 
@@ -101,6 +102,7 @@ class DnsUdpUpstream : public std::enable_shared_from_this<DnsUdpUpstream> {
 
   // Before every member that allocates from it: destroyed after them.
   const std::shared_ptr<std::pmr::memory_resource> memory_;
+  DnsHandlerMemory wait_memory_;  // before socket_: its wait's memory outlives the socket
   udp::socket socket_;
   const udp::endpoint server_;
   const uint32_t mark_;
