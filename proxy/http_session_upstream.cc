@@ -48,8 +48,11 @@ void HttpSession<Stream>::connectUpstream() {
     // async_connect would. That skips the wait for EPOLLOUT and the poll()+getsockopt(SO_ERROR)
     // of async_connect: four system calls and a trip through the reactor per new connection.
     // A failed connect surfaces as the write's error (onUpstreamHeadWritten).
+    // Delayed ACKs: the handshake's last ACK leaves with the request head, and the response's
+    // is never sent when the connection is reset right after it.
     error_code ignored;
     up.set_option(Tcp::no_delay(true), ignored);
+    setDelayedAck(up.native_handle());
     if (const std::error_code started = startConnect(up, destination_)) {
       onUpstreamConnect(error_code(started.value(), boost::system::system_category()));
       return;

@@ -2,6 +2,7 @@
 
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -39,6 +40,8 @@ void setAbortiveClose(Tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
 }
+
+std::error_code setDelayedAck(int fd) { return setInt(fd, IPPROTO_TCP, TCP_QUICKACK, 0); }
 
 std::error_code startConnect(Tcp::socket& socket, const Tcp::endpoint& destination) {
   boost::system::error_code ec;

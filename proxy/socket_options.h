@@ -24,6 +24,12 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol);
 // SO_LINGER {on, 0}: close() sends RST and leaves no TIME_WAIT socket behind.
 void setAbortiveClose(Tcp::socket& socket);
 
+// TCP_QUICKACK off (delayed-ACK, "ping-pong" mode): the ACK of what arrives waits to ride on
+// the answer, which a proxy sends at once, or, on a connecting socket, on the first data: one
+// segment fewer each time. Inherited by the connections a listener accepts (HAProxy sets it on
+// its HTTP listeners). Large transfers are unaffected: every second full segment is ACKed.
+std::error_code setDelayedAck(int fd);
+
 // Starts a non-blocking connect(2) on an open socket (made non-blocking here): success when the
 // connection is established or in progress (EINPROGRESS), else the error (ENETUNREACH...).
 // Whether an in-progress connect succeeded is learnt from the first send, which fails with

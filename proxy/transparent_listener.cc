@@ -101,6 +101,9 @@ Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
   acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(opts.backlog, ec);
   if (ec) return std::error_code(ec);
+  if (opts.delayed_ack) {  // after listen(2), which resets the delayed-ACK state
+    if (std::error_code d = setDelayedAck(acceptor.native_handle())) return d;
+  }
   listener->endpoint_ = acceptor.local_endpoint(ec);
   if (ec) return std::error_code(ec);
   return listener;

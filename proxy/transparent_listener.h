@@ -57,6 +57,7 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     bool reuse_port = false;
     bool strand_per_connection = false;  // accepted sockets get their own strand
     int backlog = 4096;
+    bool delayed_ack = false;  // setDelayedAck() on the listener, so on every accepted socket
     // Admission: an accepted connection beyond the limit is reset at once (rather than left
     // hanging in the backlog) and on_refused runs, unless the limit stopped admitting
     // (shutdown). Null: every connection is handed on.
