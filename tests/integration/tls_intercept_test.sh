@@ -10,8 +10,9 @@ set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
+source "$here/lib/https_origin.sh"
 netns_require_root
-command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it)"
+pc_require_tools nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
@@ -20,24 +21,11 @@ pclog=$dir/portcullis-access.jsonl
 sed -i "s|^proxy:\$|proxy:\n  access-log: $pclog|" "$dir/config.yaml"
 grep -q "access-log: $pclog" "$dir/config.yaml" || fail "could not set access-log"
 
-ca() {  # NAME: a self-signed CA in NAME.crt / NAME.key
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj "/CN=portcullis test $1" -keyout "$dir/$1.key" -out "$dir/$1.crt" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    2>/dev/null || fail "openssl: CA $1"
-}
-ca proxy-ca
-ca origin-ca
-chmod 600 "$dir/proxy-ca.key" "$dir/origin-ca.key"
-# The origin's certificate names api.example.test and pass.example.test, not
+tls_make_ca "$dir" proxy-ca
+# The origin's certificate (from origin-ca) names api.example.test and pass.example.test, not
 # mismatch.example.test: asked for that name, the origin answers with a certificate that does
 # not carry it.
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=api.example.test \
-  -keyout "$dir/origin.key" -out "$dir/origin.csr" 2>/dev/null || fail "openssl: origin CSR"
-printf 'subjectAltName=DNS:api.example.test,DNS:pass.example.test\n' >"$dir/origin.ext"
-openssl x509 -req -in "$dir/origin.csr" -CA "$dir/origin-ca.crt" -CAkey "$dir/origin-ca.key" \
-  -CAcreateserial -days 1 -extfile "$dir/origin.ext" -out "$dir/origin.crt" 2>/dev/null ||
-  fail "openssl: origin certificate"
+https_origin_certs "$dir" api.example.test pass.example.test
 
 cat >"$dir/policy.yaml" <<POLICY
 rules:
@@ -61,40 +49,7 @@ rules:
       - serverNames: ["pass.example.test"]
 POLICY
 
-mkdir -p "$dir/nginx-tmp"
-chmod 777 "$dir/nginx-tmp"
-chmod 755 "$dir"
-chmod 644 "$dir/origin.key"  # nginx reads it as root before dropping privileges; test only
-cat >"$dir/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-events { worker_connections 64; }
-http {
-  log_format sni '\$ssl_server_name \$request_uri \$status';
-  access_log $dir/access.log sni;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
-  server {
-    listen 198.18.2.2:443 ssl;
-    listen [2001:db8:2::2]:443 ssl;
-    listen 198.18.2.2:8443 ssl;
-    ssl_certificate $dir/origin.crt;
-    ssl_certificate_key $dir/origin.key;
-    location / { return 200 "origin says \$request_uri\n"; }
-  }
-}
-CONF
-: >"$dir/access.log"
-netns_spawn "$NS_SERVER" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
-wait_until 5 ip netns exec "$NS_SERVER" curl -sf -o /dev/null --cacert "$dir/origin-ca.crt" \
-  --resolve api.example.test:443:198.18.2.2 https://api.example.test/ ||
-  { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
-: >"$dir/access.log"
+https_origin_start "$NS_SERVER" "$dir" 'origin says $request_uri\n' 8443
 
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 grep -Eq "listener portcullis-tls-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
@@ -121,7 +76,7 @@ done
   fail "origin log: $(cat "$dir/access.log")"
 issuer=$(client openssl s_client -connect 198.18.2.2:443 -servername api.example.test </dev/null \
   2>/dev/null | openssl x509 -noout -issuer) || fail "openssl s_client through the proxy failed"
-[[ $issuer == *"portcullis test proxy-ca"* ]] || fail "not a minted leaf: $issuer"
+[[ $issuer == *"CN = proxy-ca"* ]] || fail "not a minted leaf: $issuer"
 
 # Denied path: 403 inside TLS; never at the origin. Then an allowed one on the same connection.
 out=$(https api.example.test 198.18.2.2 443 /admin proxy-ca 2>"$dir/curl.err") ||

@@ -10,29 +10,18 @@ set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
+source "$here/lib/https_origin.sh"
 netns_require_root
-command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it)"
+pc_require_tools nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
 chmod 755 "$dir"
 pc_write_config "$dir"
 
-make_ca() {  # NAME: $dir/NAME.crt and $dir/NAME.key (0600)
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
-    -keyout "$dir/$1.key" -out "$dir/$1.crt" 2>/dev/null || fail "openssl req ($1) failed"
-  chmod 600 "$dir/$1.key"
-}
-make_ca reload-ca-1
-make_ca reload-ca-2
-make_ca origin-ca
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=origin.test \
-  -keyout "$dir/origin.key" -out "$dir/origin.csr" 2>/dev/null || fail "openssl req (origin) failed"
-printf 'subjectAltName=DNS:origin.test\n' >"$dir/origin.ext"
-openssl x509 -req -in "$dir/origin.csr" -CA "$dir/origin-ca.crt" -CAkey "$dir/origin-ca.key" \
-  -CAcreateserial -days 1 -extfile "$dir/origin.ext" -out "$dir/origin.crt" 2>/dev/null ||
-  fail "openssl x509 (origin) failed"
+tls_make_ca "$dir" reload-ca-1
+tls_make_ca "$dir" reload-ca-2
+https_origin_certs "$dir" origin.test
 
 use_ca() {  # NAME MODE: copies that CA's files over the ones the policy names
   cp "$dir/$1.crt" "$dir/ca.crt"
@@ -51,33 +40,7 @@ rules:
     http: []
 POLICY
 
-mkdir -p "$dir/nginx-tmp"
-chmod 777 "$dir/nginx-tmp"
-cat >"$dir/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
-  server {
-    listen 198.18.2.2:443 ssl;
-    ssl_certificate $dir/origin.crt;
-    ssl_certificate_key $dir/origin.key;
-    location / { return 200 "hello from the origin\n"; }
-  }
-}
-CONF
-netns_spawn "$NS_SERVER" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
-wait_until 5 ip netns exec "$NS_SERVER" curl -sf -o /dev/null --cacert "$dir/origin-ca.crt" \
-  --resolve origin.test:443:198.18.2.2 https://origin.test/ ||
-  { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
+https_origin_start "$NS_SERVER" "$dir" 'hello from the origin\n'
 
 # A key file readable by others: no start, nothing installed.
 use_ca reload-ca-1 644

@@ -8,8 +8,9 @@ set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
+source "$here/lib/https_origin.sh"
 netns_require_root
-command -v nginx >/dev/null || fail "missing nginx (scripts/setup.sh installs it)"
+pc_require_tools nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
@@ -25,45 +26,10 @@ rules:
       - serverNames: ["api.example.test", "*.cdn.example.test"]
 POLICY
 
-# The origin's certificate, valid for every name the test uses (denied ones too, so a failure
+# The origin's certificate is valid for every name the test uses (denied ones too, so a failure
 # can only come from the proxy).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-  -subj /CN=api.example.test -keyout "$dir/origin.key" -out "$dir/origin.crt" \
-  -addext "subjectAltName=DNS:api.example.test,DNS:img.cdn.example.test,DNS:evil.example.test,DNS:a.b.cdn.example.test" \
-  2>/dev/null || fail "openssl req failed"
-mkdir -p "$dir/nginx-tmp"
-chmod 777 "$dir/nginx-tmp"
-chmod 755 "$dir"
-chmod 644 "$dir/origin.key"  # nginx reads it as root before dropping privileges; test only
-cat >"$dir/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-events { worker_connections 64; }
-http {
-  log_format sni '\$ssl_server_name \$request_uri \$status';
-  access_log $dir/access.log sni;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
-  server {
-    listen 198.18.2.2:443 ssl;
-    listen [2001:db8:2::2]:443 ssl;
-    ssl_certificate $dir/origin.crt;
-    ssl_certificate_key $dir/origin.key;
-    location / { return 200 "hello over tls\n"; }
-  }
-}
-CONF
-: >"$dir/access.log"
-netns_spawn "$NS_SERVER" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
-wait_until 5 ip netns exec "$NS_SERVER" curl -sf -o /dev/null --cacert "$dir/origin.crt" \
-  --resolve api.example.test:443:198.18.2.2 https://api.example.test/ ||
-  { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
-: >"$dir/access.log"
+https_origin_certs "$dir" api.example.test img.cdn.example.test evil.example.test a.b.cdn.example.test
+https_origin_start "$NS_SERVER" "$dir" 'hello over tls\n'
 
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 grep -Eq "listener portcullis-tls-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
@@ -73,12 +39,12 @@ client() { ip netns exec "$NS_CLIENT" "$@"; }
 https() {  # NAME ADDRESS [curl args]: GET https://NAME/ with NAME resolved to ADDRESS
   local name=$1 address=$2
   shift 2
-  client curl -sS --max-time 5 --cacert "$dir/origin.crt" --resolve "$name:443:$address" \
+  client curl -sS --max-time 5 --cacert "$dir/origin-ca.crt" --resolve "$name:443:$address" \
     "$@" "https://$name/"
 }
 
 # Allowed, both families, exact name and wildcard; the certificate is the origin's own: curl
-# trusts only it, and its fingerprint is the one openssl saw through the proxy.
+# trusts only the origin's CA, and the leaf's fingerprint is the one openssl saw through the proxy.
 for address in 198.18.2.2 "[2001:db8:2::2]"; do
   for name in api.example.test img.cdn.example.test; do
     body=$(https "$name" "$address" 2>"$dir/curl.err") ||
