@@ -73,7 +73,11 @@ void HttpSession<Stream>::drain() {
   if (!active() || draining_) return;
   draining_ = true;
   if (phase_ == Phase::kIdle || phase_ == Phase::kHeader) {
-    close(true);  // between requests: nothing to finish
+    // Between requests no exchange is left to finish, but the last response may still sit in
+    // the socket buffers for a client that reads slowly: a reset now would destroy it.
+    stage_ = Stage::kClosing;
+    closeUpstream();
+    resetWhenDelivered();
     return;
   }
   exchange_.keep_downstream = false;  // the response head, if still to come, says close

@@ -52,7 +52,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void start();
   // Shutdown, step 1: finish the exchange in flight announcing Connection: close; an idle
-  // connection is reset at once. Call on executor().
+  // connection is reset once the client has acknowledged its last response. Call on executor().
   void drain();
   // Shutdown, step 2 (the grace period is over): reset both connections. Call on executor().
   void abort();

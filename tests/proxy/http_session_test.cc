@@ -632,6 +632,40 @@ TEST_F(HttpSessionTest, ClientToldToCloseByTheProxyIsStillLingeredFor) {
   EXPECT_TRUE(waitForActive(*proxy_, 0, 2000ms));
 }
 
+// Between requests is not "nothing in flight": the last response may still wait in the socket
+// buffers for a client that reads slowly (curl --limit-rate). The reset at shutdown waits until
+// the client has acknowledged it all (http_reload_test's download failed when SIGTERM came after
+// the proxy had written the whole response).
+TEST_F(HttpSessionTest, ShutdownDeliversTheLastResponseOfAnIdleConnectionBeforeTheReset) {
+  const std::string body(1 << 20, 'b');  // fits the sockets' buffers on loopback, not the client's
+  origin_ = std::make_unique<TestOrigin>(
+      [body](const Message&) { return Reply{http_testing::okResponse(body)}; });
+  auto opened = AccessLog::open({.path = "/dev/null"});  // its record: the exchange ended
+  ASSERT_TRUE(opened);
+  std::shared_ptr<AccessLog> access_log = std::move(opened.value());
+  access_log->start();
+  startProxy([&access_log](HttpProxyOptions& o) { o.access_log = access_log; });
+  Client client(proxyEndpoint());
+  client.send("GET /public/big HTTP/1.1\r\nHost: a\r\n\r\n");
+  // The proxy wrote the whole response and waits for the next request; the client read nothing.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (access_log->written() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(access_log->written(), 1u);
+  std::promise<void> done;
+  auto finished = done.get_future();
+  proxy_->shutdown(3s, [&] { done.set_value(); });
+  // Not done while the client has not taken the response: the connection is not reset yet.
+  EXPECT_EQ(finished.wait_for(300ms), std::future_status::timeout);
+  const auto r = client.response();
+  ASSERT_TRUE(r) << "the response was cut by the reset";
+  EXPECT_EQ(r->body.size(), body.size());
+  EXPECT_TRUE(client.closed());  // then reset: no TIME_WAIT with the original 4-tuple
+  ASSERT_EQ(finished.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(timeWaitCount(proxyEndpoint().port()), 0);
+}
+
 TEST_F(HttpSessionTest, ReusedUpstreamClosedByTheOriginIsRetriedOnce) {
   int served = 0;
   origin_ = std::make_unique<TestOrigin>([&served](const Message& m) {
