@@ -74,7 +74,7 @@ int checkCommand(Args args) {
   // terminatingTLS files as `run` loads them: unreadable, too open (mode wider than 0600),
   // mismatched or not a CA.
   if (auto tls = proxy::TlsInterceptionSet::load(*compiled.value, nullptr); !tls) {
-    std::fprintf(stderr, "%s\n", tls.error().message().c_str());
+    for (const auto& e : tls.error().errors) std::fprintf(stderr, "%s\n", e.message().c_str());
     return kExitBadConfig;
   }
 

@@ -73,7 +73,7 @@ bool Daemon::load() {
   }
   auto tls = proxy::TlsInterceptionSet::load(*compiled.value, nullptr);
   if (!tls) {
-    log::error(tls.error().message());
+    for (const auto& e : tls.error().errors) log::error(e.message());
     return false;
   }
   config_ = std::move(loaded.value->config);
@@ -285,7 +285,7 @@ void Daemon::reload(const char* why) {
   // certificate rotation); unchanged ones keep their minted leaves.
   auto tls = proxy::TlsInterceptionSet::load(*compiled.value, tls_store_->load().get());
   if (!tls) {
-    log::error(tls.error().message());
+    for (const auto& e : tls.error().errors) log::error(e.message());
     log::error("reload rejected; the previous policy and TLS certificates stay in force");
     return;
   }

@@ -56,4 +56,19 @@ void outcome_throw_as_system_error_with_payload(const TlsFileError& e) {
   throw std::system_error(e.code, e.message());
 }
 
+std::string TlsFileErrors::message() const {
+  std::string out;
+  for (const TlsFileError& e : errors) out += (out.empty() ? "" : "\n") + e.message();
+  return out;
+}
+
+const std::error_code& make_error_code(const TlsFileErrors& e) {
+  static const std::error_code kNone;
+  return e.errors.empty() ? kNone : e.errors.front().code;
+}
+
+void outcome_throw_as_system_error_with_payload(const TlsFileErrors& e) {
+  throw std::system_error(make_error_code(e), e.message());
+}
+
 }  // namespace portcullis::proxy

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace portcullis::proxy {
 
@@ -53,6 +55,28 @@ inline const std::error_code& make_error_code(const TlsFileError& e) { return e.
 
 template <class T>
 using TlsFileResult = boost::outcome_v2::std_result<T, TlsFileError>;
+
+// Every file error of one load, in the order the files are named (several rules, several files
+// of a rule), so that one reload reports each bad file as a policy's errors are reported: one
+// line each.
+struct TlsFileErrors {
+  std::vector<TlsFileError> errors;
+
+  TlsFileErrors() = default;
+  TlsFileErrors(TlsFileError e) {  // NOLINT(google-explicit-constructor): PC_TRY
+    errors.push_back(std::move(e));
+  }
+
+  // One message() per error, each on its own line.
+  std::string message() const;
+};
+
+// The first error's code, for Boost.Outcome.
+const std::error_code& make_error_code(const TlsFileErrors& e);
+[[noreturn]] void outcome_throw_as_system_error_with_payload(const TlsFileErrors& e);
+
+template <class T>
+using TlsFilesResult = boost::outcome_v2::std_result<T, TlsFileErrors>;
 
 }  // namespace portcullis::proxy
 

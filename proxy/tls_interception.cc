@@ -306,8 +306,9 @@ TlsInterception::~TlsInterception() = default;
 
 TlsFileResult<std::shared_ptr<const TlsInterception>> TlsInterception::load(
     const policy::TerminatingTls& terminating, const policy::OriginatingTls* originating) {
-  PC_TRY(files, readInterceptionFiles(terminating, originating));
-  return fromFiles(files);
+  auto files = readInterceptionFiles(terminating, originating);
+  if (!files) return files.error().errors.front();
+  return fromFiles(files.value());
 }
 
 TlsFileResult<std::shared_ptr<const TlsInterception>> TlsInterception::fromFiles(

@@ -7,7 +7,7 @@
 //
 //   // daemon, at start and on every reload (files re-read each time):
 //   auto set = TlsInterceptionSet::load(compiled, store.load().get());
-//   if (!set) log::error(set.error().message());  // reload rejected
+//   if (!set) for (auto& e : set.error().errors) log::error(e.message());  // reload rejected
 //   store.store(set.value()); policy_store.store(compiled);
 //   // session, once per connection:
 //   auto set = context.interceptions().load();  // null: none published (no interception)
@@ -86,9 +86,10 @@ std::error_code prepareOriginHandshake(SSL* ssl, std::string_view server_name);
 class TlsInterceptionSet {
  public:
   // Loads every terminatingTLS rule's files; reuses entries of `previous` whose files did not
-  // change (same paths, same content digest) so cached leaves survive a reload. The error's
-  // message() names the rule (FILE:LINE:COLUMN), the file and the reason.
-  static TlsFileResult<std::shared_ptr<const TlsInterceptionSet>> load(
+  // change (same paths, same content digest) so cached leaves survive a reload. The error lists
+  // every bad file of every rule; each one's message() names the rule (FILE:LINE:COLUMN), the
+  // file and the reason.
+  static TlsFilesResult<std::shared_ptr<const TlsInterceptionSet>> load(
       PolicyStore::Pointer policy, const TlsInterceptionSet* previous);
   ~TlsInterceptionSet();
   TlsInterceptionSet(const TlsInterceptionSet&) = delete;

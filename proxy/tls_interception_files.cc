@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "proxy/file_digest.h"
 
@@ -59,19 +60,25 @@ TlsFile::~TlsFile() {
   if (!bytes.empty()) explicit_bzero(bytes.data(), bytes.size());  // key material
 }
 
-TlsFileResult<TlsInterceptionFiles> readInterceptionFiles(const policy::TerminatingTls& terminating,
-                                                          const policy::OriginatingTls* originating) {
+TlsFilesResult<TlsInterceptionFiles> readInterceptionFiles(
+    const policy::TerminatingTls& terminating, const policy::OriginatingTls* originating) {
   TlsInterceptionFiles files;
-  PC_TRY(certificate, readFile(terminating.certificate, false));
-  PC_TRY(private_key, readFile(terminating.private_key, true));
-  PC_TRY(ca_certificate, readFile(terminating.ca_certificate, false));
-  PC_TRY(ca_key, readFile(terminating.ca_key, true));
-  PC_TRY(ca_bundle, readFile(originating ? originating->ca_bundle : std::string(), false));
-  files.certificate = std::move(certificate);
-  files.private_key = std::move(private_key);
-  files.ca_certificate = std::move(ca_certificate);
-  files.ca_key = std::move(ca_key);
-  files.ca_bundle = std::move(ca_bundle);
+  TlsFileErrors failed;
+  // Every file is read even after one failed, so that each bad one is reported at once.
+  const auto read = [&failed](TlsFile& into, const std::string& path, bool secret) {
+    auto file = readFile(path, secret);
+    if (file) {
+      into = std::move(file.value());
+    } else {
+      failed.errors.push_back(std::move(file.error()));
+    }
+  };
+  read(files.certificate, terminating.certificate, false);
+  read(files.private_key, terminating.private_key, true);
+  read(files.ca_certificate, terminating.ca_certificate, false);
+  read(files.ca_key, terminating.ca_key, true);
+  read(files.ca_bundle, originating ? originating->ca_bundle : std::string(), false);
+  if (!failed.errors.empty()) return failed;
   return files;
 }
 

@@ -40,8 +40,9 @@ struct TlsInterceptionFiles {
   }
 };
 
-// Reads every file the rule names; key files wider than 0600 are refused.
-TlsFileResult<TlsInterceptionFiles> readInterceptionFiles(const policy::TerminatingTls& terminating,
-                                                          const policy::OriginatingTls* originating);
+// Reads every file the rule names; key files wider than 0600 are refused. The error lists each
+// file that failed.
+TlsFilesResult<TlsInterceptionFiles> readInterceptionFiles(
+    const policy::TerminatingTls& terminating, const policy::OriginatingTls* originating);
 
 }  // namespace portcullis::proxy

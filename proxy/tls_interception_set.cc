@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "policy/compiled_policy.h"
@@ -22,24 +23,26 @@ TlsInterceptionSet::~TlsInterceptionSet() = default;
 
 size_t TlsInterceptionSet::size() const { return entries_.size(); }
 
-TlsFileResult<std::shared_ptr<const TlsInterceptionSet>> TlsInterceptionSet::load(
+TlsFilesResult<std::shared_ptr<const TlsInterceptionSet>> TlsInterceptionSet::load(
     PolicyStore::Pointer policy, const TlsInterceptionSet* previous) {
   std::vector<std::shared_ptr<const TlsInterception>> by_rule;
   std::vector<std::shared_ptr<const Entry>> entries;
+  TlsFileErrors failed;  // every rule's, as a policy's errors: one reload names each bad file
   const std::vector<policy::Rule>& rules = policy->source().rules;
   for (size_t i = 0; i < rules.size(); ++i) {
     const policy::Rule& rule = rules[i];
     if (!rule.terminating_tls) continue;
+    const std::string where = rule.where.file + ":" + std::to_string(rule.where.line) + ":" +
+                              std::to_string(rule.where.column) + ": rule '" + rule.name +
+                              "' terminatingTLS";
     auto files = readInterceptionFiles(*rule.terminating_tls,
                                        rule.originating_tls ? &*rule.originating_tls : nullptr);
-    const auto where = [&rule] {
-      return rule.where.file + ":" + std::to_string(rule.where.line) + ":" +
-             std::to_string(rule.where.column) + ": rule '" + rule.name + "' terminatingTLS";
-    };
     if (!files) {
-      TlsFileError error = files.error();
-      error.where = where();
-      return error;
+      for (TlsFileError& error : files.error().errors) {
+        error.where = where;
+        failed.errors.push_back(std::move(error));
+      }
+      continue;
     }
     // Rules naming the same files share one entry (and one leaf cache); so does the previous
     // policy's entry for them, so a reload keeps the minted leaves.
@@ -52,8 +55,9 @@ TlsFileResult<std::shared_ptr<const TlsInterceptionSet>> TlsInterceptionSet::loa
       auto built = TlsInterception::fromFiles(files.value());
       if (!built) {
         TlsFileError error = built.error();
-        error.where = where();
-        return error;
+        error.where = where;
+        failed.errors.push_back(std::move(error));
+        continue;
       }
       auto entry = std::make_shared<Entry>();
       entry->interception = std::move(built.value());
@@ -72,6 +76,7 @@ TlsFileResult<std::shared_ptr<const TlsInterceptionSet>> TlsInterceptionSet::loa
     by_rule.resize(i + 1);
     by_rule[i] = found->interception;
   }
+  if (!failed.errors.empty()) return failed;
   return std::shared_ptr<const TlsInterceptionSet>(
       new TlsInterceptionSet(std::move(policy), std::move(by_rule), std::move(entries)));
 }

@@ -444,5 +444,31 @@ TEST_F(TlsInterceptionSetTest, ABadFileFailsTheWholeSetNamingRuleAndFile) {
       << why;
 }
 
+// A reload is judged whole, but reported file by file: each bad file of each rule, with the rule's
+// FILE:LINE:COLUMN, as policy errors are.
+TEST_F(TlsInterceptionSetTest, EveryBadFileOfEveryRuleIsReported) {
+  ::chmod(ca_key_.c_str(), 0644);
+  ::chmod(server_key_.c_str(), 0640);
+  const std::string missing = ca_crt_ + ".missing";
+  auto bad = TlsInterceptionSet::load(compile(missing), nullptr);
+  ASSERT_FALSE(bad);
+  std::vector<std::string> lines;
+  for (const TlsFileError& e : bad.error().errors) lines.push_back(e.message());
+  ASSERT_EQ(lines.size(), 5u) << bad.error().message();
+  const std::string unreadable = ": cannot read the file: No such file or directory";
+  const std::string too_open = ": private key file mode is wider than 0600: mode 06";
+  const std::string expected[] = {
+      "tls.yaml:6:5: rule 'inspect-1' terminatingTLS: " + missing + unreadable,
+      "tls.yaml:6:5: rule 'inspect-1' terminatingTLS: " + ca_key_ + too_open + "44",
+      "tls.yaml:11:5: rule 'inspect-2' terminatingTLS: " + missing + unreadable,
+      "tls.yaml:11:5: rule 'inspect-2' terminatingTLS: " + ca_key_ + too_open + "44",
+      "tls.yaml:16:5: rule 'inspect-fixed' terminatingTLS: " + server_key_ + too_open + "40",
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].rfind(expected[i], 0), 0u) << lines[i];
+  }
+  EXPECT_EQ(bad.error().message().find('\n'), lines[0].size());  // one line each
+}
+
 }  // namespace
 }  // namespace portcullis::proxy
