@@ -104,6 +104,8 @@ void ListenerSet::collect(proxy::MetricsReport& report) const {
   }
   for (const auto& [name, tls] : tls_) {
     report.tls.push_back({name, kindOf(name)->direction, tls->counters()});
+    report.intercepted_http.push_back(
+        {name, kindOf(name)->direction, tls->interceptedHttpCounters()});
   }
 }
 

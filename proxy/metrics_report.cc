@@ -12,7 +12,8 @@ namespace {
 using Type = PrometheusText::Type;
 
 // The families every listener contributes to, in the order they are written. Each sample is
-// labelled {direction, protocol} plus, where `key` is set, {key=row's label}.
+// labelled {direction, protocol}, then {intercepted="true"} for the HTTP inside intercepted TLS
+// connections, then, where `key` is set, {key=row's label}.
 enum class Family : uint8_t {
   kRequests,
   kParseErrors,
@@ -145,22 +146,47 @@ constexpr Row<T> kTlsRows[] = {
 };
 
 // One protocol's listeners with their rows; `latency` is null for a protocol without a
-// latency histogram.
+// latency histogram; `intercepted`: the HTTP inside intercepted TLS connections.
 template <class L>
 struct Protocol {
   std::string_view name;
   const std::vector<L>& listeners;
   std::span<const Row<L>> rows;
   const HistogramSnapshot* (*latency)(const L&);
+  bool intercepted = false;
 };
+
+const HistogramSnapshot* httpLatency(const H& l) { return &l.counters.upstream_latency; }
 
 template <class F>
 void forEachProtocol(const MetricsReport& r, F&& f) {
-  f(Protocol<H>{"http", r.http, kHttpRows,
-                [](const H& l) -> const HistogramSnapshot* { return &l.counters.upstream_latency; }});
+  f(Protocol<H>{"http", r.http, kHttpRows, httpLatency});
   f(Protocol<D>{"dns", r.dns, kDnsRows,
                 [](const D& l) -> const HistogramSnapshot* { return &l.counters.upstream_latency; }});
   f(Protocol<T>{"tls", r.tls, kTlsRows, nullptr});
+  f(Protocol<H>{"http", r.intercepted_http, kHttpRows, httpLatency, true});
+}
+
+// Calls emit(labels) with one series' labels: {direction, protocol}, {intercepted="true"} when
+// so, and {key=value} when the family has a key.
+template <class Emit>
+void withLabels(std::string_view direction, std::string_view protocol, bool intercepted,
+                std::string_view key, std::string_view value, Emit&& emit) {
+  const PrometheusText::Label d{"direction", direction};
+  const PrometheusText::Label p{"protocol", protocol};
+  const PrometheusText::Label i{"intercepted", "true"};
+  const PrometheusText::Label k{key, value};
+  if (key.empty()) {
+    if (intercepted) {
+      emit({d, p, i});
+    } else {
+      emit({d, p});
+    }
+  } else if (intercepted) {
+    emit({d, p, i, k});
+  } else {
+    emit({d, p, k});
+  }
 }
 
 void listenerFamily(PrometheusText& out, const MetricsReport& r, const FamilyInfo& family) {
@@ -175,20 +201,19 @@ void listenerFamily(PrometheusText& out, const MetricsReport& r, const FamilyInf
       if (family.type == Type::kHistogram) {
         if (protocol.latency == nullptr) continue;
         start();
-        out.histogram(family.name, {{"direction", direction}, {"protocol", protocol.name}},
-                      *protocol.latency(l));
+        withLabels(direction, protocol.name, protocol.intercepted, {}, {},
+                   [&](PrometheusText::Labels labels) {
+                     out.histogram(family.name, labels, *protocol.latency(l));
+                   });
         continue;
       }
       for (const auto& row : protocol.rows) {
         if (row.family != family.id) continue;
         start();
-        if (family.key.empty()) {
-          out.sample(family.name, {{"direction", direction}, {"protocol", protocol.name}}, row.get(l));
-        } else {
-          out.sample(family.name,
-                     {{"direction", direction}, {"protocol", protocol.name}, {family.key, row.label}},
-                     row.get(l));
-        }
+        withLabels(direction, protocol.name, protocol.intercepted, family.key, row.label,
+                   [&](PrometheusText::Labels labels) {
+                     out.sample(family.name, labels, row.get(l));
+                   });
       }
     }
   });
@@ -240,6 +265,7 @@ std::string renderMetrics(const MetricsReport& r) {
 std::vector<ListenerTotals> listenerTotals(const MetricsReport& r) {
   std::vector<ListenerTotals> totals;
   forEachProtocol(r, [&](const auto& protocol) {
+    if (protocol.intercepted) return;  // counted in their TLS listener's connections
     for (const auto& l : protocol.listeners) {
       ListenerTotals t{l.name, l.direction, protocol.name};
       for (const auto& row : protocol.rows) {

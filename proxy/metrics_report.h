@@ -55,6 +55,10 @@ struct MetricsReport {
   std::vector<HttpListenerMetrics> http;
   std::vector<DnsListenerMetrics> dns;
   std::vector<TlsListenerMetrics> tls;
+  // The HTTP requests inside the connections a TLS listener intercepts (terminatingTLS), named
+  // after that listener: the HTTP series labelled intercepted="true". Not listeners of their
+  // own: listenerTotals() leaves them out.
+  std::vector<HttpListenerMetrics> intercepted_http;
 };
 
 std::string renderMetrics(const MetricsReport& report);

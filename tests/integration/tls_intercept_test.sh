@@ -5,7 +5,8 @@
 # path gets the origin's page inside TLS and the origin saw the request (IPv4 and IPv6); a denied
 # path is answered 403 inside TLS and never reaches the origin; an origin whose certificate does
 # not carry the name asked is refused (503); a tls-only rule on another port still passes
-# through untouched with the origin's own certificate; SIGTERM exits 0.
+# through untouched with the origin's own certificate; the requests inside TLS are counted on
+# /metrics (intercepted="true"); SIGTERM exits 0.
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
@@ -112,6 +113,20 @@ out=$(https pass.example.test 198.18.2.2 8443 /anything origin-ca 2>"$dir/curl.e
 [[ $out == "origin says /anything
  200" ]] || fail "passthrough: '$out'"
 grep -q "^pass.example.test /anything 200" "$dir/access.log" || fail "passthrough not at origin"
+
+# The requests inside TLS on /metrics: the HTTP series labelled intercepted="true" (4 allowed:
+# /v1/items twice, /v1/again, /v1/x whose origin was refused; 2 denied: /admin twice). No plain
+# HTTP listener runs here, so no series without the label may count them.
+metrics=$(ip netns exec "$NS_NODE" curl -sS --max-time 5 http://127.0.0.1:9964/metrics) || fail "no /metrics"
+inside='direction="egress",protocol="http",intercepted="true"'
+for want in "portcullis_requests_total{$inside,verdict=\"allowed\"} 4" \
+  "portcullis_requests_total{$inside,verdict=\"denied\"} 2" \
+  "portcullis_upstream_failures_total{$inside,reason=\"unreachable\"} 1" \
+  "portcullis_upstream_latency_seconds_count{$inside} 3"; do
+  grep -qxF "$want" <<<"$metrics" || fail "/metrics lacks '$want': $(grep 'protocol="http"' <<<"$metrics")"
+done
+grep -q '^portcullis_requests_total{direction="egress",protocol="http",verdict=' <<<"$metrics" &&
+  fail "intercepted requests counted as a plain HTTP listener's"
 
 netns_stop "$PC_PID" TERM || fail "portcullis exited $? on SIGTERM"
 echo "PASS: tls_intercept_test"

@@ -266,6 +266,50 @@ TEST(MetricsReport, TlsHasNoLatencyHistogram) {
             std::string::npos);
 }
 
+// The HTTP inside intercepted TLS connections: the HTTP families again, told apart from the plain
+// HTTP listener's series by intercepted="true" (same direction and protocol: without it the two
+// would be one series twice).
+TEST(MetricsReport, InterceptedHttpHasTheHttpFamiliesLabelledIntercepted) {
+  MetricsReport r;
+  HttpListenerMetrics http{"portcullis-http-egress", policy::Direction::kEgress, {}};
+  http.counters.requests_allowed = 10;
+  r.http.push_back(http);
+  r.tls.push_back({"portcullis-tls-egress", policy::Direction::kEgress, {}});
+  HttpListenerMetrics inside{"portcullis-tls-egress", policy::Direction::kEgress, {}};
+  inside.counters.requests_allowed = 4;
+  inside.counters.requests_denied = 2;
+  inside.counters.upstream_unavailable = 1;
+  inside.counters.upstream_latency.cumulative.fill(3);
+  r.intercepted_http.push_back(inside);
+  const std::string text = renderMetrics(r);
+  expectValidExposition(text);
+  for (const char* line : {
+           "portcullis_requests_total{direction=\"egress\",protocol=\"http\",verdict=\"allowed\"} "
+           "10\n",
+           "portcullis_requests_total{direction=\"egress\",protocol=\"http\",intercepted=\"true\","
+           "verdict=\"allowed\"} 4\n",
+           "portcullis_requests_total{direction=\"egress\",protocol=\"http\",intercepted=\"true\","
+           "verdict=\"denied\"} 2\n",
+           "portcullis_upstream_failures_total{direction=\"egress\",protocol=\"http\","
+           "intercepted=\"true\",reason=\"unreachable\"} 1\n",
+           "portcullis_upstream_latency_seconds_count{direction=\"egress\",protocol=\"http\","
+           "intercepted=\"true\"} 3\n",
+           "portcullis_connections_active{direction=\"egress\",protocol=\"http\","
+           "intercepted=\"true\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing " << line << "in\n" << text;
+  }
+  // One HELP and TYPE per family, the intercepted series among the family's own.
+  EXPECT_EQ(text.find("# TYPE portcullis_requests_total"),
+            text.rfind("# TYPE portcullis_requests_total"));
+  // /status lists listeners: the TLS listener once, with its own (TLS) counters.
+  const auto totals = listenerTotals(r);
+  ASSERT_EQ(totals.size(), 2u);
+  EXPECT_EQ(totals[1].name, "portcullis-tls-egress");
+  EXPECT_EQ(totals[1].protocol, "tls");
+  EXPECT_EQ(totals[1].allowed, 0u);
+}
+
 // /status reads the same rows as /metrics: the totals of a listener are its series summed.
 TEST(MetricsReport, ListenerTotalsSumTheSeriesOfEachListener) {
   MetricsReport r;
