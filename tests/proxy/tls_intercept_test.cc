@@ -21,6 +21,7 @@
 #include "proxy/tls_interception_store.h"
 #include "proxy/tls_proxy.h"
 #include "tests/proxy/tls_certificates.h"
+#include "tests/proxy/tls_proxy_fixture.h"
 
 namespace portcullis::proxy {
 namespace {
@@ -167,7 +168,7 @@ class Client {
   tls_testing::Ssl ssl_;
 };
 
-class TlsInterceptTest : public ::testing::Test {
+class TlsInterceptTest : public tls_testing::TlsProxyFixture {
  protected:
   TlsInterceptTest()
       : origin_key_(tls_testing::ecKey()),
@@ -198,24 +199,8 @@ class TlsInterceptTest : public ::testing::Test {
     auto set = TlsInterceptionSet::load(*compiled.value, nullptr);
     ASSERT_TRUE(set) << set.error().message();
     interceptions_->store(set.value());
-    store_.store(*compiled.value);
-
-    TlsProxyOptions options;
-    options.bind = {Tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
-    options.transparent = false;
-    options.upstream_mark = 0;
-    options.interceptions = interceptions_;
-    options.original_destination = [origin_port](const Tcp::socket&, std::error_code&) {
-      return Tcp::endpoint(asio::ip::address_v4::loopback(), origin_port);
-    };
-    proxy_ = std::make_unique<TlsProxy>(pool_, options, store_);
-    ASSERT_TRUE(proxy_->start());
-    pool_.start();
-  }
-  void TearDown() override {
-    if (proxy_) proxy_->stopAccepting();
-    pool_.stop();
-    pool_.join();
+    startProxy(origin_port, *compiled.value,
+               [this](TlsProxyOptions& options) { options.interceptions = interceptions_; });
   }
 
   Client client() { return Client(proxy_ca_.ca.get(), proxy_->endpoints().front()); }
@@ -236,9 +221,6 @@ class TlsInterceptTest : public ::testing::Test {
   HttpsOrigin wrong_origin_;  // its certificate names another host
   std::string ca_crt_, ca_key_, bundle_;
   std::shared_ptr<TlsInterceptionStore> interceptions_ = std::make_shared<TlsInterceptionStore>();
-  IoPool pool_{1, IoPool::Model::kContextPerThread};
-  PolicyStore store_;
-  std::unique_ptr<TlsProxy> proxy_;
 };
 
 TEST_F(TlsInterceptTest, AllowedPathReachesTheOriginDeniedPathIs403InsideTls) {

@@ -12,6 +12,7 @@
 
 #include "http_test_support.h"
 #include "policy/compiled_policy.h"
+#include "tls_proxy_fixture.h"
 #include "tls_test_support.h"
 
 namespace portcullis::proxy {
@@ -98,29 +99,15 @@ std::shared_ptr<const policy::CompiledPolicy> compile(uint16_t port, bool interc
   return *compiled.value;
 }
 
-class TlsProxyTest : public ::testing::Test {
+class TlsProxyTest : public tls_testing::TlsProxyFixture {
  protected:
   void start(std::chrono::milliseconds header_timeout = std::chrono::seconds(5),
              uint16_t destination_port = 0) {
     const uint16_t port = destination_port != 0 ? destination_port : origin_.port();
-    store_.store(compile(port, intercept_));
-    TlsProxyOptions options;
-    options.bind = {Tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
-    options.transparent = false;
-    options.upstream_mark = 0;
-    options.limits.header_timeout = header_timeout;
-    options.limits.max_connections = max_connections_;
-    options.original_destination = [port](const Tcp::socket&, std::error_code&) {
-      return Tcp::endpoint(asio::ip::address_v4::loopback(), port);
-    };
-    proxy_ = std::make_unique<TlsProxy>(pool_, options, store_);
-    ASSERT_TRUE(proxy_->start());
-    pool_.start();
-  }
-  void TearDown() override {
-    if (proxy_) proxy_->stopAccepting();
-    pool_.stop();
-    pool_.join();
+    startProxy(port, compile(port, intercept_), [&](TlsProxyOptions& options) {
+      options.limits.header_timeout = header_timeout;
+      options.limits.max_connections = max_connections_;
+    });
   }
 
   Tcp::socket connect() {
@@ -147,9 +134,6 @@ class TlsProxyTest : public ::testing::Test {
   EchoOrigin origin_;
   bool intercept_ = false;
   uint32_t max_connections_ = 100;
-  IoPool pool_{1, IoPool::Model::kContextPerThread};
-  PolicyStore store_;
-  std::unique_ptr<TlsProxy> proxy_;
   asio::io_context client_io_;
 };
 
