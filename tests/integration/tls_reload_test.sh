@@ -2,8 +2,9 @@
 # terminatingTLS certificate and key files across start and reloads (issue 7), end to end:
 # `run` refuses to start with a CA key file wider than 0600 (exit 1, nothing installed); with
 # CA 1 the client gets a leaf minted for its SNI, signed by CA 1; SIGHUP after CA 2's files were
-# copied over CA 1's serves leaves signed by CA 2; SIGHUP with a key file made 0644 is rejected
-# (logged with file and reason, counted as a failed reload) and CA 2's leaves are still served;
+# copied over CA 1's serves leaves signed by CA 2; SIGHUP with a key file made 0644 and the
+# certificate missing is rejected (each file logged with its reason, counted as one failed
+# reload) and CA 2's leaves are still served;
 # SIGTERM exits 0. The origin is nginx with a certificate from a third CA that only the proxy
 # trusts (originatingTLS ca-bundle).
 set -euo pipefail
@@ -85,11 +86,16 @@ sighup "policy reloaded"
 [[ $(issuer) == *"reload-ca-2"* ]] || fail "CA 2: the leaf's issuer is '$(issuer)'"
 [[ $(status_trusting reload-ca-1) == 000 ]] || fail "CA 1 still trusted after the rotation"
 
-# A bad key file rejects the reload; the previous certificates stay.
+# A key file too open and a missing certificate reject the reload, each reported with the
+# rule's FILE:LINE:COLUMN; the previous certificates stay.
 use_ca reload-ca-1 644
+mv "$dir/ca.crt" "$dir/ca.crt.away"
 sighup "reload rejected"
-grep -q "$dir/ca.key: private key file mode is wider than 0600" "$dir/run.log" ||
-  fail "the rejected reload does not name the file and reason"
+mv "$dir/ca.crt.away" "$dir/ca.crt"
+grep -Eq "policy.yaml:[0-9]+:[0-9]+: rule 'tls-inspect' terminatingTLS: $dir/ca.key: private key file mode is wider than 0600" \
+  "$dir/run.log" || fail "the rejected reload does not name the key file and reason"
+grep -Eq "policy.yaml:[0-9]+:[0-9]+: rule 'tls-inspect' terminatingTLS: $dir/ca.crt: cannot read the file" \
+  "$dir/run.log" || fail "the rejected reload does not name the missing certificate too"
 [[ $(status_trusting reload-ca-2) == 200 ]] || fail "CA 2 no longer served after a rejected reload"
 [[ $(issuer) == *"reload-ca-2"* ]] || fail "the rejected reload changed the leaf's issuer"
 metrics=$(ip netns exec "$NS_NODE" curl -sS --max-time 5 http://127.0.0.1:9964/metrics) ||
