@@ -482,12 +482,11 @@ TEST_F(HttpSessionTest, KeepAliveConnectionClosesAfterTheIdleTimeout) {
 }
 
 TEST_F(HttpSessionTest, ConnectionToTheProxyItselfIsRefused) {
-  startProxy([this](HttpProxyOptions& o) {
-    o.original_destination = [this](const Tcp::socket& s, std::error_code& ec) {
+  startProxy([](HttpProxyOptions& o) {
+    o.original_destination = [](const Tcp::socket& s, std::error_code& ec) {
       ec.clear();
       return s.local_endpoint();  // what TPROXY would give for a connection to the listener
     };
-    (void)this;
   });
   Client client(proxyEndpoint());
   EXPECT_TRUE(client.closed());  // at once, before any request
