@@ -91,6 +91,26 @@ Outcome run(const std::vector<std::string_view>& pieces) {
   return out;
 }
 
+// Equal, except where a request fails inside a streamed body: the session forwards the body as
+// it arrives and stops at the step that fails (nothing of that step is sent), and how far into
+// the body llhttp reports the failure depends on where the reads ended (a span callback's error
+// is placed at the end of its span). There the body seen before the failure may be longer on one
+// side, but the failure, the heads and the message count must agree, and each body must be a
+// prefix of the other: the cut never changes a forwarded byte or how the stream is framed.
+bool consistent(const Outcome& whole, const Outcome& split) {
+  if (whole.error == 0 && split.error == 0) return whole == split;
+  if (whole.error != split.error || whole.heads != split.heads ||
+      whole.messages != split.messages || whole.bodies.size() != split.bodies.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < whole.bodies.size(); ++i) {
+    const std::string& a = whole.bodies[i];
+    const std::string& b = split.bodies[i];
+    if (a.compare(0, b.size(), b) != 0 && b.compare(0, a.size(), a) != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -99,6 +119,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t cut = data[0] % (input.size() + 1);
   const Outcome whole = run({input});
   const Outcome split = run({input.substr(0, cut), input.substr(cut)});
-  check(whole == split);
+  check(consistent(whole, split));
   return 0;
 }
