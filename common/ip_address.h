@@ -4,6 +4,7 @@
 
 #include <array>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,12 @@ class IpAddress {
   int bitLength() const { return isV4() ? 32 : 128; }
   // Bit i counted from the most significant bit of the first byte.
   bool bit(int i) const { return (bytes_[i / 8] >> (7 - i % 8)) & 1; }
+  // The longest text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
+  static constexpr size_t kMaxTextLength = 45;
+  // The text inet_ntop(3) prints (RFC 5952 for IPv6): write() puts it at `out`, which has room
+  // for kMaxTextLength characters, and returns its end (no terminating NUL).
+  char* write(char* out) const;
+  void appendTo(std::string& out) const;
   std::string toString() const;
 
   auto operator<=>(const IpAddress&) const = default;

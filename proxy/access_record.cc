@@ -22,99 +22,28 @@ void appendSigned(int64_t value, std::string& out) {
   out.append(buf, end);
 }
 
-char* putDecimalByte(char* p, unsigned v) {
-  if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-  if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
-  *p++ = static_cast<char>('0' + v % 10);
-  return p;
-}
-
-char* putV4(char* p, const uint8_t* b) {
-  for (int i = 0; i < 4; ++i) {
-    if (i > 0) *p++ = '.';
-    p = putDecimalByte(p, b[i]);
-  }
-  return p;
-}
-
-char* putHexWord(char* p, unsigned w) {
-  bool started = false;
-  for (int shift = 12; shift >= 0; shift -= 4) {
-    const unsigned nibble = (w >> shift) & 0xf;
-    if (nibble != 0 || started || shift == 0) {
-      *p++ = kHex[nibble];
-      started = true;
-    }
-  }
-  return p;
-}
-
-// RFC 5952 text, character for character what glibc's inet_ntop prints (tested against it):
-// lowercase hex without leading zeros, the longest run of two or more zero words (the first of
-// equal runs) as "::", and the last 32 bits dotted for ::a.b.c.d and ::ffff:a.b.c.d.
-char* putV6(char* p, const uint8_t* b) {
-  unsigned words[8];
-  for (int i = 0; i < 8; ++i) words[i] = unsigned{b[2 * i]} << 8 | b[2 * i + 1];
-  int best = -1, best_len = 0;
-  for (int i = 0; i < 8;) {
-    if (words[i] != 0) {
-      ++i;
-      continue;
-    }
-    int end = i;
-    while (end < 8 && words[end] == 0) ++end;
-    if (end - i > best_len) {
-      best = i;
-      best_len = end - i;
-    }
-    i = end;
-  }
-  if (best_len < 2) best = -1;
-  for (int i = 0; i < 8; ++i) {
-    if (best >= 0 && i >= best && i < best + best_len) {
-      if (i == best) *p++ = ':';
-      continue;
-    }
-    if (i > 0) *p++ = ':';
-    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
-      return putV4(p, b + 12);
-    }
-    p = putHexWord(p, words[i]);
-  }
-  if (best >= 0 && best + best_len == 8) *p++ = ':';
-  return p;
-}
-
-char* putAddress(char* p, const IpAddress& address) {
-  const uint8_t* b = address.bytes().data();
-  return address.isV4() ? putV4(p, b) : putV6(p, b);
-}
-
 char* putText(char* p, std::string_view text) {
   std::memcpy(p, text.data(), text.size());
   return p + text.size();
 }
 
-// The longest address text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
-constexpr size_t kMaxAddressText = 45;
-
 // Each endpoint and answer address is put together on the stack and appended once: appending
 // piece by piece to the line cost twice as many instructions.
 void appendAddress(const IpAddress& address, std::string& out) {
-  char buf[kMaxAddressText + 2];
+  char buf[IpAddress::kMaxTextLength + 2];
   char* p = buf;
   *p++ = '"';
-  p = putAddress(p, address);  // digits, dots, colons and hex letters: nothing to escape
+  p = address.write(p);  // digits, dots, colons and hex letters: nothing to escape
   *p++ = '"';
   out.append(buf, p);
 }
 
 void appendEndpoint(std::string_view key, const AccessEndpoint& e, std::string& out) {
-  char buf[64 + kMaxAddressText];  // `key` is "source" or "destination"
+  char buf[64 + IpAddress::kMaxTextLength];  // `key` is "source" or "destination"
   char* p = putText(buf, ",\"");
   p = putText(p, key);
   p = putText(p, "\":{\"ip\":\"");
-  p = putAddress(p, e.address);
+  p = e.address.write(p);
   p = putText(p, "\",\"port\":");
   p = std::to_chars(p, buf + sizeof buf, e.port).ptr;
   *p++ = '}';
@@ -146,13 +75,6 @@ size_t utf8Length(std::string_view text, size_t i) {
 }
 
 }  // namespace
-
-// By hand: inet_ntop formats with sprintf, about 1,700 instructions per address, and a DNS
-// record carries at least three.
-void appendIpAddress(const IpAddress& address, std::string& out) {
-  char buf[kMaxAddressText];
-  out.append(buf, putAddress(buf, address));
-}
 
 const char* toString(AccessVerdict v) {
   switch (v) {

@@ -84,9 +84,6 @@ void appendAccessJson(const AccessRecord& record, std::string& out);
 // sequence (overlong, surrogate, above U+10FFFF, truncated) replaced by \ufffd.
 void appendJsonString(std::string_view text, std::string& out);
 
-// The address as inet_ntop(3) prints it (RFC 5952 for IPv6), without quotes.
-void appendIpAddress(const IpAddress& address, std::string& out);
-
 // RFC 3339 UTC with microseconds: "2026-11-27T05:01:02.123456Z".
 void appendRfc3339(std::chrono::system_clock::time_point time, std::string& out);
 
