@@ -1,5 +1,5 @@
 # The HTTPS origin of the TLS integration tests and the certificates they make with the openssl
-# CLI. Needs lib/netns.sh first.
+# CLI. Needs lib/netns.sh and lib/nginx.sh first.
 #   tls_make_ca DIR NAME                   a self-signed CA: DIR/NAME.crt, DIR/NAME.key (0600)
 #   https_origin_certs DIR NAME...         DIR/origin-ca.{crt,key} and DIR/origin.{crt,key}, the
 #                                          origin's certificate for every NAME (the first is its
@@ -39,23 +39,11 @@ https_origin_start() {  # NS DIR BODY [PORT...]
   local ns=$1 dir=$2 body=$3 port listen=""
   shift 3
   for port in "$@"; do listen+="    listen 198.18.2.2:$port ssl;"$'\n'; done
-  mkdir -p "$dir/nginx-tmp"
-  chmod 777 "$dir/nginx-tmp"
-  chmod 755 "$dir"
-  cat >"$dir/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-events { worker_connections 64; }
-http {
+  {
+    nginx_conf_head "$dir" 64
+    cat <<CONF
   log_format sni '\$ssl_server_name \$request_uri \$status';
   access_log $dir/access.log sni;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
   server {
     listen 198.18.2.2:443 ssl;
     listen [2001:db8:2::2]:443 ssl;
@@ -65,6 +53,7 @@ $listen    ssl_certificate $dir/origin.crt;
   }
 }
 CONF
+  } >"$dir/nginx.conf"
   : >"$dir/access.log"
   netns_spawn "$ns" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
   wait_until 5 ip netns exec "$ns" curl -sf -o /dev/null --cacert "$dir/origin-ca.crt" \

@@ -1,5 +1,5 @@
 # The origin of the HTTP integration tests: nginx (package nginx-light) in a namespace, every
-# path in a folder of the test's temp dir. Needs lib/netns.sh first.
+# path in a folder of the test's temp dir. Needs lib/netns.sh and lib/nginx.sh first.
 #   origin_start NS DIR    writes DIR/nginx.conf and DIR/www, runs nginx on 198.18.2.2:80 and
 #                          [2001:db8:2::2]:80, waits until it answers
 #   origin_requests DIR    how many requests reached the origin (lines of its access log)
@@ -10,7 +10,7 @@
 
 origin_start() {  # NS DIR
   local ns=$1 dir=$2 www=$2/www
-  mkdir -p "$www/public" "$www/private" "$www/host" "$www/team" "$www/upload" "$dir/nginx-tmp"
+  mkdir -p "$www/public" "$www/private" "$www/host" "$www/team" "$www/upload"
   echo "hello from origin" >"$www/public/index.html"
   echo "one" >"$www/public/one.txt"
   echo "two" >"$www/public/two.txt"
@@ -18,23 +18,12 @@ origin_start() {  # NS DIR
   echo "host only" >"$www/host/a.txt"
   echo "blue team" >"$www/team/a.txt"
   head -c $((8 << 20)) /dev/urandom >"$www/public/big.bin"
-  # nginx's workers drop to nobody: let them write uploads there.
-  chmod 777 "$www/upload" "$dir/nginx-tmp"
-  chmod 755 "$dir"
-  cat >"$dir/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
-events { worker_connections 256; }
-http {
+  chmod 777 "$www/upload"  # PUT stores files as nginx's worker user
+  {
+    nginx_conf_head "$dir" 256
+    cat <<CONF
   log_format serial '\$connection \$request_method \$request_uri \$status';
   access_log $dir/access.log serial;
-  client_body_temp_path $dir/nginx-tmp/body;
-  proxy_temp_path $dir/nginx-tmp/proxy;
-  fastcgi_temp_path $dir/nginx-tmp/fastcgi;
-  uwsgi_temp_path $dir/nginx-tmp/uwsgi;
-  scgi_temp_path $dir/nginx-tmp/scgi;
   keepalive_requests 1000;
   server {
     listen 198.18.2.2:80;
@@ -49,6 +38,7 @@ http {
   }
 }
 CONF
+  } >"$dir/nginx.conf"
   : >"$dir/access.log"
   netns_spawn "$ns" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
   ORIGIN_PID=$NETNS_LAST_PID
