@@ -10,7 +10,6 @@
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
-source "$here/lib/nginx.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/lib/https_origin.sh"
 netns_require_root

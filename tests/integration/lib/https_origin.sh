@@ -1,5 +1,5 @@
 # The HTTPS origin of the TLS integration tests and the certificates they make with the openssl
-# CLI. Needs lib/netns.sh and lib/nginx.sh first.
+# CLI. Needs lib/netns.sh first.
 #   tls_make_ca DIR NAME                   a self-signed CA: DIR/NAME.crt, DIR/NAME.key (0600)
 #   https_origin_certs DIR NAME...         DIR/origin-ca.{crt,key} and DIR/origin.{crt,key}, the
 #                                          origin's certificate for every NAME (the first is its
@@ -12,6 +12,8 @@
 #                                          $request_uri); waits until it answers the first NAME
 # The origin's access log, DIR/access.log, has one line per request: "SNI URI STATUS"; it is
 # empty when https_origin_start returns (the readiness probe is not the test's).
+
+source "$(dirname "${BASH_SOURCE[0]}")/nginx.sh"
 
 tls_make_ca() {  # DIR NAME
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$2" \

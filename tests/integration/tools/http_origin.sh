@@ -1,5 +1,5 @@
 # The origin of the HTTP integration tests: nginx (package nginx-light) in a namespace, every
-# path in a folder of the test's temp dir. Needs lib/netns.sh and lib/nginx.sh first.
+# path in a folder of the test's temp dir. Needs lib/netns.sh first.
 #   origin_start NS DIR    writes DIR/nginx.conf and DIR/www, runs nginx on 198.18.2.2:80 and
 #                          [2001:db8:2::2]:80, waits until it answers
 #   origin_requests DIR    how many requests reached the origin (lines of its access log)
@@ -7,6 +7,8 @@
 # /public/big.bin (8 MiB random), /private/secret.txt, /host/a.txt, /team/a.txt; PUT under
 # /upload/ stores the body as DIR/www/upload/NAME (WebDAV). The access log has one line per
 # request: "CONNECTION_SERIAL METHOD URI STATUS".
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/nginx.sh"
 
 origin_start() {  # NS DIR
   local ns=$1 dir=$2 www=$2/www
