@@ -48,8 +48,17 @@ std::vector<std::string> alternatives(const std::vector<std::string>& parts) {
   return parts.empty() ? std::vector<std::string>{""} : parts;
 }
 
-void classify(const DatapathPlan& plan, const Classification& c, Family family,
-              std::vector<std::string>& pre, std::vector<std::string>& output) {
+// Where a classification's rules go. PREROUTING traffic is classified in raw, so that the
+// to-proxy NOTRACK after it sees the listener's mark (raw runs before conntrack, mangle after).
+// Local processes are classified in mangle OUTPUT, the only place a mark change reroutes the
+// packet; a twin rule in raw OUTPUT exempts the same packets from conntrack.
+struct ClassifiedRules {
+  std::vector<std::string>& pre_raw;
+  std::vector<std::string>& output_raw;
+  std::vector<std::string>& output_mangle;
+};
+
+void classify(const DatapathPlan& plan, const Classification& c, Family family, ClassifiedRules out) {
   const Listener* listener = plan.findListener(c.listener);
   if (listener == nullptr) return;  // the builder guarantees it exists; nothing to send it to
   // A selector with addresses of only the other family has nothing to match here.
@@ -66,16 +75,23 @@ void classify(const DatapathPlan& plan, const Classification& c, Family family,
   for (uint32_t u : c.uids) owner.push_back("-m owner --uid-owner " + std::to_string(u) + " ");
   const std::string proto = toString(c.protocol);
   const std::string port = "-p " + proto + " -m " + proto + " --dport " + std::to_string(c.port) + " ";
-  const std::string tail = kUnclassified + " " +
-                           comment(std::string("classify ") + toString(c.direction) + " " + c.rule) +
-                           " -j MARK --set-xmark " + hex(listener->mark()) + "/0xffffffff";
-  const std::string chain = c.local() ? "-A PORTCULLIS_OUTPUT_mangle " : "-A PORTCULLIS_PRE_mangle ";
-  auto& out = c.local() ? output : pre;
+  const std::string what = std::string(toString(c.direction)) + " " + c.rule;
+  const std::string mark = kUnclassified + " " + comment("classify " + what) + " -j MARK --set-xmark " +
+                           hex(listener->mark()) + "/0xffffffff";
+  const std::string notrack = kUnclassified + " " + comment("notrack " + what) + " -j CT --notrack";
   // The order of the flags is iptables-save's, so the read-back form rarely differs.
   for (const auto& s : alternatives(src))
     for (const auto& d : alternatives(dst))
       for (const auto& i : alternatives(dev))
-        for (const auto& o : alternatives(owner)) out.push_back(chain + s + d + i + port + o + tail);
+        for (const auto& o : alternatives(owner)) {
+          const std::string match = s + d + i + port + o;
+          if (!c.local()) {
+            out.pre_raw.push_back("-A PORTCULLIS_PRE_raw " + match + mark);
+            continue;
+          }
+          out.output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + match + notrack);
+          out.output_mangle.push_back("-A PORTCULLIS_OUTPUT_mangle " + match + mark);
+        }
 }
 
 void tproxy(const DatapathPlan& plan, Family family, std::vector<std::string>& pre) {
@@ -162,21 +178,33 @@ std::string jumpSpec(const OurChain& chain) {
 std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) {
   std::vector<std::string> pre_raw, output_raw, pre, output;
   const std::string to_proxy = "-m mark --mark " + hex(kMarkToProxy) + "/" + hex(kMarkMagicMask);
-  const std::string from_proxy = "-m mark --mark " + hex(kMarkFromProxy) + "/" + hex(kMarkFromProxyMask);
-  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + to_proxy + " " + comment("notrack to-proxy") +
-                    " -j CT --notrack");
-  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + from_proxy + " " + comment("notrack from-proxy") +
-                    " -j CT --notrack");
-  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + from_proxy + " " +
-                       comment("notrack from-proxy") + " -j CT --notrack");
+  const std::string proxy_mark = hex(kMarkFromProxy) + "/" + hex(kMarkFromProxyMask);
+  const std::string from_proxy = "-m mark --mark " + proxy_mark;
+  const std::string notrack = " -j CT --notrack";
+  // raw OUTPUT: what the proxy sends (upstream connections, and the answers of its listeners
+  // and DNS reply sockets, which carry the same mark) is never tracked; nor are the packets of
+  // local processes on their way to the proxy (their classification follows, in mangle).
+  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + from_proxy + " " + comment("notrack from-proxy") +
+                       notrack);
+  // raw PREROUTING: classification (the first matching selector wins; packets already marked,
+  // to-proxy or from-proxy, are never classified), then NOTRACK of what is going to the proxy.
+  for (const auto& c : plan.classifications) classify(plan, c, family, {pre_raw, output_raw, output});
+  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + to_proxy + " " + comment("notrack to-proxy") + notrack);
+  // Replies to the proxy's upstream sockets: their SYN left untracked (from-proxy), so the
+  // server's SYN-ACK would be INVALID to conntrack, which hardened hosts drop, and later
+  // segments would be picked up as new entries. xt_socket finds the local socket a packet is
+  // for and copies that socket's mark to the packet; the rest of the rule puts the mark back
+  // to 0 unless it is the proxy's, so only packets for the proxy's own sockets are changed.
+  pre_raw.push_back("-A PORTCULLIS_PRE_raw -m mark --mark 0x0 -m socket --restore-skmark -m mark ! --mark " +
+                    proxy_mark + " " + comment("proxy socket mark") + " -j MARK --set-xmark 0x0/0xffffffff");
+  pre_raw.push_back("-A PORTCULLIS_PRE_raw " + from_proxy + " " + comment("notrack from-proxy") + notrack);
 
   // Return traffic of the proxy's transparent upstream sockets goes to the proxy first, as in
   // Cilium; TCP only for non-SYN packets (SPEC.md: a SYN reusing a TIME_WAIT 4-tuple must not
-  // match). Classification then skips anything already marked: to-proxy and from-proxy alike.
-  // UDP's socket rule comes last, after TPROXY: the DNS proxy answers from unconnected
+  // match). UDP's socket rule comes last, after TPROXY: the DNS proxy answers from unconnected
   // IP_TRANSPARENT sockets bound to the server's address and port, which the socket match finds
   // for the client's next query to that server; matched first, that query would be routed to
-  // the reply socket (which never reads) instead of being classified and sent to the listener.
+  // the reply socket (which never reads) instead of being sent to the listener by its mark.
   // TPROXY's own lookup skips unconnected UDP sockets, and TPROXY ends the chain.
   const bool any_tcp = std::any_of(plan.listeners.begin(), plan.listeners.end(),
                                    [](const Listener& l) { return l.tcp; });
@@ -186,7 +214,6 @@ std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) 
   if (any_tcp)
     pre.push_back("-A PORTCULLIS_PRE_mangle -p tcp -m socket --transparent ! --syn " +
                   comment("transparent socket tcp") + set_to_proxy);
-  for (const auto& c : plan.classifications) classify(plan, c, family, pre, output);
   tproxy(plan, family, pre);
   if (any_udp)
     pre.push_back("-A PORTCULLIS_PRE_mangle -p udp -m socket --transparent " +

@@ -53,6 +53,7 @@ Result<void> HttpProxy::start() {
   listener_options.limit = context_->limit();
   // The request's ACK rides on the response (or the 403) instead of going alone.
   listener_options.delayed_ack = true;
+  listener_options.mark = opts.upstream_mark;
   std::vector<asio::any_io_executor> executors;
   for (size_t i = 0; i < pool_.contexts(); ++i)
     executors.push_back(pool_.context(i).get_executor());

@@ -28,6 +28,10 @@ std::error_code setMark(Tcp::socket& socket, uint32_t mark) {
   return setInt(socket.native_handle(), SOL_SOCKET, SO_MARK, static_cast<int>(mark));
 }
 
+std::error_code setMark(Tcp::acceptor& acceptor, uint32_t mark) {
+  return setInt(acceptor.native_handle(), SOL_SOCKET, SO_MARK, static_cast<int>(mark));
+}
+
 std::error_code setTransparent(Tcp::socket& socket, const Tcp& protocol) {
   return transparent(socket.native_handle(), protocol == Tcp::v6());
 }

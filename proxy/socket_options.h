@@ -14,6 +14,8 @@ using Tcp = boost::asio::ip::tcp;
 // SO_MARK: packets the proxy sends carry this mark so the datapath never redirects them again
 // (SPEC.md "Datapath layout": 0xa00). Needs CAP_NET_ADMIN.
 std::error_code setMark(Tcp::socket& socket, uint32_t mark);
+// On a listener: its SYN-ACKs carry the mark, and accepted sockets inherit it (inet_csk_clone).
+std::error_code setMark(Tcp::acceptor& acceptor, uint32_t mark);
 
 // IP_TRANSPARENT / IPV6_TRANSPARENT: a listener accepts connections addressed to any
 // destination (TPROXY); an upstream socket may bind to a non-local (the client's) address.

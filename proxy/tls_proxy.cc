@@ -25,6 +25,7 @@ Result<void> TlsProxy::start() {
   listener_options.transparent = opts.transparent;
   listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
+  listener_options.mark = opts.upstream_mark;
   std::vector<asio::any_io_executor> executors;
   for (size_t i = 0; i < pool_.contexts(); ++i) executors.push_back(pool_.context(i).get_executor());
   std::vector<Tcp::endpoint> binds = opts.bind;

@@ -98,6 +98,9 @@ Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
   if (opts.transparent) {
     if (std::error_code t = setTransparent(acceptor, endpoint.protocol())) return t;
   }
+  if (opts.mark != 0) {
+    if (std::error_code m = setMark(acceptor, opts.mark)) return m;
+  }
   acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(opts.backlog, ec);
   if (ec) return std::error_code(ec);

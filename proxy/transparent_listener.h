@@ -58,6 +58,11 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     bool strand_per_connection = false;  // accepted sockets get their own strand
     int backlog = 4096;
     bool delayed_ack = false;  // setDelayedAck() on the listener, so on every accepted socket
+    // SO_MARK of the listener, so of its SYN-ACKs and accepted sockets (0: none). The proxy's
+    // mark (0xa00): the datapath leaves redirected flows untracked, and the answers must be
+    // untracked too, or conntrack sees a SYN-ACK without its SYN (INVALID, dropped by
+    // hardened hosts).
+    uint32_t mark = 0;
     // Admission: an accepted connection beyond the limit is reset at once (rather than left
     // hanging in the backlog) and on_refused runs, unless the limit stopped admitting
     // (shutdown). Null: every connection is handed on.

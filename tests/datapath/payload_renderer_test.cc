@@ -42,8 +42,50 @@ TEST(PayloadRenderer, KeepsEachFamilysAddressesInItsOwnPayload) {
   // addresses and goes in both.
   EXPECT_EQ(linesOf(v6, "classify egress dns-egress").size(), 0u);
   EXPECT_EQ(linesOf(v4, "classify egress dns-egress").size(), 2u);
-  EXPECT_EQ(linesOf(v4, "local-app").size(), 2u);
-  EXPECT_EQ(linesOf(v6, "local-app").size(), 2u);
+  EXPECT_EQ(linesOf(v4, "classify egress local-app").size(), 2u);
+  EXPECT_EQ(linesOf(v6, "classify egress local-app").size(), 2u);
+  EXPECT_EQ(linesOf(v6, "notrack egress local-app").size(), 2u);
+}
+
+// Classification in raw PREROUTING, so that the to-proxy NOTRACK after it sees the listener's
+// mark (mangle runs after conntrack: classified there, the NOTRACK rule never matched and
+// every redirected flow was tracked). Then the proxy's own sockets' mark on what comes back
+// to them, and the from-proxy NOTRACK for it.
+TEST(PayloadRenderer, PreroutingIsClassifiedInRawBeforeItsNotrackRules) {
+  const auto payload = renderInstall(samplePlan(), Family::kV4, {});
+  const auto raw = linesOf(payload, "-A PORTCULLIS_PRE_raw");
+  ASSERT_EQ(raw.size(), 7u);  // 4 classifications, to-proxy, socket mark, from-proxy
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NE(raw[i].find("classify"), std::string::npos) << raw[i];
+    EXPECT_NE(raw[i].find("-m mark --mark 0x0/0xf00 "), std::string::npos) << raw[i];
+  }
+  EXPECT_NE(raw[4].find("-m mark --mark 0x200/0xf00 -m comment --comment \"portcullis: notrack to-proxy\" "
+                        "-j CT --notrack"),
+            std::string::npos);
+  // Only unmarked packets look their socket up; any mark but the proxy's is put back to 0.
+  EXPECT_EQ(raw[5],
+            "-A PORTCULLIS_PRE_raw -m mark --mark 0x0 -m socket --restore-skmark -m mark ! --mark "
+            "0xa00/0xfffffeff -m comment --comment \"portcullis: proxy socket mark\" -j MARK --set-xmark "
+            "0x0/0xffffffff");
+  EXPECT_NE(raw[6].find("-m mark --mark 0xa00/0xfffffeff -m comment --comment \"portcullis: notrack from-proxy\""),
+            std::string::npos);
+  EXPECT_EQ(linesOf(payload, "-A PORTCULLIS_PRE_mangle").size(), 6u) << "socket rules and TPROXY only";
+  EXPECT_EQ(linesOf(payload, "classify").size(), 6u) << "4 PREROUTING, 2 local";
+}
+
+// Local processes: marked in mangle OUTPUT (the mark change reroutes them to the proxy), and
+// the same packets untracked in raw OUTPUT, since conntrack sees them before mangle does.
+TEST(PayloadRenderer, LocalSelectorsAreUntrackedInRawOutputAndMarkedInMangle) {
+  const auto payload = renderInstall(samplePlan(), Family::kV4, {});
+  const auto raw = linesOf(payload, "-A PORTCULLIS_OUTPUT_raw");
+  ASSERT_EQ(raw.size(), 3u);
+  EXPECT_NE(raw[0].find("notrack from-proxy"), std::string::npos);
+  EXPECT_EQ(raw[1],
+            "-A PORTCULLIS_OUTPUT_raw -p tcp -m tcp --dport 8080 -m cgroup --path system.slice/app.service "
+            "-m mark --mark 0x0/0xf00 -m comment --comment \"portcullis: notrack egress local-app\" "
+            "-j CT --notrack");
+  EXPECT_NE(raw[2].find("-m owner --uid-owner 1000 -m mark --mark 0x0/0xf00 "), std::string::npos);
+  EXPECT_EQ(linesOf(payload, "-A PORTCULLIS_OUTPUT_mangle").size(), 2u);
 }
 
 // TCP's socket rule comes first (established proxied flows skip classification); UDP's comes
@@ -54,7 +96,7 @@ TEST(PayloadRenderer, TcpSocketRuleFirstUdpSocketRuleLastClassificationSkipsMark
   ASSERT_GE(pre.size(), 3u);
   EXPECT_NE(pre.front().find("-p tcp -m socket --transparent ! --syn"), std::string::npos);
   EXPECT_NE(pre.back().find("-p udp -m socket --transparent"), std::string::npos);
-  EXPECT_NE(pre[pre.size() - 2].find("TPROXY"), std::string::npos);
+  for (size_t i = 1; i + 1 < pre.size(); ++i) EXPECT_NE(pre[i].find("TPROXY"), std::string::npos) << pre[i];
   for (const auto& line : linesOf(renderInstall(samplePlan(), Family::kV4, {}), "classify")) {
     // Unmarked only: from-proxy (0xa00) and to-proxy (0x200) traffic is never classified.
     EXPECT_NE(line.find("-m mark --mark 0x0/0xf00"), std::string::npos) << line;
@@ -62,14 +104,7 @@ TEST(PayloadRenderer, TcpSocketRuleFirstUdpSocketRuleLastClassificationSkipsMark
   }
 }
 
-TEST(PayloadRenderer, TproxyRulesComeAfterEveryClassificationAndNameTheirListener) {
-  const auto pre = linesOf(renderInstall(samplePlan(), Family::kV4, {}), "-A PORTCULLIS_PRE_mangle");
-  size_t last_classify = 0, first_tproxy = pre.size();
-  for (size_t i = 0; i < pre.size(); ++i) {
-    if (pre[i].find("classify") != std::string::npos) last_classify = i;
-    if (pre[i].find("TPROXY") != std::string::npos && first_tproxy == pre.size()) first_tproxy = i;
-  }
-  EXPECT_LT(last_classify, first_tproxy);
+TEST(PayloadRenderer, TproxyRulesNameTheirListener) {
   const auto dns = linesOf(renderInstall(samplePlan(), Family::kV4, {}), "tproxy portcullis-dns-egress");
   ASSERT_EQ(dns.size(), 2u);  // TCP and UDP on the same port
   EXPECT_NE(dns[0].find("-p tcp -m mark --mark 0x8f3c0200 "), std::string::npos);

@@ -45,9 +45,6 @@ expected_family() {  # SOURCE ON_IP
 -A PREROUTING -i eth1 -j MARK --set-xmark 0x4000/0xffffffff
 -A OUTPUT -m comment --comment "portcullis: jump" -j PORTCULLIS_OUTPUT_mangle
 -A PORTCULLIS_PRE_mangle -p tcp -m socket --transparent -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment "portcullis: transparent socket tcp" -j MARK --set-xmark 0x200/0xffffffff
--A PORTCULLIS_PRE_mangle -s $1 -i veth+ -p tcp -m tcp --dport 80 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress web-egress" -j MARK --set-xmark $http_mark/0xffffffff
--A PORTCULLIS_PRE_mangle -s $1 -p tcp -m tcp --dport 53 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress dns-egress" -j MARK --set-xmark $dns_mark/0xffffffff
--A PORTCULLIS_PRE_mangle -s $1 -p udp -m udp --dport 53 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress dns-egress" -j MARK --set-xmark $dns_mark/0xffffffff
 -A PORTCULLIS_PRE_mangle -p tcp -m mark --mark $http_mark -m comment --comment "portcullis: tproxy portcullis-http-egress" -j TPROXY --on-port $http --on-ip $2 --tproxy-mark 0x200/0xffffffff
 -A PORTCULLIS_PRE_mangle -p tcp -m mark --mark $dns_mark -m comment --comment "portcullis: tproxy portcullis-dns-egress" -j TPROXY --on-port $dns --on-ip $2 --tproxy-mark 0x200/0xffffffff
 -A PORTCULLIS_PRE_mangle -p udp -m mark --mark $dns_mark -m comment --comment "portcullis: tproxy portcullis-dns-egress" -j TPROXY --on-port $dns --on-ip $2 --tproxy-mark 0x200/0xffffffff
@@ -62,7 +59,11 @@ COMMIT
 -A PREROUTING -p udp -m udp --dport 9 -j CT --notrack
 -A OUTPUT -m comment --comment "portcullis: jump" -j PORTCULLIS_OUTPUT_raw
 -A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00/0xfffffeff -m comment --comment "portcullis: notrack from-proxy" -j CT --notrack
+-A PORTCULLIS_PRE_raw -s $1 -i veth+ -p tcp -m tcp --dport 80 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress web-egress" -j MARK --set-xmark $http_mark/0xffffffff
+-A PORTCULLIS_PRE_raw -s $1 -p tcp -m tcp --dport 53 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress dns-egress" -j MARK --set-xmark $dns_mark/0xffffffff
+-A PORTCULLIS_PRE_raw -s $1 -p udp -m udp --dport 53 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress dns-egress" -j MARK --set-xmark $dns_mark/0xffffffff
 -A PORTCULLIS_PRE_raw -m mark --mark 0x200/0xf00 -m comment --comment "portcullis: notrack to-proxy" -j CT --notrack
+-A PORTCULLIS_PRE_raw -m mark --mark 0x0 -m socket --restore-skmark -m mark ! --mark 0xa00/0xfffffeff -m comment --comment "portcullis: proxy socket mark" -j MARK --set-xmark 0x0/0xffffffff
 -A PORTCULLIS_PRE_raw -m mark --mark 0xa00/0xfffffeff -m comment --comment "portcullis: notrack from-proxy" -j CT --notrack
 COMMIT
 *filter
