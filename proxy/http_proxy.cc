@@ -54,6 +54,9 @@ Result<void> HttpProxy::start() {
   // The request's ACK rides on the response (or the 403) instead of going alone.
   listener_options.delayed_ack = true;
   listener_options.mark = opts.upstream_mark;
+  // Inherited by accepted sockets: one setsockopt per listener instead of one per connection.
+  listener_options.no_delay = true;
+  listener_options.single_thread = pool_.threadPerContext();
   std::vector<asio::any_io_executor> executors;
   for (size_t i = 0; i < pool_.contexts(); ++i)
     executors.push_back(pool_.context(i).get_executor());

@@ -46,7 +46,6 @@ HttpSession<Stream>::~HttpSession() {
 
 template <class Stream>
 void HttpSession<Stream>::start() {
-  error_code ec;
   std::error_code dst_ec;
   destination_ = context_->originalDestination(Traits::tcp(down_), dst_ec);
   if (dst_ec) {
@@ -61,7 +60,12 @@ void HttpSession<Stream>::start() {
   }
   flow_ = {options().direction, ipAddressOf(client_.address()), ipAddressOf(destination_.address()),
            destination_.port(), policy::Protocol::kTcp};
-  Traits::tcp(down_).set_option(Tcp::no_delay(true), ec);
+  // A plain session's socket comes from HttpProxy's listener, which has TCP_NODELAY for its
+  // accepted sockets to inherit.
+  if constexpr (!std::is_same_v<Stream, Tcp::socket>) {
+    error_code ignored;
+    Traits::tcp(down_).set_option(Tcp::no_delay(true), ignored);
+  }
   log_entry_.attach(options().access_log.get(), options().name, options().direction, client_,
                     destination_);
   setDeadline(Phase::kHeader, options().limits.header_timeout);

@@ -24,10 +24,9 @@ void HttpSession<Stream>::connectUpstream() {
   upstream_reused_ = false;
   Tcp::socket& up = Traits::renew(up_);
   error_code ec;
-  up.open(destination_.protocol(), ec);
-  std::error_code setup;
-  if (!ec && options().upstream_mark != 0) setup = setMark(up, options().upstream_mark);
-  if (!ec && !setup && options().preserve_source) {
+  std::error_code setup = openNonBlocking(up, destination_.protocol());
+  if (!setup && options().upstream_mark != 0) setup = setMark(up, options().upstream_mark);
+  if (!setup && options().preserve_source) {
     // The origin sees the client's address; the datapath's `-m socket --transparent` rule
     // brings the replies back to this socket.
     setup = setTransparent(up, destination_.protocol());

@@ -1,6 +1,7 @@
 // The Linux socket options a transparent proxy needs, on Asio sockets. Errors are values.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <system_error>
@@ -31,6 +32,18 @@ void setAbortiveClose(Tcp::socket& socket);
 // segment fewer each time. Inherited by the connections a listener accepts (HAProxy sets it on
 // its HTTP listeners). Large transfers are unaffected: every second full segment is ACKed.
 std::error_code setDelayedAck(int fd);
+
+// Descriptors made non-blocking and close-on-exec by the system call that creates them
+// (accept4, socket with SOCK_NONBLOCK), handed to Asio already in the state its first
+// asynchronous operation would put them in: no ioctl(FIONBIO) per socket. Asio also learns the
+// descriptor is no duplicate, so closing it needs no EPOLL_CTL_DEL (close(2) removes it from
+// epoll), as for the sockets Asio opens itself.
+// The next connection waiting on `acceptor` (non-blocking): the socket, on `executor`, and its
+// peer; EAGAIN (would_block) when none is waiting.
+Tcp::socket acceptNonBlocking(Tcp::acceptor& acceptor, const boost::asio::any_io_executor& executor,
+                              Tcp::endpoint& peer, std::error_code& ec);
+// Opens `socket` (closed) for `protocol`.
+std::error_code openNonBlocking(Tcp::socket& socket, const Tcp& protocol);
 
 // Starts a non-blocking connect(2) on an open socket (made non-blocking here): success when the
 // connection is established or in progress (EINPROGRESS), else the error (ENETUNREACH...).

@@ -107,13 +107,29 @@ Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
   if (opts.delayed_ack) {  // after listen(2), which resets the delayed-ACK state
     if (std::error_code d = setDelayedAck(acceptor.native_handle())) return d;
   }
+  if (opts.no_delay) {
+    acceptor.set_option(Tcp::no_delay(true), ec);
+    if (ec) return std::error_code(ec);
+  }
+  if (opts.single_thread) {
+    acceptor.non_blocking(true, ec);  // accept4 must report EAGAIN, not wait
+    if (ec) return std::error_code(ec);
+  }
   listener->endpoint_ = acceptor.local_endpoint(ec);
   if (ec) return std::error_code(ec);
   return listener;
 }
 
 void TransparentListener::start() {
-  asio::post(executor_, [self = shared_from_this()] { self->accept(); });
+  // single_thread: connections queued before start() raised their edge before anything waited
+  // for it, so the first pass accepts before it waits.
+  asio::post(executor_, [self = shared_from_this()] {
+    if (self->options_.single_thread) {
+      self->acceptReady();
+    } else {
+      self->accept();
+    }
+  });
 }
 
 void TransparentListener::stop() {
@@ -127,6 +143,14 @@ void TransparentListener::close() {
 }
 
 void TransparentListener::accept() {
+  if (options_.single_thread) {
+    acceptor_.async_wait(Tcp::acceptor::wait_read, [self = shared_from_this()](error_code ec) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (ec) return self->backOff(ec);
+      self->acceptReady();
+    });
+    return;
+  }
   auto handler = [self = shared_from_this()](error_code ec, Tcp::socket socket) {
     self->onAccept(ec, std::move(socket));
   };
@@ -139,17 +163,47 @@ void TransparentListener::accept() {
 
 void TransparentListener::onAccept(const error_code& ec, Tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-  if (ec) {
-    // Out of descriptors or memory: back off briefly rather than spin on the same error.
-    log::warn("accept on ", endpoint_, ": ", ec.message());
-    backoff_.expires_after(std::chrono::milliseconds(50));
-    backoff_.async_wait([self = shared_from_this()](error_code e) {
-      if (!e) self->accept();
-    });
-    return;
-  }
+  if (ec) return backOff(ec);
   const Tcp::endpoint client = peer_;  // the next accept may fill peer_ at once
   accept();
+  admit(std::move(socket), client);
+}
+
+void TransparentListener::acceptReady() {
+  // A bounded batch, so that a flood of connections does not starve the sessions of this thread.
+  constexpr int kBatch = 16;
+  for (int i = 0; i < kBatch; ++i) {
+    if (!acceptor_.is_open()) return;
+    std::error_code ec;
+    Tcp::endpoint client;
+    Tcp::socket socket = acceptNonBlocking(acceptor_, executor_, client, ec);
+    if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
+      accept();
+      return;
+    }
+    // The client gave up while in the queue, or a signal: the next one may be there.
+    if (ec == std::errc::connection_aborted || ec == std::errc::interrupted) continue;
+    if (ec) return backOff(error_code(ec.value(), boost::system::system_category()));
+    admit(std::move(socket), client);
+  }
+  asio::post(executor_, [self = shared_from_this()] { self->acceptReady(); });
+}
+
+void TransparentListener::backOff(const error_code& ec) {
+  // Out of descriptors or memory: back off briefly rather than spin on the same error.
+  log::warn("accept on ", endpoint_, ": ", ec.message());
+  backoff_.expires_after(std::chrono::milliseconds(50));
+  backoff_.async_wait([self = shared_from_this()](error_code e) {
+    if (e) return;
+    if (self->options_.single_thread) {
+      self->acceptReady();
+    } else {
+      self->accept();
+    }
+  });
+}
+
+void TransparentListener::admit(Tcp::socket socket, const Tcp::endpoint& client) {
   if (options_.limit && !options_.limit->tryAdmit()) {
     if (options_.limit->admitting() && options_.on_refused) options_.on_refused();
     setAbortiveClose(socket);

@@ -63,6 +63,13 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     // untracked too, or conntrack sees a SYN-ACK without its SYN (INVALID, dropped by
     // hardened hosts).
     uint32_t mark = 0;
+    bool no_delay = false;     // TCP_NODELAY on the listener, inherited by every accepted socket
+    // The executor is run by one thread (IoPool::Model::kContextPerThread): connections are
+    // taken with accept4 (non-blocking, close-on-exec: no ioctl per socket, no EPOLL_CTL_DEL at
+    // its close) after a wait for readability. With several threads the wait could miss the
+    // edge that another thread's epoll_wait consumed between the last EAGAIN and the wait:
+    // Asio's async_accept is used then.
+    bool single_thread = false;
     // Admission: an accepted connection beyond the limit is reset at once (rather than left
     // hanging in the backlog) and on_refused runs, unless the limit stopped admitting
     // (shutdown). Null: every connection is handed on.
@@ -88,6 +95,9 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
                       Handler on_accept);
   void accept();
   void onAccept(const boost::system::error_code& ec, Tcp::socket socket);
+  void acceptReady();  // single_thread: accept4 until EAGAIN, then wait for readability
+  void backOff(const boost::system::error_code& ec);
+  void admit(Tcp::socket socket, const Tcp::endpoint& client);
 
   boost::asio::any_io_executor executor_;
   Tcp::acceptor acceptor_;
