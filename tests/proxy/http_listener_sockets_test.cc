@@ -1,0 +1,184 @@
+// The sockets of the HTTP listener's connections: accepted with accept4 (single_thread) and
+// opened for the origin with openNonBlocking, both non-blocking and close-on-exec from the
+// system call that made them, and known as such to Asio (it must not ioctl(FIONBIO) them, and
+// its asynchronous operations must work on them); TCP_NODELAY inherited from the listener.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/socket_options.h"
+#include "proxy/transparent_listener.h"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+
+const Tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"), 0);
+
+int intOption(int fd, int level, int name) {
+  int value = -1;
+  socklen_t size = sizeof value;
+  EXPECT_EQ(::getsockopt(fd, level, name, &value, &size), 0);
+  return value;
+}
+
+bool nonBlocking(int fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+bool closeOnExec(int fd) { return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
+
+struct Accepted {
+  bool non_blocking = false;
+  bool close_on_exec = false;
+  bool asio_non_blocking = false;
+  int no_delay = -1;
+  Tcp::endpoint client;
+};
+
+// Accepts `clients` connections made before the listener starts, and echoes one read from each
+// (an asynchronous read and write on the accepted socket).
+std::vector<Accepted> acceptAndEcho(TransparentListener::Options options, size_t clients) {
+  asio::io_context io;
+  options.transparent = false;
+  std::vector<Accepted> accepted;
+  std::vector<std::shared_ptr<Tcp::socket>> sockets;
+  auto listener = TransparentListener::open(
+      io.get_executor(), kLoopback, options, [&](Tcp::socket socket, const Tcp::endpoint& client) {
+        const int fd = socket.native_handle();
+        accepted.push_back({nonBlocking(fd), closeOnExec(fd), socket.native_non_blocking(),
+                            intOption(fd, IPPROTO_TCP, TCP_NODELAY), client});
+        auto s = std::make_shared<Tcp::socket>(std::move(socket));
+        sockets.push_back(s);
+        auto buffer = std::make_shared<std::array<char, 16>>();
+        s->async_read_some(asio::buffer(*buffer), [s, buffer](boost::system::error_code ec,
+                                                              size_t n) {
+          if (!ec) asio::async_write(*s, asio::buffer(buffer->data(), n), [s](auto, size_t) {});
+        });
+      });
+  EXPECT_TRUE(listener);
+  if (!listener) return accepted;
+  std::vector<Tcp::socket> connected;
+  for (size_t i = 0; i < clients; ++i) {
+    connected.emplace_back(io);
+    connected.back().connect(listener.value()->endpoint());
+    asio::write(connected.back(), asio::buffer(std::to_string(i % 10)));
+  }
+  listener.value()->start();
+  std::vector<std::string> echoes(clients);
+  size_t echoed = 0;
+  for (size_t i = 0; i < clients; ++i) {
+    echoes[i].resize(1);
+    asio::async_read(connected[i], asio::buffer(echoes[i]), [&](auto ec, size_t) {
+      if (!ec && ++echoed == clients) io.stop();
+    });
+  }
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(echoed, clients);
+  for (size_t i = 0; i < clients; ++i) EXPECT_EQ(echoes[i], std::to_string(i % 10));
+  for (const Tcp::socket& client : connected) {
+    const bool seen = std::any_of(accepted.begin(), accepted.end(), [&](const Accepted& a) {
+      return a.client == client.local_endpoint();
+    });
+    EXPECT_TRUE(seen) << client.local_endpoint();
+  }
+  listener.value()->close();
+  return accepted;
+}
+
+TEST(HttpListenerSocketsTest, SingleThreadListenerAcceptsNonBlockingCloseOnExecSockets) {
+  TransparentListener::Options options;
+  options.single_thread = true;
+  options.no_delay = true;
+  // More than one accept batch, all queued before start(): no readiness edge announces them.
+  const std::vector<Accepted> accepted = acceptAndEcho(options, 40);
+  ASSERT_EQ(accepted.size(), 40u);
+  for (const Accepted& a : accepted) {
+    EXPECT_TRUE(a.non_blocking);
+    EXPECT_TRUE(a.close_on_exec);
+    EXPECT_TRUE(a.asio_non_blocking);  // Asio knows: no ioctl(FIONBIO) at the first operation
+    EXPECT_EQ(a.no_delay, 1);          // inherited from the listener
+  }
+}
+
+TEST(HttpListenerSocketsTest, AsioAcceptWithoutSingleThreadStillServes) {
+  TransparentListener::Options options;
+  const std::vector<Accepted> accepted = acceptAndEcho(options, 3);
+  ASSERT_EQ(accepted.size(), 3u);
+  for (const Accepted& a : accepted) {
+    EXPECT_FALSE(a.non_blocking);  // Asio's accept(2): made non-blocking at the first operation
+    EXPECT_EQ(a.no_delay, 0);
+  }
+}
+
+TEST(HttpListenerSocketsTest, SingleThreadListenerLimitResetsBeyondMax) {
+  TransparentListener::Options options;
+  options.single_thread = true;
+  options.limit = std::make_shared<ConnectionLimit>(2);
+  int refused = 0;
+  options.on_refused = [&refused] { ++refused; };
+  asio::io_context io;
+  options.transparent = false;
+  std::vector<Tcp::socket> kept;
+  auto listener = TransparentListener::open(io.get_executor(), kLoopback, options,
+                                            [&](Tcp::socket socket, const Tcp::endpoint&) {
+                                              kept.push_back(std::move(socket));
+                                            });
+  ASSERT_TRUE(listener);
+  std::vector<Tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(io);
+    clients.back().connect(listener.value()->endpoint());
+  }
+  listener.value()->start();
+  for (int i = 0; i < 100 && kept.size() + static_cast<size_t>(refused) < 3; ++i) {
+    io.run_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(kept.size(), 2u);
+  EXPECT_EQ(refused, 1);
+  // The refused one was reset: its read ends with an error, not a hang.
+  boost::system::error_code ec;
+  char byte = 0;
+  clients[2].read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec);
+  listener.value()->close();
+}
+
+TEST(HttpListenerSocketsTest, OpenNonBlockingConnectsAndCarriesBytes) {
+  asio::io_context io;
+  Tcp::acceptor server(io, kLoopback);
+  Tcp::socket up(io);
+  ASSERT_FALSE(openNonBlocking(up, Tcp::v4()));
+  EXPECT_TRUE(up.is_open());
+  EXPECT_TRUE(nonBlocking(up.native_handle()));
+  EXPECT_TRUE(closeOnExec(up.native_handle()));
+  EXPECT_TRUE(up.native_non_blocking());
+  ASSERT_FALSE(startConnect(up, server.local_endpoint()));
+  Tcp::socket peer = server.accept();
+  // The first send may meet the handshake still running: Asio waits for writability.
+  std::string got(5, '\0');
+  bool written = false;
+  asio::async_write(up, asio::buffer(std::string_view("hello")),
+                    [&](auto ec, size_t) { written = !ec; });
+  asio::async_read(peer, asio::buffer(got), [&](auto, size_t) { io.stop(); });
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(written);
+  EXPECT_EQ(got, "hello");
+  // Reopened after a close, as the session does for the next origin connection.
+  up.close();
+  ASSERT_FALSE(openNonBlocking(up, Tcp::v6()));
+  EXPECT_TRUE(up.native_non_blocking());
+  EXPECT_EQ(up.local_endpoint().protocol(), Tcp::v6());
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
