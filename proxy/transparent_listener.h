@@ -63,7 +63,7 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     // untracked too, or conntrack sees a SYN-ACK without its SYN (INVALID, dropped by
     // hardened hosts).
     uint32_t mark = 0;
-    bool no_delay = false;     // TCP_NODELAY on the listener, inherited by every accepted socket
+    bool no_delay = false;  // TCP_NODELAY on the listener, inherited by every accepted socket
     // The executor is run by one thread (IoPool::Model::kContextPerThread): connections are
     // taken with accept4 (non-blocking, close-on-exec: no ioctl per socket, no EPOLL_CTL_DEL at
     // its close) after a wait for readability. With several threads the wait could miss the
