@@ -1,6 +1,7 @@
 #include "proxy/http_forwarding.h"
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 namespace portcullis::proxy {
@@ -24,6 +25,29 @@ bool isToken(std::string_view s) {
   return true;
 }
 
+// Whether `name` is `lower` (lowercase letters, digits and '-': a fixed field name) in any ASCII
+// case. Eight bytes at a time: where `lower` has a letter, the case bit of `name` is forced on
+// (only the two cases of that letter then compare equal); elsewhere the bytes must be equal.
+bool equalsLowercase(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kToHigh = 0x1f1f1f1f1f1f1f1fULL;  // 'a'..'z' + 0x1f sets the high bit
+  size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    const uint64_t case_bits = ((b + kToHigh) & kHigh) >> 2;
+    if ((a | case_bits) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    const char case_bit = lower[i] >= 'a' ? 0x20 : 0;
+    if (static_cast<char>(name[i] | case_bit) != lower[i]) return false;
+  }
+  return true;
+}
+
 enum class FieldClass : uint8_t { kOther, kHopByHop, kUpgrade, kKept };
 
 // The fixed names that matter when forwarding, told apart by length first: this runs for every
@@ -31,22 +55,22 @@ enum class FieldClass : uint8_t { kOther, kHopByHop, kUpgrade, kKept };
 FieldClass classify(std::string_view name) {
   switch (name.size()) {
     case 2:
-      return equalsIgnoreCase(name, "te") ? FieldClass::kHopByHop : FieldClass::kOther;
+      return equalsLowercase(name, "te") ? FieldClass::kHopByHop : FieldClass::kOther;
     case 4:  // Host is never dropped, even if Connection names it
-      return equalsIgnoreCase(name, "host") ? FieldClass::kKept : FieldClass::kOther;
+      return equalsLowercase(name, "host") ? FieldClass::kKept : FieldClass::kOther;
     case 7:
-      return equalsIgnoreCase(name, "upgrade") ? FieldClass::kUpgrade : FieldClass::kOther;
+      return equalsLowercase(name, "upgrade") ? FieldClass::kUpgrade : FieldClass::kOther;
     case 10:
-      return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive")
+      return equalsLowercase(name, "connection") || equalsLowercase(name, "keep-alive")
                  ? FieldClass::kHopByHop
                  : FieldClass::kOther;
     case 14:  // framing fields pass unchanged, even if Connection names them
-      return equalsIgnoreCase(name, "content-length") ? FieldClass::kKept : FieldClass::kOther;
+      return equalsLowercase(name, "content-length") ? FieldClass::kKept : FieldClass::kOther;
     case 16:
-      return equalsIgnoreCase(name, "proxy-connection") ? FieldClass::kHopByHop
+      return equalsLowercase(name, "proxy-connection") ? FieldClass::kHopByHop
                                                         : FieldClass::kOther;
     case 17:
-      return equalsIgnoreCase(name, "transfer-encoding") ? FieldClass::kKept : FieldClass::kOther;
+      return equalsLowercase(name, "transfer-encoding") ? FieldClass::kKept : FieldClass::kOther;
     default:
       return FieldClass::kOther;
   }
@@ -137,7 +161,63 @@ const HeaderEdit* findEdit(std::span<const HeaderEdit> edits, std::string_view n
   return nullptr;
 }
 
+// No field the rewrite would drop or change: see requestForwardableAsIs.
+bool onlyEndToEndFields(const HttpHead& head) {
+  for (const HttpHeader& field : head.headers) {
+    switch (classify(field.name)) {
+      case FieldClass::kOther:
+      case FieldClass::kKept:
+        continue;
+      case FieldClass::kUpgrade:
+        return false;
+      case FieldClass::kHopByHop:
+        break;
+    }
+    if (!equalsLowercase(field.name, "connection")) return false;
+    bool only_keep_alive = true;
+    forEachListElement(field.value, [&](std::string_view token) {
+      only_keep_alive = only_keep_alive && equalsLowercase(token, "keep-alive");
+    });
+    if (!only_keep_alive) return false;
+  }
+  return true;
+}
+
+// A complete head whose every line ends in CRLF (the rewrite's line ends, whatever the parser
+// tolerated).
+bool crlfLines(std::string_view raw) {
+  if (!raw.ends_with("\r\n\r\n")) return false;
+  for (size_t at = raw.find('\n'); at != std::string_view::npos; at = raw.find('\n', at + 1)) {
+    if (at == 0 || raw[at - 1] != '\r') return false;
+  }
+  return true;
+}
+
+bool isHttp11(const HttpHead& head) { return head.version_major == 1 && head.version_minor == 1; }
+
 }  // namespace
+
+bool requestForwardableAsIs(const HttpHead& head, std::span<const HeaderEdit> edits,
+                            ConnectionMode mode, std::string_view raw) {
+  if (mode != ConnectionMode::kKeepAlive || !edits.empty() || !isHttp11(head)) return false;
+  // The request line as the rewrite writes it: method SP target SP HTTP/1.1 CRLF.
+  constexpr std::string_view kVersion = " HTTP/1.1\r\n";
+  const size_t target_at = head.method.size() + 1;
+  const size_t version_at = target_at + head.target.size();
+  if (raw.size() < version_at + kVersion.size() || !raw.starts_with(head.method) ||
+      raw[head.method.size()] != ' ' || raw.substr(target_at, head.target.size()) != head.target ||
+      raw.substr(version_at, kVersion.size()) != kVersion) {
+    return false;
+  }
+  return onlyEndToEndFields(head) && crlfLines(raw);
+}
+
+bool responseForwardableAsIs(const HttpHead& head, ConnectionMode mode, std::string_view raw) {
+  if (mode != ConnectionMode::kKeepAlive || !isHttp11(head) || !raw.starts_with("HTTP/1.1 ")) {
+    return false;
+  }
+  return onlyEndToEndFields(head) && crlfLines(raw);
+}
 
 bool editAllowed(const HeaderEdit& edit) {
   if (!isToken(edit.name) || isFraming(edit.name)) return false;

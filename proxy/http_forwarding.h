@@ -29,6 +29,16 @@ void writeRequestHead(const HttpHead& head, std::span<const policy::HeaderEdit> 
 // sends its own version).
 void writeResponseHead(const HttpHead& head, ConnectionMode mode, std::string& out);
 
+// Whether a head may go on byte for byte, as received (`raw`: all of it, from its first byte),
+// instead of rewritten: when the rewrite would say the same, with fewer instructions and, for a
+// response, one buffer with its body. So: the version this hop sends (HTTP/1.1), the connection
+// mode kKeepAlive (which the rewrite expresses by saying nothing), no edit, no hop-by-hop field but
+// Connection fields listing only "keep-alive" (what HTTP/1.1 means by default), and every line
+// ending in CRLF, as the rewrite ends them.
+bool requestForwardableAsIs(const HttpHead& head, std::span<const policy::HeaderEdit> edits,
+                            ConnectionMode mode, std::string_view raw);
+bool responseForwardableAsIs(const HttpHead& head, ConnectionMode mode, std::string_view raw);
+
 // Whether an edit may be applied: a policy must not rewrite framing or hop-by-hop fields, nor
 // smuggle a line break into a value.
 bool editAllowed(const policy::HeaderEdit& edit);

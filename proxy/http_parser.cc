@@ -451,6 +451,7 @@ HttpParser::Step HttpParser::finish() {
 
 void HttpParser::expectResponseTo(RequestKind kind) { impl_->request_kind = kind; }
 const HttpHead& HttpParser::head() const { return impl_->head; }
+size_t HttpParser::headSize() const { return impl_->head_bytes_before; }
 bool HttpParser::idle() const {
   return impl_->state == State::kIdle && impl_->head_bytes_before == 0;
 }

@@ -58,6 +58,10 @@ class HttpParser {
 
   // Valid from kHead until the next message starts.
   const HttpHead& head() const;
+  // At kHead: the bytes from the end of the previous message through the end of this head. When
+  // it equals that step's `consumed`, the whole head is the first `consumed` bytes of the input
+  // just parsed (it can then be forwarded as received).
+  size_t headSize() const;
   // No byte of a message has been seen since the last kMessageEnd (or the start).
   bool idle() const;
   // After kMessageEnd of an upgrade (head().upgrade): the rest of the stream is not HTTP.

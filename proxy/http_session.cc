@@ -97,11 +97,13 @@ void HttpSession<Stream>::abort() {
 template <class Stream>
 void HttpSession<Stream>::readRequestHead() {
   exchange_ = Exchange{};
-  const HttpParser::Step step = request_.parse(down_in_.data());
-  down_in_.consume(step.consumed);
+  const std::string_view input = down_in_.data();
+  const HttpParser::Step step = request_.parse(input);
+  down_in_.consume(step.consumed);  // the bytes stay where they are until the next read
   switch (step.event) {
     case HttpParser::Event::kHead:
-      onRequestHead();
+      onRequestHead(step.consumed == request_.headSize() ? input.substr(0, step.consumed)
+                                                         : std::string_view{});
       return;
     case HttpParser::Event::kError: {
       bump(counters_.parse_errors);
@@ -166,7 +168,7 @@ void HttpSession<Stream>::onRequestHeadRead(const error_code& ec, size_t n) {
 }
 
 template <class Stream>
-void HttpSession<Stream>::onRequestHead() {
+void HttpSession<Stream>::onRequestHead(std::string_view raw) {
   const HttpHead& head = request_.head();
   exchange_.connect = head.isConnect();
   exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
@@ -189,7 +191,11 @@ void HttpSession<Stream>::onRequestHead() {
   ConnectionMode mode = ConnectionMode::kKeepAlive;
   if (head.upgrade && !exchange_.connect) mode = ConnectionMode::kUpgrade;
   up_head_.clear();
-  writeRequestHead(head, verdict.edits, mode, up_head_);
+  if (!raw.empty() && requestForwardableAsIs(head, verdict.edits, mode, raw)) {
+    up_head_.assign(raw);  // kept for a retry: the buffer it is in is reused
+  } else {
+    writeRequestHead(head, verdict.edits, mode, up_head_);
+  }
   response_.expectResponseTo(head.method == "HEAD" ? HttpParser::RequestKind::kHead
                              : exchange_.connect   ? HttpParser::RequestKind::kConnect
                                                    : HttpParser::RequestKind::kNormal);

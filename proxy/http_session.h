@@ -76,7 +76,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     bool response_done = false;
     bool response_until_close = false;
     bool close_announced = false;  // the response head said Connection: close
-    bool head_pending = false;     // down_head_ is built but not yet written
+    bool head_pending = false;     // the response head is not yet written
+    // The pending head goes down as received: the first raw_head bytes of up_in_, else down_head_.
+    uint32_t raw_head = 0;
     bool upstream_keep = false;
     bool retried = false;
     uint64_t discarded = 0;
@@ -86,7 +88,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void readRequestHead();
   void onIdleRead(const boost::system::error_code& ec, size_t n);
   void onRequestHeadRead(const boost::system::error_code& ec, size_t n);
-  void onRequestHead();
+  // `raw`: the whole head as received, or empty when it came in more than one read.
+  void onRequestHead(std::string_view raw);
   policy::HttpVerdict judge(const HttpHead& head);
   void deny();
   void discardRequestBody();
@@ -105,7 +108,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void onUpstreamHeadWritten(const boost::system::error_code& ec);
   void readResponse();
   void onResponseRead(const boost::system::error_code& ec, size_t n);
-  bool onResponseHead();
+  bool onResponseHead(std::string_view raw);
   void onResponseWritten(const boost::system::error_code& ec, HttpParser::Event event, size_t n);
   void onResponseEnd();
   bool retryOnFreshConnection();

@@ -145,12 +145,18 @@ bool HttpSession<Stream>::retryOnFreshConnection() {
 
 template <class Stream>
 void HttpSession<Stream>::readResponse() {
-  const HttpParser::Step step = response_.parse(up_in_.data());
+  // A head forwarded as received stays in up_in_ until written, followed by its body bytes.
+  const std::string_view input = up_in_.data().substr(exchange_.raw_head);
+  const HttpParser::Step step = response_.parse(input);
   switch (step.event) {
-    case HttpParser::Event::kHead:
-      up_in_.consume(step.consumed);
-      if (onResponseHead()) readResponse();  // body bytes already here leave with the head
+    case HttpParser::Event::kHead: {
+      // A head is always written before the next one is parsed: no raw head is pending here.
+      const bool whole = step.consumed == response_.headSize();
+      if (!onResponseHead(whole ? input.substr(0, step.consumed) : std::string_view{})) return;
+      if (exchange_.raw_head == 0) up_in_.consume(step.consumed);
+      readResponse();  // body bytes already here leave with the head
       return;
+    }
     case HttpParser::Event::kError:
       log::debug(options().name, ": bad response from ", destination_, ": ",
                  response_.error().message(), " (", response_.errorDetail(), ")");
@@ -167,6 +173,22 @@ void HttpSession<Stream>::readResponse() {
   if (!body) up_in_.consume(step.consumed);
   if (!exchange_.head_pending && body_bytes == 0) {
     onResponseWritten({}, step.event, 0);
+    return;
+  }
+  if (exchange_.raw_head > 0) {
+    // The head as received and the body bytes after it: one buffer, one send(2).
+    const size_t bytes = exchange_.raw_head + body_bytes;
+    asio::async_write(
+        down_, asio::buffer(up_in_.data().data(), bytes),
+        [self = this->shared_from_this(), event = step.event, bytes](error_code e, size_t n) {
+          if (!self->active()) return;
+          if (!e) {
+            self->exchange_.head_pending = false;
+            self->exchange_.raw_head = 0;
+            self->up_in_.consume(bytes);
+          }
+          self->onResponseWritten(e, event, n);
+        });
     return;
   }
   // One write for the rewritten head and the body bytes that came with it.
@@ -227,7 +249,7 @@ void HttpSession<Stream>::onResponseRead(const error_code& ec, size_t n) {
 
 // Decides how the response goes down; returns false when it ended the exchange instead.
 template <class Stream>
-bool HttpSession<Stream>::onResponseHead() {
+bool HttpSession<Stream>::onResponseHead(std::string_view raw) {
   const HttpHead& head = response_.head();
   counters_.upstream_latency.observeSince(std::exchange(upstream_sent_, {}));
   const bool informational = head.status / 100 == 1 && !head.upgrade;
@@ -257,7 +279,11 @@ bool HttpSession<Stream>::onResponseHead() {
     exchange_.response_interim = true;  // 100 Continue, 103 Early Hints: forwarded as they are
   }
   down_head_.clear();
-  writeResponseHead(head, mode, down_head_);
+  if (!raw.empty() && responseForwardableAsIs(head, mode, raw)) {
+    exchange_.raw_head = static_cast<uint32_t>(raw.size());
+  } else {
+    writeResponseHead(head, mode, down_head_);
+  }
   exchange_.head_pending = true;
   return true;
 }

@@ -4,7 +4,9 @@
 //   - the parse does not depend on how TCP splits the bytes (the first input byte picks a cut);
 //   - consumed counts never exceed the input;
 //   - a head the proxy accepts, rewritten for the origin, parses again with the same method,
-//     target and body framing: what the proxy forwards cannot be read differently (smuggling).
+//     target and body framing: what the proxy forwards cannot be read differently (smuggling);
+//   - a head forwarded as received (requestForwardableAsIs) parses again like the rewrite: same
+//     method, target, framing and fields (Connection aside, which only says keep-alive there).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +51,27 @@ void reparse(const HttpHead& head, const std::string& forwarded) {
   check(framing(again.head()) == framing(head));
 }
 
+// The fields a receiver acts on, but for Connection.
+std::string endToEndFields(const HttpHead& h) {
+  std::string out;
+  for (const auto& f : h.headers) {
+    if (portcullis::proxy::equalsIgnoreCase(f.name, "connection")) continue;
+    out.append(f.name).append(":").append(f.value).append("\n");
+  }
+  return out;
+}
+
+void reparseAsIs(const HttpHead& head, const std::string& rewritten, const std::string& raw) {
+  HttpParser as_is(HttpParser::Type::kRequest, {.max_header_bytes = 1 << 20, .max_headers = 1000});
+  const HttpParser::Step step = as_is.parse(raw);
+  check(step.event == HttpParser::Event::kHead);
+  check(step.consumed == raw.size());
+  check(framing(as_is.head()) == framing(head));
+  HttpParser again(HttpParser::Type::kRequest, {.max_header_bytes = 1 << 20, .max_headers = 1000});
+  check(again.parse(rewritten).event == HttpParser::Event::kHead);
+  check(endToEndFields(as_is.head()) == endToEndFields(again.head()));
+}
+
 Outcome run(const std::vector<std::string_view>& pieces) {
   HttpParser parser(HttpParser::Type::kRequest, {.max_header_bytes = 4096, .max_headers = 50});
   Outcome out;
@@ -59,6 +82,11 @@ Outcome run(const std::vector<std::string_view>& pieces) {
     for (int guard = 0; guard < 10000; ++guard) {
       const HttpParser::Step step = parser.parse(pending);
       check(step.consumed <= pending.size());
+      // The session's test for a head that is all in this read.
+      const std::string raw = step.event == HttpParser::Event::kHead &&
+                                      step.consumed == parser.headSize()
+                                  ? pending.substr(0, step.consumed)
+                                  : std::string();
       if (in_body) out.bodies.back().append(pending, 0, step.consumed);
       pending.erase(0, step.consumed);
       if (step.event == HttpParser::Event::kNeedMore) {
@@ -73,11 +101,13 @@ Outcome run(const std::vector<std::string_view>& pieces) {
       if (step.event == HttpParser::Event::kHead) {
         std::string forwarded;
         const HttpHead& head = parser.head();
-        writeRequestHead(head, {},
-                         head.upgrade && !head.isConnect() ? ConnectionMode::kUpgrade
-                                                           : ConnectionMode::kKeepAlive,
-                         forwarded);
+        const ConnectionMode mode = head.upgrade && !head.isConnect() ? ConnectionMode::kUpgrade
+                                                                      : ConnectionMode::kKeepAlive;
+        writeRequestHead(head, {}, mode, forwarded);
         reparse(head, forwarded);
+        if (!raw.empty() && requestForwardableAsIs(head, {}, mode, raw)) {
+          reparseAsIs(head, forwarded, raw);
+        }
         out.heads.push_back(std::move(forwarded));
         out.bodies.emplace_back();
         in_body = true;

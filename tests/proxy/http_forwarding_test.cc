@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "proxy/http_parser.h"
 
@@ -127,6 +129,109 @@ TEST(HttpForwardingTest, ResponseHead) {
   writeResponseHead(switching.head(), ConnectionMode::kUpgrade, up);
   EXPECT_EQ(
       up, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+}
+
+// The fields of a head, Connection fields left out: what a receiver acts on, beyond this hop's
+// persistence (which "Connection: keep-alive" and its absence both say for HTTP/1.1).
+std::vector<std::pair<std::string, std::string>> endToEndFields(HttpParser::Type type,
+                                                               const std::string& text) {
+  const Parsed parsed(type, text);
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const HttpHeader& h : parsed.head().headers) {
+    if (!equalsIgnoreCase(h.name, "connection")) fields.emplace_back(h.name, h.value);
+  }
+  return fields;
+}
+
+TEST(HttpForwardingTest, RequestAsIsWhenTheRewriteWouldSayTheSame) {
+  const std::string text =
+      "GET /public/index.html?x=1 HTTP/1.1\r\nHost: origin.test\r\nConnection: Keep-Alive\r\n"
+      "Content-Length: 0\r\nX-Spaced:  v  \r\n\r\n";
+  const Parsed req(HttpParser::Type::kRequest, text);
+  EXPECT_TRUE(requestForwardableAsIs(req.head(), {}, ConnectionMode::kKeepAlive, text));
+  std::string rewritten;
+  writeRequestHead(req.head(), {}, ConnectionMode::kKeepAlive, rewritten);
+  EXPECT_EQ(endToEndFields(HttpParser::Type::kRequest, text),
+            endToEndFields(HttpParser::Type::kRequest, rewritten));
+  EXPECT_EQ(rewritten.substr(0, rewritten.find('\r')), text.substr(0, text.find('\r')));
+
+  // What the rewrite changes: another hop mode, an edit, HTTP/1.0, hop-by-hop fields.
+  EXPECT_FALSE(requestForwardableAsIs(req.head(), {}, ConnectionMode::kClose, text));
+  EXPECT_FALSE(requestForwardableAsIs(req.head(), {}, ConnectionMode::kUpgrade, text));
+  const std::vector<HeaderEdit> edits = {{HeaderEdit::Op::kAdd, "X-A", "1"}};
+  EXPECT_FALSE(requestForwardableAsIs(req.head(), edits, ConnectionMode::kKeepAlive, text));
+  for (const std::string other : {
+           "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nKeep-Alive: timeout=5\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nProxy-Connection: keep-alive\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
+       }) {
+    const Parsed p(HttpParser::Type::kRequest, other);
+    EXPECT_FALSE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive, other)) << other;
+  }
+  const std::string plain = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  const Parsed p(HttpParser::Type::kRequest, plain);
+  EXPECT_TRUE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive, plain));
+  // Bytes that are not this head's exactly (a leading CRLF, a cut, bare LF line ends).
+  EXPECT_FALSE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive, "\r\n" + plain));
+  EXPECT_FALSE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive,
+                                      plain.substr(0, plain.size() - 2)));
+  EXPECT_FALSE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive,
+                                      "GET / HTTP/1.1\r\nHost: a\n\r\n"));
+  EXPECT_FALSE(requestForwardableAsIs(p.head(), {}, ConnectionMode::kKeepAlive,
+                                      "GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+}
+
+TEST(HttpForwardingTest, ResponseAsIsWhenTheRewriteWouldSayTheSame) {
+  const std::string text =
+      "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+      "ETag: \"x\"\r\n\r\n";
+  const Parsed resp(HttpParser::Type::kResponse, text);
+  EXPECT_TRUE(responseForwardableAsIs(resp.head(), ConnectionMode::kKeepAlive, text));
+  std::string rewritten;
+  writeResponseHead(resp.head(), ConnectionMode::kKeepAlive, rewritten);
+  EXPECT_EQ(endToEndFields(HttpParser::Type::kResponse, text),
+            endToEndFields(HttpParser::Type::kResponse, rewritten));
+  EXPECT_FALSE(responseForwardableAsIs(resp.head(), ConnectionMode::kClose, text));
+  EXPECT_FALSE(responseForwardableAsIs(resp.head(), ConnectionMode::kUpgrade, text));
+  for (const std::string other : {
+           "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: timeout=5\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n",
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nUpgrade: h2c\r\n\r\n",
+       }) {
+    const Parsed p(HttpParser::Type::kResponse, other);
+    EXPECT_FALSE(responseForwardableAsIs(p.head(), ConnectionMode::kKeepAlive, other)) << other;
+  }
+  // A 100 Continue goes on as it came.
+  const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  const Parsed p(HttpParser::Type::kResponse, interim);
+  EXPECT_TRUE(responseForwardableAsIs(p.head(), ConnectionMode::kKeepAlive, interim));
+}
+
+// headSize() tells whether the head is all in the input of the step that returned it.
+TEST(HttpForwardingTest, ParserHeadSize) {
+  HttpParser parser(HttpParser::Type::kRequest, {});
+  const std::string two = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+  HttpParser::Step step = parser.parse(two);
+  ASSERT_EQ(step.event, HttpParser::Event::kHead);
+  EXPECT_EQ(step.consumed, two.size() / 2);
+  EXPECT_EQ(parser.headSize(), step.consumed);
+  size_t at = step.consumed;
+  step = parser.parse(std::string_view(two).substr(at));
+  ASSERT_EQ(step.event, HttpParser::Event::kMessageEnd);
+  at += step.consumed;
+  // The second head, cut in two reads: its size spans both.
+  step = parser.parse(std::string_view(two).substr(at, 10));
+  ASSERT_EQ(step.event, HttpParser::Event::kNeedMore);
+  step = parser.parse(std::string_view(two).substr(at + 10));
+  ASSERT_EQ(step.event, HttpParser::Event::kHead);
+  EXPECT_EQ(parser.headSize(), two.size() / 2);
+  EXPECT_NE(parser.headSize(), step.consumed);
 }
 
 TEST(HttpForwardingTest, RequestHostWithoutPort) {

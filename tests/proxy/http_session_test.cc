@@ -280,6 +280,29 @@ TEST_F(HttpSessionTest, HeaderEditsAndHopByHopRemovalAreVisibleAtTheOrigin) {
   EXPECT_EQ(seen.header("x-keep"), "yes");
 }
 
+// A response head the rewrite would not change goes on byte for byte with its body; one with a
+// hop-by-hop field is rewritten. Requests on the same connection alternate between the two.
+TEST_F(HttpSessionTest, ResponseHeadGoesOnAsReceivedWhenTheRewriteWouldSayTheSame) {
+  const std::string as_is =
+      "HTTP/1.1 200 OK\r\nX-Spaced:   v  \r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok";
+  const std::string hop = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok";
+  origin_ = std::make_unique<TestOrigin>([&](const Message& m) {
+    return Reply{m.target == "/public/hop" ? hop : as_is};
+  });
+  startProxy();
+  Client client(proxyEndpoint());
+  for (int i = 0; i < 2; ++i) {
+    client.send("GET /public/as-is HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(client.readBytes(as_is.size()), as_is);
+    const auto r = client.roundTrip("GET /public/hop HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->header("keep-alive"));
+    EXPECT_EQ(r->body, "ok");
+  }
+  EXPECT_EQ(origin_->connections(), 1);
+}
+
 TEST_F(HttpSessionTest, PipelinedRequestsAreAnsweredInOrder) {
   startProxy();
   Client client(proxyEndpoint());
