@@ -305,7 +305,8 @@ struct HttpParser::Impl {
     head.version_minor = parser.http_minor;
     head.headers.reserve(raw_headers.size());
     for (const RawHeader& h : raw_headers) {
-      head.headers.push_back({trimmed(view(h.name)), trimmed(view(h.value))});
+      // Strict llhttp refuses whitespace in or around a field name: only values need trimming.
+      head.headers.push_back({view(h.name), trimmed(view(h.value))});
     }
     head.chunked = (parser.flags & F_CHUNKED) != 0;
     if ((parser.flags & F_CONTENT_LENGTH) != 0 && (parser.flags & F_SKIPBODY) == 0) {

@@ -239,6 +239,8 @@ const Rejected kRejected[] = {
      ProxyError::kMalformed},
     {"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
      ProxyError::kInvalidHeaderCharacter},
+    {"TabBeforeColon", "GET / HTTP/1.1\r\nHost: a\r\nX-Name\t: z\r\n\r\n",
+     ProxyError::kInvalidHeaderCharacter},
     {"InvalidNameCharacter", "GET / HTTP/1.1\r\nHost: a\r\nX(y): z\r\n\r\n",
      ProxyError::kInvalidHeaderCharacter},
     {"MissingHost", "GET / HTTP/1.1\r\nX: y\r\n\r\n", ProxyError::kMissingHost},
