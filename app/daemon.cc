@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <sched.h>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "datapath/payload_renderer.h"
 #include "datapath/port_allocator.h"
 #include "datapath/system_port_usage.h"
+#include "datapath/time_wait_sweeper.h"
 #include "policy/compiled_policy.h"
 #include "proxy/tls_interception.h"
 
@@ -25,6 +27,25 @@ namespace {
 
 void logErrors(const std::vector<policy::Diagnostic>& errors) {
   for (const auto& d : errors) log::error(d.toString());
+}
+
+// Once a flow is no longer redirected, the TIME_WAIT sockets the proxy left on its 4-tuples
+// would make the kernel drop the client's next direct SYN (early demux): destroy them.
+void sweepTimeWait(const std::optional<std::set<uint16_t>>& ports, bool ipv6, const char* when,
+                   bool& refusal_logged) {
+  if (ports && ports->empty()) return;
+  auto swept = datapath::sweepTimeWait(ports, ipv6);
+  if (!swept) {
+    log::warn("cannot list TIME_WAIT sockets ", when, ": ", swept.error().message());
+    return;
+  }
+  const auto& r = swept.value();
+  log::info("destroyed ", r.destroyed, " TIME_WAIT sockets of the proxy ", when, " (", r.matched, " found)");
+  if (r.refused_errno != 0 && !refusal_logged) {
+    refusal_logged = true;
+    log::warn("the kernel refused SOCK_DESTROY (", std::strerror(r.refused_errno),
+              "; CONFIG_INET_DIAG_DESTROY?): a client reusing such a 4-tuple directly may wait up to 60 s");
+  }
 }
 
 std::string hex(uint32_t value) {
@@ -302,10 +323,12 @@ void Daemon::reload(const char* why) {
   }
   auto plan = buildDatapathPlan(config_, *loaded.value, ports_);
   if (plan != datapath_->plan()) {
+    const auto dropped = datapath::droppedTcpPorts(datapath_->plan(), plan);
     if (auto updated = datapath_->update(plan); !updated) {
       log::error("reload rejected: datapath update failed (", updated.error().message(), ")");
       return;
     }
+    sweepTimeWait(dropped, plan.ipv6, "after the reload", sweep_refusal_logged_);
     if (auto learned = reconciler_->learn(plan); !learned)
       log::warn("cannot read back the updated rules: ", learned.error().message());
   }
@@ -341,6 +364,9 @@ void Daemon::teardown() {
   if (admin_) admin_->stop();
   if (datapath_) {
     if (auto removed = datapath_->teardown(); !removed) exit_code_ = kExitRuntime;
+    // After the proxies reset what they held; before exit, so direct traffic flows at once.
+    sweepTimeWait(datapath::redirectedTcpPorts(datapath_->plan()), datapath_->plan().ipv6, "at exit",
+                  sweep_refusal_logged_);
   }
   pool_.stop();
   pool_.join();

@@ -101,6 +101,7 @@ class Daemon {
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer shutdown_timer_;  // bounds the proxies' grace at shutdown
   bool torn_down_ = false;
+  bool sweep_refusal_logged_ = false;
   // For /metrics and /status.
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   uint64_t reloads_ok_ = 0;
