@@ -96,6 +96,20 @@ std::set<IpAddress> ownAddresses() {
   return out;
 }
 
+// The complete messages of one netlink datagram (NLMSG_OK/NEXT without their mixed-sign
+// comparisons, which clang rejects).
+std::vector<const nlmsghdr*> messages(const uint8_t* data, size_t size) {
+  std::vector<const nlmsghdr*> out;
+  size_t at = 0;
+  while (size - at >= sizeof(nlmsghdr)) {
+    const auto* h = reinterpret_cast<const nlmsghdr*>(data + at);
+    if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > size - at) break;
+    out.push_back(h);
+    at += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  return out;
+}
+
 Result<void> sendAll(int fd, const std::vector<uint8_t>& message) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -116,8 +130,7 @@ Result<void> readDump(int fd, uint32_t seq, std::vector<TcpSocketId>& out) {
       log::error("sock_diag dump: ", std::strerror(errno));
       return DatapathError::kNetlink;
     }
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    for (const nlmsghdr* h : messages(buffer, static_cast<size_t>(n))) {
       if (h->nlmsg_seq != seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return ok();
       if (h->nlmsg_type == NLMSG_ERROR) {
@@ -149,8 +162,7 @@ int destroyOne(int fd, const TcpSocketId& s, uint32_t seq) {
       if (errno == EINTR) continue;
       return errno;
     }
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    for (const nlmsghdr* h : messages(buffer, static_cast<size_t>(n))) {
       if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR) continue;
       const int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
       return error == ENOENT ? 0 : error;  // expired between the dump and now
