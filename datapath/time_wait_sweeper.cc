@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -152,7 +153,7 @@ Result<void> readDump(int fd, uint32_t seq, std::vector<TcpSocketId>& out) {
   }
 }
 
-// 0 when destroyed (or already gone), else the errno of the refusal.
+// 0 when destroyed, ENOENT when it expired since the dump, else the errno of the refusal.
 int destroyOne(int fd, const TcpSocketId& s, uint32_t seq) {
   if (!sendAll(fd, destroyRequest(s, seq))) return errno ? errno : EIO;
   alignas(nlmsghdr) uint8_t buffer[1024];
@@ -165,7 +166,7 @@ int destroyOne(int fd, const TcpSocketId& s, uint32_t seq) {
     for (const nlmsghdr* h : messages(buffer, static_cast<size_t>(n))) {
       if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR) continue;
       const int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
-      return error == ENOENT ? 0 : error;  // expired between the dump and now
+      return error;
     }
   }
 }
@@ -229,6 +230,9 @@ Result<SweepResult> sweepTimeWait(const std::optional<std::set<uint16_t>>& ports
     log::error("sock_diag socket: ", std::strerror(errno));
     return DatapathError::kNetlink;
   }
+  // The kernel answers at once; the bound only keeps a lost reply from hanging exit or reload.
+  const timeval timeout{1, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::vector<TcpSocketId> sockets;
   uint32_t seq = 0;
   for (Family family : {Family::kV4, Family::kV6}) {
@@ -243,9 +247,12 @@ Result<SweepResult> sweepTimeWait(const std::optional<std::set<uint16_t>>& ports
     const int error = destroyOne(fd.get(), s, ++seq);
     if (error == 0) {
       ++result.destroyed;
-    } else if (result.refused_errno == 0) {
-      result.refused_errno = error;
-      if (error == EOPNOTSUPP) break;  // no CONFIG_INET_DIAG_DESTROY: the others fail alike
+    } else if (error == ENOENT) {
+      continue;
+    } else {
+      if (result.refused_errno == 0) result.refused_errno = error;
+      // No CONFIG_INET_DIAG_DESTROY, or no answer: the others would fail alike.
+      if (error == EOPNOTSUPP || error == EAGAIN) break;
     }
   }
   return result;
