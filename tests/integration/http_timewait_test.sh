@@ -25,10 +25,58 @@ rules:
       ports: [{port: $1, protocol: TCP}]
     http:
       - {method: GET, path: "/public/.*"}
+  - name: dns-egress
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24"]
+      ports: [{port: 53, protocol: TCP}]
+    dns:
+      - matchPattern: "*"
 POLICY
 }
 write_policy 80
 origin_start "$NS_SERVER" "$dir"
+# A DNS-over-TCP server that answers one query per connection (an empty NOERROR answer) and
+# closes: the proxy then closes its client first.
+cat >"$dir/dns_tcp.py" <<'PY'
+import socket, struct, sys, time
+mode, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def read_message(s):
+    head = b""
+    while len(head) < 2 and (c := s.recv(2 - len(head))):
+        head += c
+    if len(head) < 2:
+        return None
+    body = b""
+    while len(body) < struct.unpack("!H", head)[0] and (c := s.recv(4096)):
+        body += c
+    return body
+if mode == "server":
+    listener = socket.create_server((address, port))
+    while True:
+        conn, _ = listener.accept()
+        query = read_message(conn)
+        if query:
+            answer = query[:2] + bytes([query[2] | 0x80, 0]) + query[4:]
+            conn.sendall(struct.pack("!H", len(answer)) + answer)
+        conn.close()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("", int(sys.argv[4])))
+started = time.monotonic()
+s.connect((address, port))
+connect_seconds = time.monotonic() - started
+query = bytes.fromhex("abcd0100000100000000000007657861" "6d706c65047465737400000100 01".replace(" ", ""))
+s.sendall(struct.pack("!H", len(query)) + query)
+answer = read_message(s)
+if mode == "client-wait-close":
+    while s.recv(4096):
+        pass
+s.close()
+ok = answer and answer[:2] == query[:2] and answer[2] & 0x80
+print(f"answered {connect_seconds:.6f}" if ok else "no answer")
+PY
+netns_spawn "$NS_SERVER" "$dir/dns_tcp.log" timeout 120 python3 "$dir/dns_tcp.py" server 198.18.2.2 53
+wait_until 5 bash -c "[[ -n \$(ip netns exec '$NS_SERVER' ss -Hltn 'sport = :53') ]]" || fail "the DNS-over-TCP server did not start"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 
 client() { ip netns exec "$NS_CLIENT" "$@"; }
@@ -87,11 +135,19 @@ write_policy 80
 reload "policy reloaded"
 proxied_close 41003 198.18.2.2
 proxied_close 41004 2001:db8:2::2
+dns=$(client timeout 10 python3 "$dir/dns_tcp.py" client-wait-close 198.18.2.2 53 41005) || true
+[[ $dns == answered* ]] || fail "proxied DNS over TCP from port 41005: $dns"
+wait_until 2 bash -c "[[ -n \$(ip netns exec '$NS_NODE' ss -Htn state time-wait 'sport = :53 and dport = :41005') ]]" ||
+  fail "no TIME_WAIT socket in the node for DNS over TCP from port 41005"
 netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
 grep -q "destroyed [1-9][0-9]* TIME_WAIT sockets of the proxy at exit" "$dir/run.log" ||
   { cat "$dir/run.log" >&2; fail "no sweep logged at exit"; }
 t_exit4=$(direct_reuse 41003 198.18.2.2 "after exit")
 t_exit6=$(direct_reuse 41004 "[2001:db8:2::2]" "after exit")
-left=$(ip netns exec "$NS_NODE" ss -Htn state time-wait 'sport = :80' || true)
-[[ -z $left ]] || fail "TIME_WAIT sockets on port 80 left in the node after exit: $left"
-echo "PASS: no TIME_WAIT trap (direct reconnect after reload ${t_reload4}/${t_reload6} s, after exit ${t_exit4}/${t_exit6} s)"
+dns=$(client timeout 10 python3 "$dir/dns_tcp.py" client 198.18.2.2 53 41005) || true
+t_dns=${dns##* }
+[[ $dns == answered* ]] || fail "direct DNS over TCP after exit from port 41005: $dns"
+awk -v t="$t_dns" 'BEGIN { exit !(t < 0.5) }' || fail "direct DNS over TCP after exit took $t_dns s (a SYN lost to TIME_WAIT)"
+left=$(ip netns exec "$NS_NODE" ss -Htn state time-wait 'sport = :80 or sport = :53' || true)
+[[ -z $left ]] || fail "TIME_WAIT sockets on ports 80 and 53 left in the node after exit: $left"
+echo "PASS: no TIME_WAIT trap (direct reconnect after reload ${t_reload4}/${t_reload6} s, after exit ${t_exit4}/${t_exit6} s, DNS over TCP ${t_dns} s)"
