@@ -3,7 +3,8 @@
 # the proxy first, which leaves a TIME_WAIT socket in the node whose local address is the
 # original destination (transparent accept). Once that flow is no longer redirected (a SIGHUP
 # that drops its selector, or exit), a direct SYN reusing the 4-tuple would be dropped by early
-# demux for up to 60 s. Both cases, IPv4 and IPv6: the direct reconnect must connect at once.
+# demux for up to 60 s. Both cases, IPv4 and IPv6 (and DNS over TCP, closed by the proxy when
+# its server closed, at exit): the direct reconnect must connect at once.
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/netns.sh"
