@@ -1,14 +1,13 @@
 #include "proxy/access_log_http_entry.h"
 
+#include "proxy/asio_address.h"
 #include "proxy/http_responses.h"
 
 namespace portcullis::proxy {
 namespace {
 
 AccessEndpoint endpointOf(const AccessLogHttpEntry::Endpoint& e) {
-  const auto a = e.address();
-  if (a.is_v4()) return {IpAddress::v4(a.to_v4().to_uint()), e.port()};
-  return {IpAddress::v6(a.to_v6().to_bytes()), e.port()};
+  return {fromAsio(e.address()), e.port()};
 }
 
 // "HTTP/1.1 503 Service Unavailable..." -> 503.

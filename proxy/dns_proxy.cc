@@ -5,6 +5,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "common/log.h"
+#include "proxy/asio_address.h"
 #include "proxy/dns_tcp_listener.h"
 #include "proxy/dns_udp_listener.h"
 
@@ -14,13 +15,6 @@ namespace {
 // With port 0 the kernel picks a port free for the first socket only; another socket may find
 // it taken, so a few draws are allowed.
 constexpr int kEphemeralAttempts = 8;
-
-boost::asio::ip::address toAsio(const IpAddress& a) {
-  if (a.isV4()) return boost::asio::ip::address_v4(a.v4HostOrder());
-  boost::asio::ip::address_v6::bytes_type bytes;
-  std::copy(a.bytes().begin(), a.bytes().end(), bytes.begin());
-  return boost::asio::ip::address_v6(bytes);
-}
 
 std::shared_ptr<const DnsListenerOptions> shardOptions(DnsListenerOptions options, size_t shards) {
   if (shards > 1) options.reuse_port = true;

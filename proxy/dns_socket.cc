@@ -54,20 +54,4 @@ std::optional<boost::asio::ip::udp::endpoint> originalDestination(const msghdr& 
   return std::nullopt;
 }
 
-IpAddress toIpAddress(const boost::asio::ip::address& address) {
-  const auto a = unmapped(address);
-  if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
-  std::array<uint8_t, 16> bytes;
-  const auto v6 = a.to_v6().to_bytes();
-  std::memcpy(bytes.data(), v6.data(), bytes.size());
-  return IpAddress::v6(bytes);
-}
-
-boost::asio::ip::address unmapped(const boost::asio::ip::address& address) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
-  }
-  return address;
-}
-
 }  // namespace portcullis::proxy

@@ -1,6 +1,6 @@
-// Socket options and address conversions of the DNS listeners (Linux): IP_TRANSPARENT for the
-// TPROXY listeners and the reply sockets, IP_RECVORIGDSTADDR for a datagram's original
-// destination, SO_MARK for upstream traffic so the datapath never redirects it again.
+// Socket options of the DNS listeners (Linux): IP_TRANSPARENT for the TPROXY listeners and the
+// reply sockets, IP_RECVORIGDSTADDR for a datagram's original destination, SO_MARK for upstream
+// traffic so the datapath never redirects it again.
 #pragma once
 
 #include <sys/socket.h>
@@ -11,8 +11,6 @@
 #include <cstdint>
 #include <optional>
 #include <system_error>
-
-#include "common/ip_address.h"
 
 namespace portcullis::proxy {
 
@@ -33,13 +31,8 @@ std::optional<boost::asio::ip::udp::endpoint> originalDestination(const msghdr& 
 // Room for the control message originalDestination() reads.
 inline constexpr size_t kOriginalDestinationControlSize = CMSG_SPACE(sizeof(sockaddr_in6));
 
-IpAddress toIpAddress(const boost::asio::ip::address& address);
-
 // An Asio error as the std::error_code Result carries, its category kept (Boost's conversion
 // maps system errors to std::system_category and wraps the others).
 inline std::error_code toStdError(const boost::system::error_code& ec) { return ec; }
-
-// An IPv4-mapped IPv6 address as its IPv4 form, so policy CIDRs see one family per host.
-boost::asio::ip::address unmapped(const boost::asio::ip::address& address);
 
 }  // namespace portcullis::proxy

@@ -1,6 +1,7 @@
 #include "proxy/dns_tcp_listener.h"
 
 #include "common/log.h"
+#include "proxy/asio_address.h"
 #include "proxy/dns_socket.h"
 #include "proxy/dns_tcp_session.h"
 
@@ -71,8 +72,8 @@ void DnsTcpListener::onAccept(tcp::socket socket, const tcp::endpoint& client) {
   }
   bump(counters.tcp_connections);
   bump(counters.tcp_open);
-  const policy::Flow flow{options_->direction, toIpAddress(client.address()),
-                          toIpAddress(server.address()), server.port(), policy::Protocol::kTcp};
+  const policy::Flow flow{options_->direction, flowAddress(client.address()),
+                          flowAddress(server.address()), server.port(), policy::Protocol::kTcp};
   auto session = std::make_shared<DnsTcpSession>(
       std::move(socket), server, flow, options_, gate_,
       [weak = weak_from_this(), gate = gate_, limit = limit_](DnsTcpSession& closed) {

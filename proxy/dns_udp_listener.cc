@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/asio_address.h"
 #include "proxy/dns_socket.h"
 
 namespace portcullis::proxy {
@@ -26,7 +27,7 @@ DnsUdpListener::udp::endpoint endpointOf(const sockaddr_storage& from, socklen_t
 
 policy::Flow flowOf(policy::Direction direction, const DnsUdpListener::udp::endpoint& client,
                     const DnsUdpListener::udp::endpoint& server) {
-  return {direction, toIpAddress(client.address()), toIpAddress(server.address()), server.port(),
+  return {direction, flowAddress(client.address()), flowAddress(server.address()), server.port(),
           policy::Protocol::kUdp};
 }
 

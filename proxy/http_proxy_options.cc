@@ -1,17 +1,8 @@
 #include "proxy/http_proxy_options.h"
 
+#include "proxy/asio_address.h"
+
 namespace portcullis::proxy {
-namespace {
-
-boost::asio::ip::address toAsio(const IpAddress& a) {
-  if (a.isV4()) return boost::asio::ip::address_v4(a.v4HostOrder());
-  boost::asio::ip::address_v6::bytes_type bytes;
-  std::copy(a.bytes().begin(), a.bytes().end(), bytes.begin());
-  return boost::asio::ip::address_v6(bytes);
-}
-
-}  // namespace
-
 HttpProxyOptions httpProxyOptions(const policy::Config& config, policy::Direction direction,
                                   uint16_t port) {
   HttpProxyOptions o;

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/log.h"
+#include "proxy/asio_address.h"
 #include "proxy/http_forwarding.h"
 #include "proxy/http_responses.h"
 #include "proxy/tls_origin.h"
@@ -58,7 +59,7 @@ void HttpSession<Stream>::start() {
     close(true);
     return;
   }
-  flow_ = {options().direction, ipAddressOf(client_.address()), ipAddressOf(destination_.address()),
+  flow_ = {options().direction, flowAddress(client_.address()), flowAddress(destination_.address()),
            destination_.port(), policy::Protocol::kTcp};
   // A plain session's socket comes from HttpProxy's listener, which has TCP_NODELAY for its
   // accepted sockets to inherit.

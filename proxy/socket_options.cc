@@ -113,14 +113,4 @@ int unsentBytes(Tcp::socket& socket) {
   return queued;
 }
 
-IpAddress ipAddressOf(const boost::asio::ip::address& address) {
-  if (address.is_v4()) return IpAddress::v4(address.to_v4().to_uint());
-  const boost::asio::ip::address_v6 v6 = address.to_v6();
-  if (v6.is_v4_mapped()) {
-    return IpAddress::v4(
-        boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_uint());
-  }
-  return IpAddress::v6(v6.to_bytes());
-}
-
 }  // namespace portcullis::proxy

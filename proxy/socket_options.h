@@ -54,6 +54,4 @@ std::error_code startConnect(Tcp::socket& socket, const Tcp::endpoint& destinati
 // Bytes written but not yet acknowledged by the peer (SIOCOUTQ); 0 when unknown.
 int unsentBytes(Tcp::socket& socket);
 
-IpAddress ipAddressOf(const boost::asio::ip::address& address);
-
 }  // namespace portcullis::proxy

@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
+#include "proxy/asio_address.h"
 #include "proxy/tls_interception.h"
 #include "proxy/tls_origin.h"
 #include "proxy/access_log_tls.h"
@@ -46,8 +47,8 @@ void TlsSession::start() {
     log::debug(name(), ": refused a connection to the proxy itself from ", client_);
     return close(true);
   }
-  flow_ = {context_->options().direction, ipAddressOf(client_.address()),
-           ipAddressOf(destination_.address()), destination_.port(), policy::Protocol::kTcp};
+  flow_ = {context_->options().direction, flowAddress(client_.address()),
+           flowAddress(destination_.address()), destination_.port(), policy::Protocol::kTcp};
   setDeadline(context_->options().limits.header_timeout);
   readHello();
 }
