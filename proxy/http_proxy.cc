@@ -1,12 +1,8 @@
 #include "proxy/http_proxy.h"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "common/log.h"
 #include "proxy/http_proxy_context.h"
 #include "proxy/http_session.h"
-#include "proxy/transparent_listener.h"
 
 // Threading model, chosen by measurement: IoPool::Model::kContextPerThread (one io_context per
 // thread, an SO_REUSEPORT acceptor on each, no strand). Measured on the 2-core development machine
@@ -21,8 +17,6 @@
 // per-thread contexts keep each connection's state in one core's cache. Both models stay
 // supported (IoPool) and tested; the daemon should use kContextPerThread.
 namespace portcullis::proxy {
-
-namespace asio = boost::asio;
 
 namespace {
 
@@ -39,7 +33,8 @@ void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t s
 
 HttpProxy::HttpProxy(IoPool& pool, HttpProxyOptions options, PolicyStore& policies)
     : pool_(pool),
-      context_(std::make_shared<HttpProxyContext>(std::move(options), policies, pool.threads())) {}
+      context_(std::make_shared<HttpProxyContext>(std::move(options), policies, pool.threads())),
+      front_(pool) {}
 
 HttpProxy::~HttpProxy() { stopAccepting(); }
 
@@ -49,7 +44,6 @@ Result<void> HttpProxy::start() {
   const auto& opts = context_->options();
   TransparentListener::Options listener_options;
   listener_options.transparent = opts.transparent;
-  listener_options.strand_per_connection = pool_.strandPerSession();
   listener_options.limit = context_->limit();
   // The request's ACK rides on the response (or the 403) instead of going alone.
   listener_options.delayed_ack = true;
@@ -57,45 +51,26 @@ Result<void> HttpProxy::start() {
   // Inherited by accepted sockets: one setsockopt per listener instead of one per connection.
   listener_options.no_delay = true;
   listener_options.single_thread = pool_.threadPerContext();
-  std::vector<asio::any_io_executor> executors;
-  for (size_t i = 0; i < pool_.contexts(); ++i)
-    executors.push_back(pool_.context(i).get_executor());
-  std::vector<Tcp::endpoint> binds = opts.bind;
-  auto listeners = openTransparentListeners(
-      opts.name, executors, binds, listener_options,
+  auto opened = front_.open(
+      opts.name, opts.bind, listener_options,
       [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {
         acceptConnection(context, shard, std::move(socket), client);
       },
       [context = context_](size_t shard) {
         bump(context->counters().shard(shard).connections_over_limit);
       });
-  if (!listeners) return listeners.error();
-  listeners_ = std::move(listeners).value();
-  endpoints_ = std::move(binds);
-  context_->setOwnEndpoints(endpoints_, localAddresses());
-  for (const auto& listener : listeners_) listener->start();
+  if (!opened) return opened.error();
+  context_->setOwnEndpoints(front_.endpoints(), localAddresses());
+  front_.start();
   return ok();
 }
 
-void HttpProxy::stopAccepting() {
-  for (const auto& listener : listeners_) listener->stop();
-  listeners_.clear();
-}
+void HttpProxy::stopAccepting() { front_.stopAccepting(); }
 
 void HttpProxy::shutdown(Duration grace, std::function<void()> done) {
   context_->stopAdmitting();  // an accept already queued is reset, not served
-  stopAccepting();
-  const std::vector<std::shared_ptr<PlainHttpSession>> sessions = context_->sessions();
-  for (const auto& session : sessions) {
-    asio::post(session->executor(), [session] { session->drain(); });
-  }
-  // The timer keeps itself alive: the proxy may be destroyed before it fires.
-  auto timer = std::make_shared<asio::steady_timer>(pool_.context(0), grace);
-  timer->async_wait([timer, context = context_](boost::system::error_code ec) {
-    if (ec) return;
-    for (const auto& session : context->sessions()) {
-      asio::post(session->executor(), [session] { session->abort(); });
-    }
+  front_.shutdown(grace, [context = context_](TcpFront::SessionEnd end) {
+    postEnd(context->sessions(), end);
   });
   context_->setOnEmpty(std::move(done));
 }

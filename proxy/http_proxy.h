@@ -24,11 +24,11 @@
 #include "proxy/http_proxy_options.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
+#include "proxy/tcp_front.h"
 
 namespace portcullis::proxy {
 
 class HttpProxyContext;
-class TransparentListener;
 
 class HttpProxy {
  public:
@@ -41,8 +41,10 @@ class HttpProxy {
   // picks for port 0) and starts accepting. Errors name the endpoint's errno.
   Result<void> start();
   // The bound endpoints, one per bind address.
-  std::vector<Tcp::endpoint> endpoints() const { return endpoints_; }
-  uint16_t port() const { return endpoints_.empty() ? 0 : endpoints_.front().port(); }
+  std::vector<Tcp::endpoint> endpoints() const { return front_.endpoints(); }
+  uint16_t port() const {
+    return front_.endpoints().empty() ? 0 : front_.endpoints().front().port();
+  }
   const HttpProxyOptions& options() const;
 
   void stopAccepting();
@@ -60,8 +62,7 @@ class HttpProxy {
 
   IoPool& pool_;
   std::shared_ptr<HttpProxyContext> context_;
-  std::vector<std::shared_ptr<TransparentListener>> listeners_;
-  std::vector<Tcp::endpoint> endpoints_;
+  TcpFront front_;
 };
 
 }  // namespace portcullis::proxy

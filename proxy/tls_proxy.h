@@ -18,13 +18,13 @@
 #include "proxy/http_counters.h"
 #include "proxy/io_pool.h"
 #include "proxy/policy_store.h"
+#include "proxy/tcp_front.h"
 #include "proxy/tls_counters.h"
 #include "proxy/tls_proxy_options.h"
 
 namespace portcullis::proxy {
 
 class TlsProxyContext;
-class TransparentListener;
 
 class TlsProxy {
  public:
@@ -36,8 +36,10 @@ class TlsProxy {
   // Binds every endpoint of options.bind on one port (the first one's, or the kernel's pick for
   // port 0) and starts accepting. EADDRINUSE when the port is taken.
   Result<void> start();
-  std::vector<Tcp::endpoint> endpoints() const { return endpoints_; }
-  uint16_t port() const { return endpoints_.empty() ? 0 : endpoints_.front().port(); }
+  std::vector<Tcp::endpoint> endpoints() const { return front_.endpoints(); }
+  uint16_t port() const {
+    return front_.endpoints().empty() ? 0 : front_.endpoints().front().port();
+  }
 
   void stopAccepting();
   // Stops accepting, resets connections still peeking, lets relays go on for up to `grace`, then
@@ -50,10 +52,8 @@ class TlsProxy {
   uint32_t activeConnections() const;
 
  private:
-  IoPool& pool_;
   std::shared_ptr<TlsProxyContext> context_;
-  std::vector<std::shared_ptr<TransparentListener>> listeners_;
-  std::vector<Tcp::endpoint> endpoints_;
+  TcpFront front_;
 };
 
 }  // namespace portcullis::proxy
