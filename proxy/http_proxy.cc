@@ -41,28 +41,17 @@ HttpProxy::~HttpProxy() { stopAccepting(); }
 const HttpProxyOptions& HttpProxy::options() const { return context_->options(); }
 
 Result<void> HttpProxy::start() {
-  const auto& opts = context_->options();
   TransparentListener::Options listener_options;
-  listener_options.transparent = opts.transparent;
-  listener_options.limit = context_->limit();
   // The request's ACK rides on the response (or the 403) instead of going alone.
   listener_options.delayed_ack = true;
-  listener_options.mark = opts.upstream_mark;
   // Inherited by accepted sockets: one setsockopt per listener instead of one per connection.
   listener_options.no_delay = true;
   listener_options.single_thread = pool_.threadPerContext();
-  auto opened = front_.open(
-      opts.name, opts.bind, listener_options,
+  return front_.start(
+      context_, listener_options,
       [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {
         acceptConnection(context, shard, std::move(socket), client);
-      },
-      [context = context_](size_t shard) {
-        bump(context->counters().shard(shard).connections_over_limit);
       });
-  if (!opened) return opened.error();
-  context_->setOwnEndpoints(front_.endpoints(), localAddresses());
-  front_.start();
-  return ok();
 }
 
 void HttpProxy::stopAccepting() { front_.stopAccepting(); }

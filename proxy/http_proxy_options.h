@@ -47,4 +47,7 @@ struct HttpProxyOptions {
 HttpProxyOptions httpProxyOptions(const policy::Config& config, policy::Direction direction,
                                   uint16_t port);
 
+// bind-v4, and bind-v6 when datapath.ipv6, on `port`: where the HTTP and TLS listeners bind.
+std::vector<Tcp::endpoint> proxyBinds(const policy::Config& config, uint16_t port);
+
 }  // namespace portcullis::proxy

@@ -20,10 +20,6 @@ Result<void> TcpFront::open(std::string_view name, std::vector<Tcp::endpoint> bi
   return ok();
 }
 
-void TcpFront::start() {
-  for (const auto& listener : listeners_) listener->start();
-}
-
 void TcpFront::stopAccepting() {
   for (const auto& listener : listeners_) listener->stop();
   listeners_.clear();

@@ -14,25 +14,13 @@ TlsProxy::TlsProxy(IoPool& pool, TlsProxyOptions options, PolicyStore& policies)
 TlsProxy::~TlsProxy() { stopAccepting(); }
 
 Result<void> TlsProxy::start() {
-  const auto& opts = context_->options();
-  TransparentListener::Options listener_options;
-  listener_options.transparent = opts.transparent;
-  listener_options.limit = context_->limit();
-  listener_options.mark = opts.upstream_mark;
-  auto opened = front_.open(
-      opts.name, opts.bind, listener_options,
+  return front_.start(
+      context_, TransparentListener::Options{},
       [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {
         auto session = std::make_shared<TlsSession>(std::move(socket), client, context, shard);
         context->add(session);
         session->start();
-      },
-      [context = context_](size_t shard) {
-        bump(context->counters().shard(shard).connections_over_limit);
       });
-  if (!opened) return opened.error();
-  context_->setOwnEndpoints(front_.endpoints(), localAddresses());
-  front_.start();
-  return ok();
 }
 
 void TlsProxy::stopAccepting() { front_.stopAccepting(); }
