@@ -42,9 +42,7 @@ class HttpProxy {
   Result<void> start();
   // The bound endpoints, one per bind address.
   std::vector<Tcp::endpoint> endpoints() const { return front_.endpoints(); }
-  uint16_t port() const {
-    return front_.endpoints().empty() ? 0 : front_.endpoints().front().port();
-  }
+  uint16_t port() const { return front_.port(); }
   const HttpProxyOptions& options() const;
 
   void stopAccepting();

@@ -57,6 +57,7 @@ class TcpFront {
 
   // The bound endpoints, one per bind address, with the port the kernel picked for port 0.
   const std::vector<Tcp::endpoint>& endpoints() const { return endpoints_; }
+  uint16_t port() const { return endpoints_.empty() ? 0 : endpoints_.front().port(); }
 
  private:
   // openTransparentListeners on every context of the pool, not accepting yet.

@@ -37,9 +37,7 @@ class TlsProxy {
   // port 0) and starts accepting. EADDRINUSE when the port is taken.
   Result<void> start();
   std::vector<Tcp::endpoint> endpoints() const { return front_.endpoints(); }
-  uint16_t port() const {
-    return front_.endpoints().empty() ? 0 : front_.endpoints().front().port();
-  }
+  uint16_t port() const { return front_.port(); }
 
   void stopAccepting();
   // Stops accepting, resets connections still peeking, lets relays go on for up to `grace`, then
