@@ -10,23 +10,12 @@
 namespace portcullis::datapath {
 namespace {
 
-using testing::FakeCommandRunner;
-using testing::FakeRouteTable;
-using testing::FakeRuleTable;
-using testing::Journal;
 using testing::readTestData;
 using testing::samplePlan;
 using Lines = std::vector<std::string>;
 
 // A kernel whose iptables-save shows what the last restore of each family installed.
-struct FakeKernel {
-  Journal journal;
-  FakeCommandRunner runner{journal};
-  FakeRuleTable rules{journal};
-  FakeRouteTable routes{journal};
-  Iptables iptables{runner, IptablesBackend::kNft};
-  Kernel kernel{&iptables, &rules, &routes};
-
+struct FakeKernel : testing::FakeKernel {
   FakeKernel() {
     runner.on_run = [this](const std::vector<std::string>& argv, std::string_view input) {
       const bool removal = input.find("-X PORTCULLIS") != std::string_view::npos;

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "datapath/command_runner.h"
+#include "datapath/datapath.h"
 #include "datapath/datapath_error.h"
+#include "datapath/iptables.h"
 #include "datapath/iptables_state.h"
 #include "datapath/nft_rule_dump.h"
 #include "datapath/port_usage.h"
@@ -146,6 +148,21 @@ class FakeRouteTable final : public RouteTable {
 
  private:
   Journal* journal_;
+};
+
+// The three seams on one journal, iptables on the nft backend, wired into the Kernel that
+// Datapath and the Reconciler are given. Not copyable: the fakes point at its journal.
+struct FakeKernel {
+  FakeKernel() = default;
+  FakeKernel(const FakeKernel&) = delete;
+  FakeKernel& operator=(const FakeKernel&) = delete;
+
+  Journal journal;
+  FakeCommandRunner runner{journal};
+  FakeRuleTable rules{journal};
+  FakeRouteTable routes{journal};
+  Iptables iptables{runner, IptablesBackend::kNft};
+  Kernel kernel{&iptables, &rules, &routes};
 };
 
 class FakePortUsage final : public PortUsage {

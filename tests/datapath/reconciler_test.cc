@@ -8,10 +8,6 @@
 namespace portcullis::datapath {
 namespace {
 
-using testing::FakeCommandRunner;
-using testing::FakeRouteTable;
-using testing::FakeRuleTable;
-using testing::Journal;
 using testing::readTestData;
 
 std::string without(std::string text, const std::string& line) {
@@ -120,24 +116,28 @@ DatapathPlan installedPlan() {
   return plan;
 }
 
-TEST(Reconciler, RepairsAndCountsEachDrift) {
-  Journal journal;
-  FakeCommandRunner runner(journal);
-  FakeRuleTable rules(journal);
-  FakeRouteTable routes(journal);
-  Iptables iptables(runner, IptablesBackend::kNft);
+// The kernel as installedPlan() leaves it: installed_v4.save, its ip rule and route.
+class ReconcilerLoop : public ::testing::Test, protected testing::FakeKernel {
+ protected:
+  ReconcilerLoop() {
+    setSave(installed);
+    rules.rules = desiredRules(plan);
+    routes.routes = desiredRoutes(plan);
+  }
+  void setSave(const std::string& text) { runner.saves["iptables-nft-save"] = text; }
   const DatapathPlan plan = installedPlan();
-  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
-  rules.rules = desiredRules(plan);
-  routes.routes = desiredRoutes(plan);
-  Reconciler reconciler(Kernel{&iptables, &rules, &routes}, plan);
+  const std::string installed = readTestData("installed_v4.save");
+};
+
+TEST_F(ReconcilerLoop, RepairsAndCountsEachDrift) {
+  Reconciler reconciler(kernel, plan);
   ASSERT_TRUE(reconciler.learn());
 
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 0u);
   EXPECT_EQ(journal, (std::vector<std::string>{"iptables-nft-save"}));
 
-  runner.saves["iptables-nft-save"] = without(readTestData("installed_v4.save"), kTproxyDns);
+  setSave(without(installed, kTproxyDns));
   rules.rules.clear();
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 2u);
@@ -165,28 +165,19 @@ class FakeGeneration final : public RulesetGeneration {
   std::optional<uint32_t> value = 7;
 };
 
-TEST(Reconciler, SkipsTheSaveWhileTheRulesetGenerationStandsStill) {
-  Journal journal;
-  FakeCommandRunner runner(journal);
-  FakeRuleTable rules(journal);
-  FakeRouteTable routes(journal);
-  Iptables iptables(runner, IptablesBackend::kNft);
+TEST_F(ReconcilerLoop, SkipsTheSaveWhileTheRulesetGenerationStandsStill) {
   FakeGeneration generation;
-  const DatapathPlan plan = installedPlan();
-  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
-  rules.rules = desiredRules(plan);
-  routes.routes = desiredRoutes(plan);
-  Reconciler reconciler(Kernel{&iptables, &rules, &routes}, plan, &generation);
+  Reconciler reconciler(kernel, plan, &generation);
   ASSERT_TRUE(reconciler.learn());
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 0u);
   EXPECT_TRUE(journal.empty()) << "generation unchanged since learn(): no save";
 
   // Someone deleted a rule: the generation moved, the save shows it, the repair moves it again.
-  runner.saves["iptables-nft-save"] = without(readTestData("installed_v4.save"), kTproxyDns);
+  setSave(without(installed, kTproxyDns));
   generation.value = 8;
   EXPECT_EQ(reconciler.check().value(), 1u);
-  runner.saves["iptables-nft-save"] = readTestData("installed_v4.save");
+  setSave(installed);
   generation.value = 9;
   journal.clear();
   EXPECT_EQ(reconciler.check().value(), 0u);
@@ -217,23 +208,10 @@ namespace {
 using testing::FakeNftRuleDump;
 
 // With the nf_tables dump: iptables-save runs only when the dump shows a difference.
-class ReconcilerWithDump : public ::testing::Test {
+class ReconcilerWithDump : public ReconcilerLoop {
  protected:
-  void SetUp() override {
-    runner.saves["iptables-nft-save"] = installed;
-    rules.rules = desiredRules(plan);
-    routes.routes = desiredRoutes(plan);
-  }
-  void setSave(const std::string& text) { runner.saves["iptables-nft-save"] = text; }
-  Journal journal;
-  FakeCommandRunner runner{journal};
-  FakeRuleTable rules{journal};
-  FakeRouteTable routes{journal};
   FakeNftRuleDump dump{journal, runner};
-  Iptables iptables{runner, IptablesBackend::kNft};
-  const DatapathPlan plan = installedPlan();
-  const std::string installed = readTestData("installed_v4.save");
-  Reconciler reconciler{Kernel{&iptables, &rules, &routes}, plan, nullptr, &dump};
+  Reconciler reconciler{kernel, plan, nullptr, &dump};
 };
 
 TEST_F(ReconcilerWithDump, LearnsTheDumpNextToTheSaveAndThenSkipsTheSave) {
