@@ -9,11 +9,9 @@
 # verdict, rule and addresses (openssl s_server as the origin, s_client as the client).
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/tools/http_origin.sh"
-netns_require_root
-pc_require_tools dnsmasq dig curl python3 openssl
+netns_require_root dnsmasq dig curl python3 openssl
 
 netns_topology
 dir=$NETNS_TMP
@@ -23,8 +21,7 @@ pc_dnsmasq "$NS_SERVER" "$dir" 198.18.2.2,2001:db8:2::2 --local-ttl=300 \
   --address=/allowed.test/198.18.2.10 --address=/denied.test/198.18.2.20
 
 pc_write_config "$dir"
-sed -i "s|^proxy:\$|proxy:\n  access-log: $log|" "$dir/config.yaml"
-grep -q "access-log: $log" "$dir/config.yaml" || fail "could not set access-log"
+pc_proxy_option "$dir/config.yaml" "access-log: $log"
 pc_web_dns_policy "$dir/policy.yaml"
 { pc_rule tls-egress 443 TCP; echo '    tls: [{serverNames: ["api.allowed.test"]}]'; } >>"$dir/policy.yaml"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
@@ -38,22 +35,21 @@ netns_spawn "$NS_SERVER" "$dir/tls.out" openssl s_server -quiet -accept 443 -cer
 tls_hello() {  # NAME (empty: no SNI) [ADDRESS]: a TLS handshake from the client; its exit status
   local sni=(-servername "$1")
   [[ -n $1 ]] || sni=(-noservername)
-  ip netns exec "$NS_CLIENT" timeout 5 openssl s_client -connect "${2:-198.18.2.2}:443" "${sni[@]}" \
+  client timeout 5 openssl s_client -connect "${2:-198.18.2.2}:443" "${sni[@]}" \
     </dev/null >/dev/null 2>&1
 }
-wait_until 5 ip netns exec "$NS_NODE" timeout 2 openssl s_client -connect 198.18.2.2:443 </dev/null ||
+wait_until 5 node timeout 2 openssl s_client -connect 198.18.2.2:443 </dev/null ||
   fail "openssl s_server did not start"
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 tls_hello api.allowed.test || fail "allowed TLS handshake failed"
 tls_hello evil.allowed.test && fail "denied SNI completed a handshake"
 tls_hello "" "[2001:db8:2::2]" && fail "a ClientHello without SNI completed a handshake"
 client curl -sf --max-time 5 -o /dev/null http://198.18.2.2/public/index.html || fail "allowed GET failed"
 code=$(client curl -s --max-time 5 -o /dev/null -w '%{http_code}' 'http://[2001:db8:2::2]/private/secret.txt?q="x"') || true
 [[ $code == 403 ]] || fail "denied GET answered $code"
-client dig +tries=1 +time=3 @198.18.2.2 www.allowed.test A | grep -q "status: NOERROR" || fail "allowed query"
-client dig +tries=1 +time=3 @2001:db8:2::2 www.denied.test A | grep -q "status: REFUSED" || fail "denied query"
-client dig +tries=1 +time=3 +tcp @198.18.2.2 tcp.allowed.test A | grep -q "status: NOERROR" || fail "allowed TCP query"
+[[ $(pc_rcode 198.18.2.2 www.allowed.test) == NOERROR ]] || fail "allowed query"
+[[ $(pc_rcode 2001:db8:2::2 www.denied.test) == REFUSED ]] || fail "denied query"
+[[ $(pc_rcode 198.18.2.2 tcp.allowed.test +tcp) == NOERROR ]] || fail "allowed TCP query"
 
 lines() { [[ -f $1 ]] && wc -l <"$1" || echo 0; }
 at_least() { [[ $(lines "$log") -ge $1 ]]; }  # N: the writer flushes every 100 ms
@@ -115,7 +111,7 @@ wait_until 5 grep -q '"/public/one.txt"' "$log" || fail "no record in the reopen
 
 # SIGTERM: a record queued just before the signal is still written.
 client curl -sf --max-time 5 -o /dev/null http://198.18.2.2/public/two.txt || fail "last GET"
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit cleanly"; }
+pc_stop
 grep -q '"/public/two.txt"' "$log" || fail "the last record was lost at shutdown"
 python3 -c 'import json,sys; [json.loads(l) for f in sys.argv[1:] for l in open(f)]' "$log" "$log.1" ||
   fail "a line is not JSON"

@@ -5,27 +5,21 @@
 # destination: stand-in servers there (tools/tproxy_listener on the server's own addresses)
 # print each flow that reaches them. HTTP over TCP, DNS over UDP and TCP; IPv4 and IPv6.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
-netns_require_root
-tools=${PORTCULLIS_TOOLS:-$(dirname "$PORTCULLIS")/../tests/integration/tools}
-listener=$tools/tproxy_listener
-[[ -x $listener ]] || fail "missing $listener (build target tproxy_listener)"
-command -v dig >/dev/null || fail "missing dig (scripts/setup.sh installs bind9-dnsutils)"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
+netns_require_root dig
+listener=$(pc_tool tproxy_listener)
 
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
-http=$(pc_listener_port "$dir/run.log" portcullis-http-egress)
-dns=$(pc_listener_port "$dir/run.log" portcullis-dns-egress)
-[[ -n $http && -n $dns ]] || fail "listener ports not logged: $(cat "$dir/run.log")"
+http=$(pc_require_listener "$dir/run.log" portcullis-http-egress)
+dns=$(pc_require_listener "$dir/run.log" portcullis-dns-egress)
 # The proxies, not anything else, hold the ports the TPROXY rules point at.
 for p in "$http" "$dns"; do
-  ip netns exec "$NS_NODE" ss -Hltnp "sport = :$p" | grep -q "portcullis" || fail "portcullis does not listen on $p"
+  node ss -Hltnp "sport = :$p" | grep -q "portcullis" || fail "portcullis does not listen on $p"
 done
-ip netns exec "$NS_NODE" ss -Hlunp "sport = :$dns" | grep -q "portcullis" || fail "no DNS UDP socket on $dns"
+node ss -Hlunp "sport = :$dns" | grep -q "portcullis" || fail "no DNS UDP socket on $dns"
 
 start_server() {  # NAME BIND PORT COUNT
   netns_spawn "$NS_SERVER" "$dir/$1.out" "$listener" "$2" "$3" "$4" 20
@@ -64,5 +58,5 @@ client bash -c 'exec 3<>/dev/tcp/198.18.2.2/8080 && head -n 1 <&3' >"$dir/plain.
 grep -Eq '^tcp 198\.18\.1\.2:[0-9]+ -> 198\.18\.2\.2:8080$' "$dir/plain.reply" || fail "unredirected: $(cat "$dir/plain.reply")"
 netns_stop "$pid_plain" CONT || fail "the server did not get the unredirected connection"
 
-netns_stop "$PC_PID" TERM || fail "portcullis did not exit cleanly"
+pc_stop
 echo "PASS: TCP and UDP flows pass the proxies to their original destination (IPv4, IPv6)"

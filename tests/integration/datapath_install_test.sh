@@ -3,9 +3,7 @@
 # `ip rule` and table 2004 show exactly the expected state; the host's own rules in mangle, raw
 # and filter are untouched; after SIGTERM the namespace is byte-identical to before.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
 netns_require_root
 
 netns_topology
@@ -14,17 +12,16 @@ dir=$NETNS_TMP
 pc_write_config "$dir"
 
 # The host's own rules, which must survive untouched.
+pc_host_rules "$ns"
 for t in iptables ip6tables; do
-  ip netns exec "$ns" "$t" -t mangle -A PREROUTING -i eth1 -j MARK --set-mark 0x4000
-  ip netns exec "$ns" "$t" -t raw -A PREROUTING -p udp --dport 9 -j CT --notrack
   ip netns exec "$ns" "$t" -t filter -A INPUT -p tcp --dport 22 -j ACCEPT
 done
 pc_state "$ns" >"$dir/before"
 
 pc_start "$ns" "$dir/config.yaml" "$dir/run.log"
-http=$(pc_listener_port "$dir/run.log" portcullis-http-egress)
-dns=$(pc_listener_port "$dir/run.log" portcullis-dns-egress)
-[[ -n $http && -n $dns && $http != "$dns" ]] || fail "listener ports not logged: $(cat "$dir/run.log")"
+http=$(pc_require_listener "$dir/run.log" portcullis-http-egress)
+dns=$(pc_require_listener "$dir/run.log" portcullis-dns-egress)
+[[ $http != "$dns" ]] || fail "two listeners on port $http"
 mark() { printf '0x%x' $(( ((($1 & 0xff) << 8 | $1 >> 8) << 16) | 0x200 )); }
 http_mark=$(mark "$http")
 dns_mark=$(mark "$dns")

@@ -5,9 +5,7 @@
 # logged. On nft the checks compare the kernel's rule dump first: traffic moving the rule
 # counters must not look like drift to it.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
 netns_require_root
 
 ns=$(netns_new node)
@@ -69,5 +67,5 @@ echo "ok: traffic is not drift"
 
 repairs=$(grep -c "repaired" "$dir/run.log")
 [[ $repairs -ge 9 ]] || { cat "$dir/run.log" >&2; fail "expected 9 logged repairs, got $repairs"; }
-netns_stop "$PC_PID" TERM || fail "portcullis did not exit cleanly"
+pc_stop
 echo "PASS: every deletion was repaired within one interval"

@@ -3,9 +3,7 @@
 # replaces the leftovers without duplicating a jump, and `cleanup` after another kill -9 leaves
 # the namespace as it was before (and says so, idempotently).
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
 netns_require_root
 
 ns=$(netns_new node)
@@ -13,10 +11,7 @@ dir=$NETNS_TMP
 pc_write_config "$dir" 20000 20100
 # The host holds rules in raw and mangle already (iptables-nft keeps a table it created even
 # when its last rule goes, so a bare namespace would gain two empty tables).
-for t in iptables ip6tables; do
-  ip netns exec "$ns" "$t" -t mangle -A PREROUTING -i eth1 -j MARK --set-mark 0x4000
-  ip netns exec "$ns" "$t" -t raw -A PREROUTING -p udp --dport 9 -j CT --notrack
-done
+pc_host_rules "$ns"
 pc_state "$ns" >"$dir/before"
 
 pc_start "$ns" "$dir/config.yaml" "$dir/first.log"

@@ -2,9 +2,7 @@
 # SIGHUP: a valid new policy refills our chains in place (same jumps, rules and routes, same
 # listener ports); an invalid one is rejected with its errors logged and the old rules stay.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
 netns_require_root
 
 ns=$(netns_new node)
@@ -22,8 +20,7 @@ cat >>"$dir/policy.yaml" <<'POLICY'
       ports: [{port: 8080, protocol: TCP}]
     http: []
 POLICY
-kill -HUP "$PC_PID"
-wait_until 5 grep -q "policy reloaded" "$dir/run.log" || { cat "$dir/run.log" >&2; fail "reload not logged"; }
+pc_reload "policy reloaded"
 pc_state "$ns" >"$dir/second"
 diff "$dir/first" "$dir/second" >"$dir/delta" || true
 [[ $(grep -c '^>' "$dir/delta") -eq 1 && $(grep -c '^<' "$dir/delta") -eq 0 ]] ||
@@ -33,10 +30,9 @@ grep -q -- '-d 198.18.9.0/24 -p tcp -m tcp --dport 8080 .*classify egress api-eg
 [[ $(pc_listener_port "$dir/run.log" portcullis-http-egress) == "$http" ]] || fail "listener port changed"
 
 echo "rules: [ {name: broken" >"$dir/policy.yaml"
-kill -HUP "$PC_PID"
-wait_until 5 grep -q "reload rejected" "$dir/run.log" || { cat "$dir/run.log" >&2; fail "invalid policy not rejected"; }
+pc_reload "reload rejected"
 grep -q "policy.yaml:[0-9]*:[0-9]*: " "$dir/run.log" || fail "the policy error was not logged with FILE:LINE:COLUMN"
 pc_state "$ns" | diff -u "$dir/second" - || fail "a rejected reload changed the datapath"
 
-netns_stop "$PC_PID" TERM || fail "portcullis did not exit cleanly"
+pc_stop
 echo "PASS: SIGHUP applies a valid policy in place and keeps the old one when the new is invalid"

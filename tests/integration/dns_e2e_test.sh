@@ -5,15 +5,9 @@
 #   UDP and TCP, IPv4 and IPv6; every answer comes from the server the client asked;
 #   a TC answer is passed through; malformed datagrams do not disturb the next valid query.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
-netns_require_root
-tools=${PORTCULLIS_TOOLS:-$(dirname "$PORTCULLIS")/../tests/integration/tools}
-for tool in dnsmasq dig; do
-  command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
-done
-[[ -x $tools/dns_tc_server ]] || fail "missing $tools/dns_tc_server (build target dns_tc_server)"
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
+netns_require_root dnsmasq dig
+tc_server=$(pc_tool dns_tc_server)
 
 netns_topology
 dir=$NETNS_TMP
@@ -21,33 +15,25 @@ dir=$NETNS_TMP
 ip -n "$NS_SERVER" addr add 198.18.2.3/24 dev eth0
 ip -n "$NS_SERVER" -6 addr add 2001:db8:2::3/64 dev eth0 nodad
 
-netns_spawn "$NS_SERVER" "$dir/dnsmasq.log" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
-  --conf-file=/dev/null --pid-file="$dir/dnsmasq.pid" --bind-interfaces \
-  --listen-address=198.18.2.2,2001:db8:2::2 --log-queries --log-facility=- \
+pc_dnsmasq "$NS_SERVER" "$dir" 198.18.2.2,2001:db8:2::2 --log-queries --log-facility=- \
   --address=/allowed.test/198.18.2.10 --address=/denied.test/198.18.2.11
-netns_spawn "$NS_SERVER" "$dir/tc.log" "$tools/dns_tc_server" 198.18.2.3 53 120
-netns_spawn "$NS_SERVER" "$dir/tc6.log" "$tools/dns_tc_server" 2001:db8:2::3 53 120
+netns_spawn "$NS_SERVER" "$dir/tc.log" "$tc_server" 198.18.2.3 53 120
+netns_spawn "$NS_SERVER" "$dir/tc6.log" "$tc_server" 2001:db8:2::3 53 120
 
 # Control, before portcullis: the node is not redirected, and dnsmasq answers both names, so a
 # REFUSED later can only come from the proxy.
-node_dig() { ip netns exec "$NS_NODE" dig +tries=1 +time=1 "$@"; }
-wait_until 10 node_dig @198.18.2.2 www.allowed.test || { cat "$dir/dnsmasq.log" >&2; fail "dnsmasq did not start"; }
+node_dig() { node dig +tries=1 +time=1 "$@"; }
+[[ $(node_dig +short @198.18.2.2 www.allowed.test) == 198.18.2.10 ]] || fail "control: dnsmasq should answer allowed.test"
 wait_until 5 node_dig @2001:db8:2::2 www.allowed.test || fail "dnsmasq does not answer on IPv6"
 [[ $(node_dig +short @198.18.2.2 www.denied.test) == 198.18.2.11 ]] || fail "control: dnsmasq should answer denied.test"
 
 control_lines=$(wc -l <"$dir/dnsmasq.log")
 pc_write_config "$dir"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 53, protocol: ANY}]
-    dns:
-      - matchName: "allowed.test"
-      - matchPattern: "*.allowed.test"
-POLICY
+{
+  echo "rules:"
+  pc_rule dns-egress 53 ANY
+  echo '    dns: [{matchName: "allowed.test"}, {matchPattern: "*.allowed.test"}]'
+} >"$dir/policy.yaml"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 
 # query SERVER NAME [dig options...]: runs dig in the client, prints the file holding its output
@@ -55,7 +41,7 @@ query() {
   local server=$1 name=$2 out
   shift 2
   out=$(mktemp "$dir/dig.XXXXXX")
-  ip netns exec "$NS_CLIENT" dig +tries=1 +time=3 "$@" "@$server" "$name" A >"$out" 2>&1 || true
+  client dig +tries=1 +time=3 "$@" "@$server" "$name" A >"$out" 2>&1 || true
   echo "$out"
 }
 expect() {  # OUTPUT STATUS SERVER TRANSPORT [ANSWER]: one dig result, asserted
@@ -84,7 +70,7 @@ for server in 198.18.2.2 2001:db8:2::2; do
 done
 # Several queries on one TCP connection, each answered.
 out=$dir/multi
-ip netns exec "$NS_CLIENT" dig +tries=1 +time=3 +tcp +keepopen @198.18.2.2 \
+client dig +tries=1 +time=3 +tcp +keepopen @198.18.2.2 \
   www.allowed.test A www.denied.test A api.allowed.test A >"$out" 2>&1 || true
 [[ $(grep -c "status: NOERROR," "$out") -eq 2 && $(grep -c "status: REFUSED," "$out") -eq 1 ]] ||
   { cat "$out" >&2; fail "three queries on one TCP connection"; }
@@ -109,7 +95,7 @@ done
 
 # Malformed datagrams (random bytes, a bare header, a header with a cut question) are dropped or
 # answered FORMERR; the listener keeps serving.
-ip netns exec "$NS_CLIENT" bash -c '
+client bash -c '
   for target in 198.18.2.2 2001:db8:2::2; do
     head -c 200 /dev/urandom >/dev/udp/$target/53
     printf "\x12\x34" >/dev/udp/$target/53
@@ -123,5 +109,5 @@ for server in 198.18.2.2 2001:db8:2::2; do
   expect "$(query "$server" www.denied.test)" REFUSED "$server" UDP
 done
 
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit cleanly"; }
+pc_stop
 echo "PASS: DNS allowed/denied over UDP and TCP, IPv4 and IPv6, from the server's address; TC passed through; malformed datagrams dropped"

@@ -7,12 +7,10 @@
 # nothing reaching the origin; a WebSocket upgrade allowed and one denied; SIGTERM exits 0.
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/tools/http_origin.sh"
 netns_require_root
-tools=${PORTCULLIS_TOOLS:-$(dirname "$PORTCULLIS")/../tests/integration/tools}
-[[ -x $tools/upgrade_echo ]] || fail "missing $tools/upgrade_echo (build target upgrade_echo)"
+upgrade_echo=$(pc_tool upgrade_echo)
 
 netns_topology
 dir=$NETNS_TMP
@@ -31,13 +29,11 @@ HTTP
   echo '    http: [{method: GET, path: "/chat", headers: ["Upgrade: websocket"]}]'
 } >"$dir/policy.yaml"
 origin_start "$NS_SERVER" "$dir"
-netns_spawn "$NS_SERVER" "$dir/ws.out" "$tools/upgrade_echo" 198.18.2.2 8080 60
+netns_spawn "$NS_SERVER" "$dir/ws.out" "$upgrade_echo" 198.18.2.2 8080 60
 wait_until 5 grep -qx ready "$dir/ws.out" || fail "upgrade_echo did not start"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
-grep -Eq "listener portcullis-http-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
-  fail "no listener line: $(cat "$dir/run.log")"
+pc_require_listener "$dir/run.log" portcullis-http-egress >/dev/null
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 status() {  # URL [curl args]: the status code
   client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"
 }
@@ -120,5 +116,5 @@ expect 403 -H "Connection: Upgrade" -H "Upgrade: h2c" http://198.18.2.2:8080/cha
 grep -q "upgrade GET /chat" "$dir/ws.out" || fail "origin did not see the allowed upgrade"
 [[ $(grep -c "GET" "$dir/ws.out") -eq 1 ]] || fail "a denied upgrade reached the origin: $(cat "$dir/ws.out")"
 
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
+pc_stop
 echo "PASS: HTTP policy enforced end to end (verdicts, keep-alive, pipelining, 8 MiB, smuggling, upgrades; IPv4, IPv6)"

@@ -6,7 +6,6 @@
 # connects at once (no SYN lost to a TIME_WAIT socket of the proxy).
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/tools/http_origin.sh"
 netns_require_root
@@ -15,34 +14,17 @@ netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
 write_policy() {  # PATH-REGEX
-  cat >"$dir/policy.yaml" <<POLICY
-rules:
-  - name: web-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 80, protocol: TCP}]
-    http:
-      - {method: GET, path: "$1"}
-POLICY
+  { echo "rules:"; pc_rule web-egress 80 TCP; echo "    http: [{method: GET, path: \"$1\"}]"; } >"$dir/policy.yaml"
 }
 write_policy "/public/.*"
 origin_start "$NS_SERVER" "$dir"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 grep -q "listener portcullis-dns" "$dir/run.log" && fail "a DNS listener without a DNS rule"
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 status() { client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true; }
-reload() {  # LOG-PATTERN
-  local n
-  n=$(grep -c "SIGHUP" "$dir/run.log" || true)
-  kill -HUP "$PC_PID"
-  wait_until 5 bash -c "[[ \$(grep -c SIGHUP '$dir/run.log') -gt $n ]] && grep -q '$1' '$dir/run.log'" ||
-    { cat "$dir/run.log" >&2; fail "reload: no '$1' in the log"; }
-}
 
 # A keep-alive connection held open across the reload (fd 3 of a coprocess in the client).
-coproc KEEP { ip netns exec "$NS_CLIENT" timeout 30 bash -c '
+coproc KEEP { client timeout 30 bash -c '
   exec 3<>/dev/tcp/198.18.2.2/80
   while read -r path; do
     printf "GET %s HTTP/1.1\r\nHost: a\r\n\r\n" "$path" >&3
@@ -67,38 +49,29 @@ keep() {  # PATH: the status line of that request on the kept connection
 
 # A valid change takes effect for new and kept connections.
 write_policy "/(public|private)/.*"
-reload "policy reloaded"
+pc_reload "policy reloaded"
 [[ $(status http://198.18.2.2/private/secret.txt) == 200 ]] || fail "reloaded policy not in force"
 [[ $(status "http://[2001:db8:2::2]/private/secret.txt") == 200 ]] || fail "reloaded policy not in force (IPv6)"
 [[ $(keep /private/secret.txt) == "HTTP/1.1 200 OK" ]] || fail "kept connection did not pick up the reload"
 
 # A reload whose policy adds the first DNS rule opens the DNS listener (UDP and TCP) first.
-cat >>"$dir/policy.yaml" <<'POLICY'
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24"]
-      ports: [{port: 53, protocol: ANY}]
-    dns:
-      - matchName: "example.test"
-POLICY
-reload "policy reloaded: 2 rules"
-dns=$(pc_listener_port "$dir/run.log" portcullis-dns-egress)
-[[ -n $dns ]] || fail "no DNS listener opened by the reload"
-[[ -n $(ip netns exec "$NS_NODE" ss -Hlun "sport = :$dns") ]] || fail "no UDP socket on DNS port $dns"
-[[ -n $(ip netns exec "$NS_NODE" ss -Hltn "sport = :$dns") ]] || fail "no TCP socket on DNS port $dns"
+{ pc_rule dns-egress 53 ANY; echo '    dns: [{matchName: "example.test"}]'; } >>"$dir/policy.yaml"
+pc_reload "policy reloaded: 2 rules"
+dns=$(pc_require_listener "$dir/run.log" portcullis-dns-egress)
+[[ -n $(node ss -Hlun "sport = :$dns") ]] || fail "no UDP socket on DNS port $dns"
+[[ -n $(node ss -Hltn "sport = :$dns") ]] || fail "no TCP socket on DNS port $dns"
 pc_state "$NS_NODE" >"$dir/state.dns"
 grep -q -- "--on-port $dns" "$dir/state.dns" || fail "no TPROXY rule for the new DNS listener"
 
 # A broken file: errors logged with FILE:LINE:COLUMN, the previous policy stays.
 echo "rules: [ {name: broken" >"$dir/policy.yaml"
-reload "reload rejected"
+pc_reload "reload rejected"
 grep -q "policy.yaml:[0-9]*:[0-9]*: " "$dir/run.log" || fail "no FILE:LINE:COLUMN error logged"
 [[ $(status http://198.18.2.2/private/secret.txt) == 200 ]] || fail "a rejected reload changed the policy"
 [[ $(status http://198.18.2.2/other/x) == 403 ]] || fail "a rejected reload opened the policy"
 
 # SIGTERM while the kept connection is open: its 4-tuple is reused right after exit.
-port=$(ip netns exec "$NS_CLIENT" ss -Htn state established "dst 198.18.2.2:80" | awk '{print $3}' | sed 's/.*://' | head -n 1)
+port=$(client ss -Htn state established "dst 198.18.2.2:80" | awk '{print $3}' | sed 's/.*://' | head -n 1)
 [[ -n $port ]] || fail "cannot find the kept connection's port"
 # ... and with a download in flight (8 MiB at 16 MiB/s), which finishes within the grace.
 ip netns exec "$NS_CLIENT" curl -sf --max-time 10 --limit-rate 16M -o "$dir/inflight.bin" \
@@ -106,7 +79,7 @@ ip netns exec "$NS_CLIENT" curl -sf --max-time 10 --limit-rate 16M -o "$dir/infl
 inflight=$!
 NETNS_PIDS+=("$inflight")
 wait_until 5 test -s "$dir/inflight.bin" || fail "the in-flight download did not start"
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
+pc_stop
 wait "$inflight" || fail "the download in flight at SIGTERM failed"
 cmp -s "$dir/inflight.bin" "$dir/www/public/big.bin" || fail "the download in flight at SIGTERM is corrupt"
 keep_in=${KEEP[1]}

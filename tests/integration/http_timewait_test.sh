@@ -7,33 +7,21 @@
 # its server closed, at exit): the direct reconnect must connect at once.
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/tools/http_origin.sh"
-netns_require_root
-pc_require_tools curl ss python3
+netns_require_root curl ss python3
 
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
 write_policy() {  # PORT
-  cat >"$dir/policy.yaml" <<POLICY
-rules:
-  - name: web-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: $1, protocol: TCP}]
-    http:
-      - {method: GET, path: "/public/.*"}
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24"]
-      ports: [{port: 53, protocol: TCP}]
-    dns:
-      - matchPattern: "*"
-POLICY
+  {
+    echo "rules:"
+    pc_rule web-egress "$1" TCP
+    echo '    http: [{method: GET, path: "/public/.*"}]'
+    pc_rule dns-egress 53 TCP
+    echo '    dns: [{matchPattern: "*"}]'
+  } >"$dir/policy.yaml"
 }
 write_policy 80
 origin_start "$NS_SERVER" "$dir"
@@ -80,14 +68,6 @@ netns_spawn "$NS_SERVER" "$dir/dns_tcp.log" timeout 120 python3 "$dir/dns_tcp.py
 wait_until 5 bash -c "[[ -n \$(ip netns exec '$NS_SERVER' ss -Hltn 'sport = :53') ]]" || fail "the DNS-over-TCP server did not start"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
-reload() {  # LOG-PATTERN
-  local n
-  n=$(grep -c "SIGHUP" "$dir/run.log" || true)
-  kill -HUP "$PC_PID"
-  wait_until 5 bash -c "[[ \$(grep -c SIGHUP '$dir/run.log') -gt $n ]] && grep -q '$1' '$dir/run.log'" ||
-    { cat "$dir/run.log" >&2; fail "reload: no '$1' in the log"; }
-}
 # Through the proxy with Connection: close from PORT, reading until the proxy's FIN (curl
 # would close as soon as the body is complete, racing the proxy): the proxy closes first.
 proxied_close() {  # PORT ADDRESS
@@ -126,21 +106,21 @@ direct_reuse() {  # PORT URL-HOST WHEN
 proxied_close 41001 198.18.2.2
 proxied_close 41002 2001:db8:2::2
 write_policy 8080
-reload "policy reloaded"
+pc_reload "policy reloaded"
 grep -q "destroyed [1-9][0-9]* TIME_WAIT" "$dir/run.log" || { cat "$dir/run.log" >&2; fail "no sweep logged after the reload"; }
 t_reload4=$(direct_reuse 41001 198.18.2.2 "after the reload")
 t_reload6=$(direct_reuse 41002 "[2001:db8:2::2]" "after the reload")
 
 # Redirected again, then exit.
 write_policy 80
-reload "policy reloaded"
+pc_reload "policy reloaded"
 proxied_close 41003 198.18.2.2
 proxied_close 41004 2001:db8:2::2
 dns=$(client timeout 10 python3 "$dir/dns_tcp.py" client-wait-close 198.18.2.2 53 41005) || true
 [[ $dns == answered* ]] || fail "proxied DNS over TCP from port 41005: $dns"
 wait_until 2 bash -c "[[ -n \$(ip netns exec '$NS_NODE' ss -Htn state time-wait 'sport = :53 and dport = :41005') ]]" ||
   fail "no TIME_WAIT socket in the node for DNS over TCP from port 41005"
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
+pc_stop
 grep -q "destroyed [1-9][0-9]* TIME_WAIT sockets of the proxy at exit" "$dir/run.log" ||
   { cat "$dir/run.log" >&2; fail "no sweep logged at exit"; }
 t_exit4=$(direct_reuse 41003 198.18.2.2 "after exit")
@@ -149,6 +129,6 @@ dns=$(client timeout 10 python3 "$dir/dns_tcp.py" client 198.18.2.2 53 41005) ||
 t_dns=${dns##* }
 [[ $dns == answered* ]] || fail "direct DNS over TCP after exit from port 41005: $dns"
 awk -v t="$t_dns" 'BEGIN { exit !(t < 0.5) }' || fail "direct DNS over TCP after exit took $t_dns s (a SYN lost to TIME_WAIT)"
-left=$(ip netns exec "$NS_NODE" ss -Htn state time-wait 'sport = :80 or sport = :53' || true)
+left=$(node ss -Htn state time-wait 'sport = :80 or sport = :53' || true)
 [[ -z $left ]] || fail "TIME_WAIT sockets on ports 80 and 53 left in the node after exit: $left"
 echo "PASS: no TIME_WAIT trap (direct reconnect after reload ${t_reload4}/${t_reload6} s, after exit ${t_exit4}/${t_exit6} s, DNS over TCP ${t_dns} s)"

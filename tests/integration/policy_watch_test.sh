@@ -4,26 +4,16 @@
 # FILE:LINE:COLUMN and the old policy stays; a Kubernetes ConfigMap-style update (the `..data`
 # symlink swapped to a new directory) is picked up too.
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/lib/netns.sh"
-source "$here/lib/portcullis.sh" "$1"
-netns_require_root
-pc_require_tools dnsmasq dig
+source "$(dirname "$0")/lib/portcullis.sh" "$1"
+netns_require_root dnsmasq dig
 
 netns_topology
 dir=$NETNS_TMP
 pc_dnsmasq "$NS_SERVER" "$dir" 198.18.2.2 --address=/first.test/198.18.2.10 \
   --address=/second.test/198.18.2.20
 
-policy() {  # ALLOWED_DOMAIN
-  echo "rules:"
-  pc_rule dns-egress 53 ANY
-  echo "    dns: [{matchPattern: \"*.$1\"}]"
-}
-status() {  # NAME: the rcode the client sees
-  ip netns exec "$NS_CLIENT" dig +tries=1 +time=3 @198.18.2.2 "$1" A 2>&1 |
-    sed -n 's/.*status: \([A-Z]*\),.*/\1/p' | grep . || echo none
-}
+policy() { pc_dns_policy "*.$1"; }  # ALLOWED_DOMAIN
+status() { pc_rcode 198.18.2.2 "$1"; }  # NAME: the rcode the client sees
 # The verdict changes within a bound (debounce 200 ms, then the reload).
 is() { [[ $(status "$2") == "$1" ]]; }  # EXPECTED NAME
 expect_soon() {  # EXPECTED NAME
@@ -58,7 +48,7 @@ echo "rules: [ {name: broken" >"$dir/policy.yaml"
 wait_until 5 grep -q "reload rejected" "$dir/run.log" || fail "broken policy not rejected"
 grep -q "policy.yaml:[0-9]*:[0-9]*: " "$dir/run.log" || fail "no FILE:LINE:COLUMN for the broken policy"
 [[ $(status www.first.test) == NOERROR ]] || fail "the old policy did not stay after a broken save"
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit cleanly"; }
+pc_stop
 
 # --- a ConfigMap volume: policy.yaml -> ..data/policy.yaml, ..data -> ..<timestamp>
 cm=$dir/configmap
@@ -75,5 +65,5 @@ mv -T "$cm/..data_tmp" "$cm/..data"
 rm -rf "$cm/..v1"
 expect_soon NOERROR www.second.test
 expect_soon REFUSED www.first.test
-netns_stop "$PC_PID" TERM || { cat "$dir/run.log" >&2; fail "portcullis did not exit cleanly"; }
+pc_stop
 echo "PASS: policy-watch reloads on in-place writes, rename-on-save and a ConfigMap symlink swap; a touch does not reload; a broken save keeps the old policy"

@@ -9,18 +9,15 @@
 # /metrics (intercepted="true"); SIGTERM exits 0.
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/lib/https_origin.sh"
-netns_require_root
-pc_require_tools nginx openssl curl
+netns_require_root nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
 pclog=$dir/portcullis-access.jsonl
-sed -i "s|^proxy:\$|proxy:\n  access-log: $pclog|" "$dir/config.yaml"
-grep -q "access-log: $pclog" "$dir/config.yaml" || fail "could not set access-log"
+pc_proxy_option "$dir/config.yaml" "access-log: $pclog"
 
 tls_make_ca "$dir" proxy-ca
 # The origin's certificate (from origin-ca) names api.example.test and pass.example.test, not
@@ -41,22 +38,14 @@ rules:
     http:
       - method: GET
         path: "/v1/.*"
-  - name: tls-pass
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 8443, protocol: TCP}]
-    tls:
-      - serverNames: ["pass.example.test"]
 POLICY
+{ pc_rule tls-pass 8443 TCP; echo '    tls: [{serverNames: ["pass.example.test"]}]'; } >>"$dir/policy.yaml"
 
 https_origin_start "$NS_SERVER" "$dir" 'origin says $request_uri\n' 8443
 
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
-grep -Eq "listener portcullis-tls-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
-  fail "no TLS listener line: $(cat "$dir/run.log")"
+pc_require_listener "$dir/run.log" portcullis-tls-egress >/dev/null
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 https() {  # NAME ADDRESS PORT PATH CA [curl args]: prints "STATUS BODY"
   local name=$1 address=$2 port=$3 path=$4 ca=$5
   shift 5
@@ -117,7 +106,7 @@ grep -q "^pass.example.test /anything 200" "$dir/access.log" || fail "passthroug
 # The requests inside TLS on /metrics: the HTTP series labelled intercepted="true" (4 allowed:
 # /v1/items twice, /v1/again, /v1/x whose origin was refused; 2 denied: /admin twice). No plain
 # HTTP listener runs here, so no series without the label may count them.
-metrics=$(ip netns exec "$NS_NODE" curl -sS --max-time 5 http://127.0.0.1:9964/metrics) || fail "no /metrics"
+metrics=$(pc_metrics)
 inside='direction="egress",protocol="http",intercepted="true"'
 for want in "portcullis_requests_total{$inside,verdict=\"allowed\"} 4" \
   "portcullis_requests_total{$inside,verdict=\"denied\"} 2" \
@@ -128,5 +117,5 @@ done
 grep -q '^portcullis_requests_total{direction="egress",protocol="http",verdict=' <<<"$metrics" &&
   fail "intercepted requests counted as a plain HTTP listener's"
 
-netns_stop "$PC_PID" TERM || fail "portcullis exited $? on SIGTERM"
+pc_stop
 echo "PASS: tls_intercept_test"

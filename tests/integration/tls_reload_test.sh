@@ -9,11 +9,9 @@
 # trusts (originatingTLS ca-bundle).
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/lib/https_origin.sh"
-netns_require_root
-pc_require_tools nginx openssl curl
+netns_require_root nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
@@ -29,13 +27,8 @@ use_ca() {  # NAME MODE: copies that CA's files over the ones the policy names
   cp "$dir/$1.key" "$dir/ca.key"
   chmod "$2" "$dir/ca.key"
 }
-cat >"$dir/policy.yaml" <<POLICY
-rules:
-  - name: tls-inspect
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24"]
-      ports: [{port: 443, protocol: TCP}]
+{ echo "rules:"; pc_rule tls-inspect 443 TCP; } >"$dir/policy.yaml"
+cat >>"$dir/policy.yaml" <<POLICY
     terminatingTLS: {ca-certificate: $dir/ca.crt, ca-key: $dir/ca.key}
     originatingTLS: {ca-bundle: $dir/origin-ca.crt}
     http: []
@@ -46,7 +39,7 @@ https_origin_start "$NS_SERVER" "$dir" 'hello from the origin\n'
 # A key file readable by others: no start, nothing installed.
 use_ca reload-ca-1 644
 status=0
-ip netns exec "$NS_NODE" timeout 10 "$PORTCULLIS" run --config "$dir/config.yaml" >"$dir/refused.log" 2>&1 ||
+node timeout 10 "$PORTCULLIS" run --config "$dir/config.yaml" >"$dir/refused.log" 2>&1 ||
   status=$?
 [[ $status == 1 ]] || fail "run with a 0644 key exited $status, expected 1: $(cat "$dir/refused.log")"
 grep -q "rule 'tls-inspect' terminatingTLS: $dir/ca.key: private key file mode is wider than 0600: mode 0644" \
@@ -56,7 +49,6 @@ if pc_state "$NS_NODE" | grep -qi portcullis; then fail "a refused start install
 use_ca reload-ca-1 600
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 # The HTTP status through the proxy for a client trusting CA NAME (000: the handshake failed).
 status_trusting() {  # NAME
   client curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$dir/$1.crt" \
@@ -66,22 +58,13 @@ issuer() {  # the issuer of the leaf the client is shown
   client curl -sv -o /dev/null --max-time 5 -k --resolve origin.test:443:198.18.2.2 \
     https://origin.test/ 2>&1 | sed -n 's/^\*  *issuer: //p' | head -n 1
 }
-new_log_has() {  # FROM_LINE PATTERN: PATTERN in the log after line FROM_LINE
-  tail -n +"$(($1 + 1))" "$dir/run.log" | grep -q "$2"
-}
-sighup() {  # PATTERN: sends SIGHUP and waits for PATTERN in what the log says after it
-  local lines
-  lines=$(wc -l <"$dir/run.log")
-  kill -HUP "$PC_PID"
-  wait_until 10 new_log_has "$lines" "$1" || { cat "$dir/run.log" >&2; fail "no '$1' after SIGHUP"; }
-}
 
 [[ $(status_trusting reload-ca-1) == 200 ]] || { cat "$dir/run.log" >&2; fail "CA 1: not 200 through the interception"; }
 [[ $(issuer) == *"reload-ca-1"* ]] || fail "CA 1: the leaf's issuer is '$(issuer)'"
 
 # Rotation: new files at the same paths, picked up by SIGHUP (the policy text did not change).
 use_ca reload-ca-2 600
-sighup "policy reloaded"
+pc_reload "policy reloaded"
 [[ $(status_trusting reload-ca-2) == 200 ]] || fail "CA 2: not 200 after the reload"
 [[ $(issuer) == *"reload-ca-2"* ]] || fail "CA 2: the leaf's issuer is '$(issuer)'"
 [[ $(status_trusting reload-ca-1) == 000 ]] || fail "CA 1 still trusted after the rotation"
@@ -90,7 +73,7 @@ sighup "policy reloaded"
 # rule's FILE:LINE:COLUMN; the previous certificates stay.
 use_ca reload-ca-1 644
 mv "$dir/ca.crt" "$dir/ca.crt.away"
-sighup "reload rejected"
+pc_reload "reload rejected"
 mv "$dir/ca.crt.away" "$dir/ca.crt"
 grep -Eq "policy.yaml:[0-9]+:[0-9]+: rule 'tls-inspect' terminatingTLS: $dir/ca.key: private key file mode is wider than 0600" \
   "$dir/run.log" || fail "the rejected reload does not name the key file and reason"
@@ -98,12 +81,11 @@ grep -Eq "policy.yaml:[0-9]+:[0-9]+: rule 'tls-inspect' terminatingTLS: $dir/ca.
   "$dir/run.log" || fail "the rejected reload does not name the missing certificate too"
 [[ $(status_trusting reload-ca-2) == 200 ]] || fail "CA 2 no longer served after a rejected reload"
 [[ $(issuer) == *"reload-ca-2"* ]] || fail "the rejected reload changed the leaf's issuer"
-metrics=$(ip netns exec "$NS_NODE" curl -sS --max-time 5 http://127.0.0.1:9964/metrics) ||
-  fail "no /metrics"
+metrics=$(pc_metrics)
 grep -q '^portcullis_policy_reloads_total{result="failed"} 1$' <<<"$metrics" ||
   fail "the rejected reload was not counted: $(grep reloads <<<"$metrics")"
 grep -q '^portcullis_policy_reloads_total{result="ok"} 1$' <<<"$metrics" ||
   fail "the applied reload was not counted: $(grep reloads <<<"$metrics")"
 
-netns_stop "$PC_PID" TERM || { tail -n 20 "$dir/run.log" >&2; fail "portcullis did not exit 0"; }
+pc_stop
 echo "PASS"

@@ -6,25 +6,18 @@
 # reset and never reach the origin; plain HTTP on 443 is reset; SIGTERM exits 0.
 set -euo pipefail
 here=$(dirname "$0")
-source "$here/lib/netns.sh"
 source "$here/lib/portcullis.sh" "$1"
 source "$here/lib/https_origin.sh"
-netns_require_root
-pc_require_tools nginx openssl curl
+netns_require_root nginx openssl curl
 
 netns_topology
 dir=$NETNS_TMP
 pc_write_config "$dir"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: tls-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      ports: [{port: 443, protocol: TCP}]
-    tls:
-      - serverNames: ["api.example.test", "*.cdn.example.test"]
-POLICY
+{
+  echo "rules:"
+  pc_rule tls-egress 443 TCP
+  echo '    tls: [{serverNames: ["api.example.test", "*.cdn.example.test"]}]'
+} >"$dir/policy.yaml"
 
 # The origin's certificate is valid for every name the test uses (denied ones too, so a failure
 # can only come from the proxy).
@@ -32,10 +25,8 @@ https_origin_certs "$dir" api.example.test img.cdn.example.test evil.example.tes
 https_origin_start "$NS_SERVER" "$dir" 'hello over tls\n'
 
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
-grep -Eq "listener portcullis-tls-egress port [0-9]+ mark 0x[0-9a-f]+0200" "$dir/run.log" ||
-  fail "no TLS listener line: $(cat "$dir/run.log")"
+pc_require_listener "$dir/run.log" portcullis-tls-egress >/dev/null
 
-client() { ip netns exec "$NS_CLIENT" "$@"; }
 https() {  # NAME ADDRESS [curl args]: GET https://NAME/ with NAME resolved to ADDRESS
   local name=$1 address=$2
   shift 2
@@ -78,5 +69,5 @@ fi
 grep -q "malformed ClientHello" "$dir/run.log" || fail "no deny log line for plain HTTP"
 grep -Eq "^(evil|a\.b\.cdn|-) " "$dir/access.log" && fail "a denied connection reached the origin"
 
-netns_stop "$PC_PID" TERM || fail "portcullis exited $? on SIGTERM"
+pc_stop
 echo "PASS: tls_sni_test"

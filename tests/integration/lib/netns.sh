@@ -1,11 +1,15 @@
 # A reusable network-namespace harness for integration tests. Source it, then:
-#   netns_require_root                 exit 77 (ctest: skipped) unless root
+#   netns_require_root [TOOL...]       exit 77 (ctest: skipped) unless root; fails naming the
+#                                      first missing tool (ip and iptables-save always)
+#   netns_require_tools TOOL...        fails naming the first missing tool
 #   netns_topology                     client <-> node <-> server, see below
 #   netns_new NAME                     one more namespace; prints its real name
 #   netns_spawn NS LOG cmd...          runs cmd in NS in the background, output to LOG; sets NETNS_LAST_PID
 #   netns_stop PID [SIGNAL]            signals a spawned process and waits for it (bounded)
 #   wait_until SECONDS cmd...          polls cmd every 0.1 s until it succeeds; fails after SECONDS
 #   fail "message"                     prints and exits 1
+#   node cmd... / client cmd... / server cmd...
+#                                      runs cmd in that namespace of netns_topology
 # Everything it creates has a name unique to this run, and is removed on EXIT/INT/TERM: the
 # processes it spawned (by PID), then the namespaces it made (and nothing else).
 #
@@ -14,6 +18,8 @@
 #   $NS_NODE    veth0 198.18.1.1/24 2001:db8:1::1/64 | eth1 198.18.2.1/24 2001:db8:2::1/64, forwarding on
 #   $NS_SERVER  eth0 198.18.2.2/24 2001:db8:2::2/64  (default via the node)
 
+# Once per shell: lib/portcullis.sh sources this file too.
+[[ -z ${NETNS_RUN_ID:-} ]] || return 0
 NETNS_RUN_ID="pc$$_${RANDOM}"
 NETNS_CREATED=()
 NETNS_PIDS=()
@@ -24,12 +30,17 @@ fail() {
   exit 1
 }
 
-netns_require_root() {
+netns_require_root() {  # [TOOL...]
   if [[ $(id -u) -ne 0 ]]; then
     echo "SKIP: integration tests need root (network namespaces, iptables)" >&2
     exit 77
   fi
-  for tool in ip iptables-save ip6tables-save; do
+  netns_require_tools ip iptables-save ip6tables-save "$@"
+}
+
+netns_require_tools() {  # TOOL...
+  local tool
+  for tool in "$@"; do
     command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
   done
 }
@@ -92,6 +103,10 @@ netns_topology() {
   ip -n "$NS_SERVER" -6 route add default via 2001:db8:2::1
   ip netns exec "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
+
+node() { ip netns exec "$NS_NODE" "$@"; }
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+server() { ip netns exec "$NS_SERVER" "$@"; }
 
 netns_spawn() {  # NS LOG cmd...
   local ns=$1 log=$2

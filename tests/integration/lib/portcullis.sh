@@ -1,19 +1,36 @@
-# Helpers for tests that run the portcullis binary in a namespace. Needs lib/netns.sh first.
-#   pc_write_config DIR [extra datapath lines]   config.yaml + policy.yaml (HTTP egress 80/TCP
+# Helpers for tests that run the portcullis binary in a namespace. Sources lib/netns.sh, so a
+# test sources only this file: `source "$(dirname "$0")/lib/portcullis.sh" "$1"`.
+#   pc_write_config DIR [FIRST LAST]             config.yaml + policy.yaml (HTTP egress 80/TCP
 #                                                from 198.18.1.0/24, DNS 53/ANY) in DIR
-#   pc_start NS CONFIG LOG                       runs `portcullis run`, waits for "running"
+#   pc_proxy_option CONFIG "KEY: VALUE"          adds one line under `proxy:` of CONFIG
+#   pc_start NS CONFIG LOG                       runs `portcullis run`, waits for "running";
+#                                                sets PC_PID and PC_LOG
+#   pc_stop                                      SIGTERM; fails (log tail shown) unless it exits 0
+#   pc_reload PATTERN                            SIGHUP; waits until the log says PATTERN after it
 #   pc_listener_port LOG NAME                    the port of a listener from its log line
+#   pc_require_listener LOG NAME                 the same, and fails unless that line is there
+#                                                with a to-proxy mark (0x....0200)
+#   pc_metrics                                   the node's /metrics (default admin address)
 #   pc_state NS                                  iptables-save, ip6tables-save, ip rule, routes of
 #                                                table 2004, without the timestamp comments
+#   pc_host_rules NS                             rules of the host's own in mangle and raw, both
+#                                                families, that must survive us untouched
 #   pc_require_tools TOOL...                     fails naming the first missing tool
+#   pc_tool NAME                                 the path of a built test tool (tools/), or fails
 #   pc_rule NAME PORT PROTOCOL                   prints the head of an egress rule selecting the
 #                                                client's subnets (198.18.1.0/24, 2001:db8:1::/64)
 #                                                on PORT; the caller appends its L7 part
 #   pc_web_dns_policy FILE                       the policy of the access-log and admin tests:
 #                                                GET /public/.* on 80, *.allowed.test on 53
+#   pc_dns_policy PATTERN                        prints a policy of one DNS rule (53/ANY from the
+#                                                client's subnets) allowing matchPattern PATTERN
 #   pc_dnsmasq NS DIR LISTEN [dnsmasq args...]   dnsmasq in NS on the comma-separated LISTEN
 #                                                addresses (log DIR/dnsmasq.log); waits until the
 #                                                node ($NS_NODE) gets an answer from the first
+#   pc_rcode SERVER NAME [dig options...]        the RCODE the client gets for NAME A from
+#                                                SERVER ("none" without an answer)
+
+source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 
 PORTCULLIS=${PORTCULLIS:-$1}
 [[ -x $PORTCULLIS ]] || fail "usage: $0 /path/to/portcullis"
@@ -54,11 +71,41 @@ pc_start() {  # NS CONFIG LOG
   : >"$3"
   netns_spawn "$1" "$3" "$PORTCULLIS" run --config "$2" --log-level debug
   PC_PID=$NETNS_LAST_PID
+  PC_LOG=$3
   wait_until 10 grep -q "running; reconcile every" "$3" || { cat "$3" >&2; fail "portcullis did not start"; }
+}
+
+pc_stop() {
+  netns_stop "$PC_PID" TERM || { tail -n 30 "$PC_LOG" >&2; fail "portcullis did not exit 0 on SIGTERM"; }
+}
+
+pc_reload() {  # PATTERN
+  local lines
+  lines=$(wc -l <"$PC_LOG")
+  kill -HUP "$PC_PID"
+  wait_until 10 pc_logged_after "$lines" "$1" || { cat "$PC_LOG" >&2; fail "no '$1' after SIGHUP"; }
+}
+
+pc_logged_after() {  # LINES PATTERN: PATTERN in the log after its first LINES lines
+  tail -n +"$(($1 + 1))" "$PC_LOG" | grep -q -- "$2"
+}
+
+pc_proxy_option() {  # CONFIG "KEY: VALUE"
+  sed -i "s|^proxy:\$|proxy:\n  $2|" "$1"
+  grep -qF -- "  $2" "$1" || fail "could not set $2 in $1"
 }
 
 pc_listener_port() {  # LOG NAME
   sed -n "s/.* listener $2 port \([0-9]*\) mark .*/\1/p" "$1" | tail -n 1
+}
+
+pc_require_listener() {  # LOG NAME
+  grep -Eq " listener $2 port [0-9]+ mark 0x[0-9a-f]+0200" "$1" || { cat "$1" >&2; fail "no $2 listener logged"; }
+  pc_listener_port "$1" "$2"
+}
+
+pc_metrics() {
+  node curl -sS --max-time 5 http://127.0.0.1:9964/metrics || fail "no /metrics"
 }
 
 pc_state() {  # NS
@@ -67,11 +114,22 @@ pc_state() {  # NS
     ip route show table 2004 2>/dev/null; ip -6 route show table 2004 2>/dev/null; true' | grep -v '^#'
 }
 
-pc_require_tools() {  # TOOL...
-  local tool
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null || fail "missing $tool (scripts/setup.sh installs it)"
+pc_host_rules() {  # NS
+  local t
+  for t in iptables ip6tables; do
+    ip netns exec "$1" "$t" -t mangle -A PREROUTING -i eth1 -j MARK --set-mark 0x4000
+    ip netns exec "$1" "$t" -t raw -A PREROUTING -p udp --dport 9 -j CT --notrack
   done
+}
+
+pc_require_tools() {  # TOOL...
+  netns_require_tools "$@"
+}
+
+pc_tool() {  # NAME
+  local path=${PORTCULLIS_TOOLS:-$(dirname "$PORTCULLIS")/../tests/integration/tools}/$1
+  [[ -x $path ]] || fail "missing $path (build target $1)"
+  echo "$path"
 }
 
 pc_rule() {  # NAME PORT PROTOCOL
@@ -96,6 +154,12 @@ pc_web_dns_policy() {  # FILE
   } >"$1"
 }
 
+pc_dns_policy() {  # PATTERN
+  echo "rules:"
+  pc_rule dns-egress 53 ANY
+  echo "    dns: [{matchPattern: \"$1\"}]"
+}
+
 pc_dnsmasq() {  # NS DIR LISTEN [dnsmasq args...]
   local ns=$1 dir=$2 listen=$3
   shift 3
@@ -105,4 +169,11 @@ pc_dnsmasq() {  # NS DIR LISTEN [dnsmasq args...]
   # Any answer will do (REFUSED too): dnsmasq is up.
   wait_until 10 ip netns exec "$NS_NODE" dig +tries=1 +time=1 "@${listen%%,*}" probe.invalid ||
     { cat "$dir/dnsmasq.log" >&2; fail "dnsmasq did not start"; }
+}
+
+pc_rcode() {  # SERVER NAME [dig options...]
+  local server=$1 name=$2
+  shift 2
+  client dig +tries=1 +time=3 "$@" "@$server" "$name" A 2>&1 |
+    sed -n 's/.*status: \([A-Z]*\),.*/\1/p' | grep . || echo none
 }
