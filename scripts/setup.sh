@@ -22,6 +22,7 @@ packages=(
 if [[ ${1:-} == --bench ]]; then
   packages+=(haproxy dnsdist)
   packages+=(tcpdump)  # TCPDUMP=DIR bench/dns: packet traces of its TCP runs
+  packages+=(nghttp2-client)  # h2load: bench/http's fixed-rate loads (--rps, per-request log)
 fi
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The peer table of bench/run-all: reads the JSON of bench/http and bench/dns from one run and
 prints one table (direct, portcullis and the peer, HAProxy or dnsdist, per load) with throughput,
-p50/p99, the ratio to direct and the proxy's CPU per operation, then writes it as JSON.
+p50/p99, the ratio to direct and the proxy's CPU per operation, then writes it as JSON. Loads run
+at a fixed rate (portcullis at half its maximum, and direct and the peer at that same rate) are
+rows "LOAD@RATE/s", and the latency each proxy adds at that equal load is a note.
 
 usage: peer_table.py HTTP_JSON DNS_JSON OUT_JSON   (a missing input is reported and skipped)
 """
@@ -13,10 +15,17 @@ COLUMNS = ("bench", "mode", "load", "ops_per_s", "p50_ms", "p99_ms", "ratio_to_d
            "proxy_cpu_us_per_op")
 
 
+def fixed_rate_load(load, r):
+    """"udp" or "udp@26442/s": a load run at a fixed rate (rate_limit) is its own row."""
+    return load if r.get("rate_limit") is None else f"{load}@{r['rate_limit']}/s"
+
+
 def http_rows(doc):
     for r in doc["rows"]:
-        if r.get("load") in ("keepalive", "close") and r.get("mode") != "observability":
-            yield {"bench": "http", "mode": r["mode"], "load": r["load"], "ops_per_s": r["rps"],
+        if r.get("load") in ("keepalive", "close") and r.get("measure") is None \
+                and r.get("mode") != "observability":
+            yield {"bench": "http", "mode": r["mode"], "load": fixed_rate_load(r["load"], r),
+                   "ops_per_s": r["rps"],
                    "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
                    "ratio_to_direct": r["ratio_to_direct"],
                    "proxy_cpu_us_per_op": r["proxy_cpu_us_per_req"]}
@@ -24,11 +33,16 @@ def http_rows(doc):
 
 def dns_rows(doc):
     for r in doc["rows"]:
-        if "transport" in r and r.get("rate_limit") is None:
-            yield {"bench": "dns", "mode": r["mode"], "load": r["transport"], "ops_per_s": r["qps"],
+        if "transport" in r and r.get("measure") is None:
+            yield {"bench": "dns", "mode": r["mode"], "load": fixed_rate_load(r["transport"], r),
+                   "ops_per_s": r["qps"],
                    "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
                    "ratio_to_direct": r["ratio_to_direct"],
                    "proxy_cpu_us_per_op": r["proxy_cpu_us_per_query"]}
+
+
+def signed(value):
+    return "-" if value is None else f"{value:+.3f}"
 
 
 def cell(value):
@@ -51,6 +65,11 @@ def main(http_path, dns_path, out_path):
                 notes.append(f"{name} {r['load']}: {r['on_mode']} / {r['off_mode']} throughput ratio "
                              f"{r['throughput_ratio']} (CPU/op {r['on_cpu_us_per_op']} vs "
                              f"{r['off_cpu_us_per_op']} us; target >= 0.95)")
+            elif r.get("measure") == "added_latency":
+                load = r.get("load", r.get("transport"))
+                notes.append(f"{name} {load} at {r['rate_limit']}/s: latency added by {r['mode']} "
+                             f"(minus direct at the same rate): p50 {signed(r['added_p50_ms'])} ms, "
+                             f"p99 {signed(r['added_p99_ms'])} ms")
             elif r.get("load") == "idle":
                 notes.append(f"{name} {r['mode']}: {r['connections']} idle connections, "
                              f"{r['kib_per_connection']} KiB RSS per connection")
@@ -58,7 +77,7 @@ def main(http_path, dns_path, out_path):
     by_key = {(r["bench"], r["load"], r["mode"]): r for r in rows}
     for (bench, load, mode), r in sorted(by_key.items()):
         peer = by_key.get((bench, load, "haproxy" if bench == "http" else "dnsdist"))
-        if mode == "portcullis" and peer and peer["ops_per_s"]:
+        if mode == "portcullis" and "@" not in load and peer and peer["ops_per_s"]:
             notes.append(f"{bench} {load}: portcullis / {peer['mode']} throughput "
                          f"{r['ops_per_s'] / peer['ops_per_s']:.2f}")
     # Direct first, then portcullis' modes, then the peer, per bench and load.
