@@ -69,7 +69,10 @@ def main(http_path, dns_path, out_path):
                 load = r.get("load", r.get("transport"))
                 notes.append(f"{name} {load} at {r['rate_limit']}/s: latency added by {r['mode']} "
                              f"(minus direct at the same rate): p50 {signed(r['added_p50_ms'])} ms, "
-                             f"p99 {signed(r['added_p99_ms'])} ms")
+                             f"p99 {signed(r['added_p99_ms'])} ms"
+                             + ("" if r.get("added_connect_to_first_byte_mean_ms") is None else
+                                f"; mean connect to first byte (handshake included) "
+                                f"{signed(r['added_connect_to_first_byte_mean_ms'])} ms"))
             elif r.get("load") == "idle":
                 notes.append(f"{name} {r['mode']}: {r['connections']} idle connections, "
                              f"{r['kib_per_connection']} KiB RSS per connection")
