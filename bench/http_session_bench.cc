@@ -34,6 +34,7 @@
 #include "policy/compiled_policy.h"
 #include "proxy/access_log.h"
 #include "proxy/http_proxy.h"
+#include "tests/proxy/http_loopback.h"
 
 namespace {
 
@@ -195,21 +196,11 @@ int exchange(int fd, std::string_view request, bool until_eof) {
 }
 
 std::shared_ptr<const policy::CompiledPolicy> benchPolicy(uint16_t port) {
-  policy::Rule rule;
-  rule.name = "web-egress";
-  rule.direction = policy::Direction::kEgress;
-  rule.selector.ports = {{port, policy::Protocol::kTcp}};
-  rule.l7 = policy::L7Protocol::kHttp;
-  policy::HttpRule entry;
-  entry.method = "GET";
-  entry.path = "/public/.*";
+  policy::HttpRule entry = proxy::http_testing::httpEntry("GET", "/public/.*");
   entry.host = "origin\\.test";
-  rule.http = {entry};
-  policy::Policy p;
-  p.rules.push_back(std::move(rule));
-  auto compiled = policy::CompiledPolicy::compile(p);
-  if (!compiled.ok()) die("policy");
-  return *compiled.value;
+  auto compiled = proxy::http_testing::httpPolicy(port, {entry}, "web-egress");
+  if (!compiled) die("policy");
+  return compiled;
 }
 
 }  // namespace
@@ -234,15 +225,8 @@ int main(int argc, char** argv) {
 
   proxy::PolicyStore store(benchPolicy(origin_port));
   proxy::IoPool pool(1, proxy::IoPool::Model::kContextPerThread);
-  proxy::HttpProxyOptions options;
-  options.name = "portcullis-http-egress";
-  options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
-  options.transparent = false;
-  options.upstream_mark = 0;
-  options.original_destination = [origin](const Tcp::socket&, std::error_code& ec) {
-    ec.clear();
-    return origin;
-  };
+  proxy::HttpProxyOptions options =
+      proxy::http_testing::loopbackOptions(origin, "portcullis-http-egress");
   if (!access_log_path.empty()) {
     auto log = proxy::AccessLog::open({.path = access_log_path});
     if (!log) die("access log");

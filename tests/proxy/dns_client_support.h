@@ -108,6 +108,10 @@ class TcpClient {
     if (!readExactly(m.data(), m.size(), timeout)) return std::nullopt;
     return m;
   }
+  std::optional<std::vector<uint8_t>> ask(const std::vector<uint8_t>& m) {
+    send(m);
+    return receive();
+  }
   // True when the proxy closed the connection within `timeout`.
   bool closedByPeer(std::chrono::milliseconds timeout = kWait) {
     uint8_t byte;

@@ -34,30 +34,30 @@ inline std::shared_ptr<const policy::CompiledPolicy> compilePolicy(const std::st
   return compiled.ok() ? *compiled.value : nullptr;
 }
 
-// Allows names under example.test (SPEC.md matchPattern) and exact "allowed.test" on `port`.
-inline std::string examplePolicy(uint16_t port) {
+// One egress DNS rule named `name` on `port` (UDP and TCP) with the YAML lines of its dns list.
+inline std::string dnsPolicy(const std::string& name, uint16_t port, const std::string& dns) {
   return "rules:\n"
-         "  - name: dns-test\n"
+         "  - name: " +
+         name +
+         "\n"
          "    direction: egress\n"
          "    selector:\n"
          "      ports: [{port: " +
          std::to_string(port) +
          ", protocol: ANY}]\n"
-         "    dns:\n"
-         "      - matchName: allowed.test\n"
-         "      - matchPattern: \"*.example.test\"\n";
+         "    dns:\n" +
+         dns;
+}
+
+// Allows names under example.test (SPEC.md matchPattern) and exact "allowed.test" on `port`.
+inline std::string examplePolicy(uint16_t port) {
+  return dnsPolicy("dns-test", port,
+                   "      - matchName: allowed.test\n"
+                   "      - matchPattern: \"*.example.test\"\n");
 }
 
 inline std::string denyAllPolicy(uint16_t port) {
-  return "rules:\n"
-         "  - name: dns-nothing\n"
-         "    direction: egress\n"
-         "    selector:\n"
-         "      ports: [{port: " +
-         std::to_string(port) +
-         ", protocol: ANY}]\n"
-         "    dns:\n"
-         "      - matchName: nothing.invalid\n";
+  return dnsPolicy("dns-nothing", port, "      - matchName: nothing.invalid\n");
 }
 
 inline std::vector<uint8_t> withId(std::vector<uint8_t> m, uint16_t id) {

@@ -17,12 +17,10 @@ TEST_F(DnsProxyTest, ANewPolicyAppliesToTheNextQueryOnUdpAndOnAnOpenTcpConnectio
   UdpClient udp("127.0.0.1", port());
   TcpClient tcp("127.0.0.1", port());
   EXPECT_EQ(rcodeOf(*udp.ask(query(1, "www.example.test"))), 0);
-  tcp.send(query(2, "www.example.test"));
-  EXPECT_EQ(rcodeOf(*tcp.receive()), 0);
+  EXPECT_EQ(rcodeOf(*tcp.ask(query(2, "www.example.test"))), 0);
   store_.store(compilePolicy(denyAllPolicy(upstream_->port())));
   EXPECT_EQ(rcodeOf(*udp.ask(query(3, "www.example.test"))), 5);
-  tcp.send(query(4, "www.example.test"));
-  EXPECT_EQ(rcodeOf(*tcp.receive()), 5);
+  EXPECT_EQ(rcodeOf(*tcp.ask(query(4, "www.example.test"))), 5);
 }
 
 TEST_F(DnsProxyTest, NoPolicyMeansDeny) {
@@ -64,8 +62,7 @@ TEST_F(DnsProxyTest, Ipv6ListenersServeUdpAndTcp) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(rcodeOf(*answer), 0);
   TcpClient tcp("::1", port());
-  tcp.send(query(0x0662, "denied.test"));
-  auto refused = tcp.receive();
+  auto refused = tcp.ask(query(0x0662, "denied.test"));
   ASSERT_TRUE(refused);
   EXPECT_EQ(rcodeOf(*refused), 5);
 }
@@ -112,8 +109,7 @@ TEST_P(DnsProxyShardsTest, ServesFromEveryShardAndSumsCounters) {
   }
   for (int i = 0; i < 4; ++i) {
     TcpClient tcp("127.0.0.1", proxy->port());
-    tcp.send(query(static_cast<uint16_t>(2000 + i), "www.example.test"));
-    auto answer = tcp.receive();
+    auto answer = tcp.ask(query(static_cast<uint16_t>(2000 + i), "www.example.test"));
     ASSERT_TRUE(answer);
     EXPECT_EQ(rcodeOf(*answer), 0);
   }

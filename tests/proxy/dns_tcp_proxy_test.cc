@@ -83,8 +83,7 @@ TEST_F(DnsTcpProxyTest, QueriesLostToAnUpstreamCloseAreSentAgain) {
 TEST_F(DnsTcpProxyTest, ServerCloseWithNothingPendingClosesTheClientConnection) {
   startProxy();
   TcpClient client("127.0.0.1", port());
-  client.send(query(1, "closer.example.test"));
-  auto answer = client.receive();
+  auto answer = client.ask(query(1, "closer.example.test"));
   ASSERT_TRUE(answer);
   EXPECT_EQ(idOf(*answer), 1);
   // As the server would have without the proxy (dnsperf's reconnect waits for this EOF).
@@ -112,8 +111,7 @@ TEST_F(DnsTcpProxyTest, QueryWaitingAtTheServerCloseIsForwardedOnANewConnection)
 TEST_F(DnsTcpProxyTest, LargeAnswerPassesThrough) {
   startProxy();
   TcpClient client("127.0.0.1", port());
-  client.send(query(0x0b19, "big.example.test"));
-  auto answer = client.receive();
+  auto answer = client.ask(query(0x0b19, "big.example.test"));
   ASSERT_TRUE(answer);
   EXPECT_GT(answer->size(), 48000u);
   EXPECT_EQ(*answer, withId(upstream_->sentFor("big"), 0x0b19));
@@ -124,12 +122,10 @@ TEST_F(DnsTcpProxyTest, LargeAnswerPassesThrough) {
 TEST_F(DnsTcpProxyTest, UpstreamTimeoutIsServfailAndTheConnectionStaysUsable) {
   startProxy([](DnsProxyConfig& c) { c.dns.upstream_timeout = milliseconds(100); });
   TcpClient client("127.0.0.1", port());
-  client.send(query(1, "drop.example.test"));
-  auto failed = client.receive();
+  auto failed = client.ask(query(1, "drop.example.test"));
   ASSERT_TRUE(failed);
   EXPECT_EQ(rcodeOf(*failed), 2);
-  client.send(query(2, "www.example.test"));
-  auto answer = client.receive();
+  auto answer = client.ask(query(2, "www.example.test"));
   ASSERT_TRUE(answer);
   EXPECT_EQ(rcodeOf(*answer), 0);
   EXPECT_EQ(counters().upstream_timeouts, 1u);
@@ -168,12 +164,10 @@ TEST_F(DnsTcpProxyTest, MalformedQueryGetsFormerrAndTheConnectionGoesOn) {
   client.sendRaw({0, 0});  // an empty frame
   std::vector<uint8_t> loop = header(0x4444, kRdFlag, 1);
   append(loop, std::vector<uint8_t>{0xc0, 12, 0, 1, 0, 1});
-  client.send(loop);
-  auto formerr = client.receive();
+  auto formerr = client.ask(loop);
   ASSERT_TRUE(formerr);
   EXPECT_EQ(rcodeOf(*formerr), 1);
-  client.send(query(5, "www.example.test"));
-  auto answer = client.receive();
+  auto answer = client.ask(query(5, "www.example.test"));
   ASSERT_TRUE(answer);
   EXPECT_EQ(idOf(*answer), 5);
   EXPECT_EQ(counters().malformed, 2u);

@@ -7,6 +7,8 @@
 #include "policy/compiled_policy.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/http_proxy.h"
+#include "tests/proxy/http_loopback.h"
+#include "tests/proxy/http_proxy_fixture.h"
 #include "tests/proxy/http_test_support.h"
 
 namespace portcullis::proxy {
@@ -18,55 +20,18 @@ using http_testing::Message;
 using http_testing::Reply;
 using http_testing::TestOrigin;
 
-std::shared_ptr<const policy::CompiledPolicy> allowPublic(uint16_t port) {
-  policy::Rule rule;
-  rule.name = "web";
-  rule.direction = policy::Direction::kEgress;
-  rule.selector.ports = {{port, policy::Protocol::kTcp}};
-  rule.l7 = policy::L7Protocol::kHttp;
-  policy::HttpRule entry;
-  entry.method = "GET";
-  entry.path = "/public/.*";
-  rule.http = {entry};
-  policy::Policy p;
-  p.rules.push_back(std::move(rule));
-  auto compiled = policy::CompiledPolicy::compile(p);
-  EXPECT_TRUE(compiled.ok());
-  return *compiled.value;
-}
-
-class HttpKeepAliveTest : public ::testing::Test {
+class HttpKeepAliveTest : public http_testing::HttpProxyFixture {
  protected:
-  void TearDown() override {
-    if (proxy_) proxy_->stopAccepting();
-    pool_.stop();
-    pool_.join();
-    proxy_.reset();
-  }
-
   void startProxy(TestOrigin& origin, size_t buffer_bytes = 16 * 1024) {
     const Tcp::endpoint destination = origin.endpoint();
-    store_.store(allowPublic(destination.port()));
-    HttpProxyOptions options;
-    options.name = "test-http";
-    options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
-    options.transparent = false;
-    options.upstream_mark = 0;
+    auto policy = http_testing::httpPolicy(destination.port(),
+                                           {http_testing::httpEntry("GET", "/public/.*")});
+    ASSERT_TRUE(policy);
+    store_.store(std::move(policy));
+    HttpProxyOptions options = http_testing::loopbackOptions(destination);
     options.buffer_bytes = buffer_bytes;
-    options.original_destination = [destination](const Tcp::socket&, std::error_code& ec) {
-      ec.clear();
-      return destination;
-    };
-    proxy_ = std::make_unique<HttpProxy>(pool_, std::move(options), store_);
-    ASSERT_TRUE(proxy_->start());
-    pool_.start();
+    startProxyWith(std::move(options));
   }
-
-  Tcp::endpoint proxyEndpoint() const { return proxy_->endpoints().front(); }
-
-  PolicyStore store_;
-  IoPool pool_{1, IoPool::Model::kContextPerThread};
-  std::unique_ptr<HttpProxy> proxy_;
 };
 
 // The next request arrives (and the proxy's event loop sees it arrive) while the proxy reads

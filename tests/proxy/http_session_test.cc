@@ -9,6 +9,8 @@
 
 #include "policy/compiled_policy.h"
 #include "proxy/http_proxy.h"
+#include "tests/proxy/http_loopback.h"
+#include "tests/proxy/http_proxy_fixture.h"
 #include "tests/proxy/http_test_support.h"
 
 namespace portcullis::proxy {
@@ -17,41 +19,27 @@ namespace {
 using namespace std::chrono_literals;
 using http_testing::Client;
 using http_testing::closedByPeer;
+using http_testing::httpEntry;
 using http_testing::Message;
 using http_testing::Reply;
 using http_testing::TestOrigin;
 
-policy::HttpRule entry(std::string method, std::string path) {
-  policy::HttpRule r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  return r;
-}
-
 std::shared_ptr<const policy::CompiledPolicy> compile(uint16_t port,
                                                       std::vector<policy::HttpRule> http) {
-  policy::Rule rule;
-  rule.name = "web";
-  rule.direction = policy::Direction::kEgress;
-  rule.selector.ports = {{port, policy::Protocol::kTcp}};
-  rule.l7 = policy::L7Protocol::kHttp;
-  rule.http = std::move(http);
-  policy::Policy p;
-  p.rules.push_back(std::move(rule));
-  auto compiled = policy::CompiledPolicy::compile(p);
-  EXPECT_TRUE(compiled.ok());
-  return *compiled.value;
+  auto compiled = http_testing::httpPolicy(port, std::move(http));
+  EXPECT_TRUE(compiled);
+  return compiled;
 }
 
 std::vector<policy::HttpRule> defaultEntries() {
-  policy::HttpRule ws = entry("GET", "/ws");
+  policy::HttpRule ws = httpEntry("GET", "/ws");
   ws.headers = {"Upgrade: websocket"};
-  policy::HttpRule edit = entry("GET", "/edit");
+  policy::HttpRule edit = httpEntry("GET", "/edit");
   edit.header_matches = {{"X-Token", "s3cr3t", policy::MismatchAction::kReplace},
                          {"X-Debug", "off", policy::MismatchAction::kDelete},
                          {"X-Added", "1", policy::MismatchAction::kAdd}};
-  return {entry("GET|HEAD|POST|PUT", "/public/.*"), ws, edit,
-          entry("CONNECT", "tunnel\\.test:443")};
+  return {httpEntry("GET|HEAD|POST|PUT", "/public/.*"), ws, edit,
+          httpEntry("CONNECT", "tunnel\\.test:443")};
 }
 
 // Echoes what it got: the target as the body, or the request body for /public/echo.
@@ -82,42 +70,20 @@ int timeWaitCount(uint16_t port) {
 int statusOf(const std::optional<Message>& m) { return m ? m->status : -1; }
 std::string bodyOf(const std::optional<Message>& m) { return m ? m->body : "<no response>"; }
 
-class HttpSessionTest : public ::testing::Test {
+class HttpSessionTest : public http_testing::HttpProxyFixture {
  protected:
   void SetUp() override { origin_ = std::make_unique<TestOrigin>(echoTarget); }
-
-  void TearDown() override {
-    if (proxy_) proxy_->stopAccepting();
-    pool_.stop();
-    pool_.join();
-    proxy_.reset();
-  }
 
   void startProxy(const std::function<void(HttpProxyOptions&)>& tweak = {}) {
     if (!destination_) destination_ = origin_->endpoint();
     if (!store_.load()) store_.store(compile(destination_->port(), defaultEntries()));
-    HttpProxyOptions options;
-    options.name = "test-http";
-    options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
-    options.transparent = false;
-    options.upstream_mark = 0;
-    options.original_destination = [this](const Tcp::socket&, std::error_code& ec) {
-      ec.clear();
-      return *destination_;
-    };
+    HttpProxyOptions options = http_testing::loopbackOptions([this] { return *destination_; });
     if (tweak) tweak(options);
-    proxy_ = std::make_unique<HttpProxy>(pool_, std::move(options), store_);
-    ASSERT_TRUE(proxy_->start());
-    pool_.start();
+    startProxyWith(std::move(options));
   }
-
-  Tcp::endpoint proxyEndpoint() const { return proxy_->endpoints().front(); }
 
   std::unique_ptr<TestOrigin> origin_;
   std::optional<Tcp::endpoint> destination_;
-  PolicyStore store_;
-  IoPool pool_{1, IoPool::Model::kContextPerThread};
-  std::unique_ptr<HttpProxy> proxy_;
 };
 
 TEST_F(HttpSessionTest, AllowedRequestGetsTheOriginsResponse) {
@@ -531,13 +497,13 @@ TEST_F(HttpSessionTest, ReloadedPolicyAppliesFromTheNextRequest) {
   startProxy();
   Client client(proxyEndpoint());
   EXPECT_EQ(statusOf(client.roundTrip("GET /private HTTP/1.1\r\nHost: a\r\n\r\n")), 403);
-  store_.store(compile(destination_->port(), {entry("GET", "/private")}));
+  store_.store(compile(destination_->port(), {httpEntry("GET", "/private")}));
   EXPECT_EQ(statusOf(client.roundTrip("GET /private HTTP/1.1\r\nHost: a\r\n\r\n")), 200);
   EXPECT_EQ(statusOf(client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n")), 403);
 }
 
 TEST_F(HttpSessionTest, HostRulesJudgeTheHostWithoutPort) {
-  policy::HttpRule only_host = entry("GET", "/.*");
+  policy::HttpRule only_host = httpEntry("GET", "/.*");
   only_host.host = "example\\.test";
   destination_ = origin_->endpoint();
   store_.store(compile(destination_->port(), {only_host}));
@@ -748,16 +714,7 @@ TEST_P(HttpProxyModelTest, ManyClientsInParallel) {
   TestOrigin origin(echoTarget);
   PolicyStore store(compile(origin.port(), defaultEntries()));
   IoPool pool(2, GetParam());
-  HttpProxyOptions options;
-  options.bind = {Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)};
-  options.transparent = false;
-  options.upstream_mark = 0;
-  const Tcp::endpoint destination = origin.endpoint();
-  options.original_destination = [destination](const Tcp::socket&, std::error_code& ec) {
-    ec.clear();
-    return destination;
-  };
-  HttpProxy proxy(pool, options, store);
+  HttpProxy proxy(pool, http_testing::loopbackOptions(origin.endpoint()), store);
   ASSERT_TRUE(proxy.start());
   pool.start();
   constexpr int kClients = 8;
