@@ -65,7 +65,8 @@ ok = answer and answer[:2] == query[:2] and answer[2] & 0x80
 print(f"answered {connect_seconds:.6f}" if ok else "no answer")
 PY
 netns_spawn "$NS_SERVER" "$dir/dns_tcp.log" timeout 120 python3 "$dir/dns_tcp.py" server 198.18.2.2 53
-wait_until 5 bash -c "[[ -n \$(ip netns exec '$NS_SERVER' ss -Hltn 'sport = :53') ]]" || fail "the DNS-over-TCP server did not start"
+listed() { [[ -n $("$@") ]]; }  # cmd...: prints something
+wait_until 5 listed server ss -Hltn 'sport = :53' || fail "the DNS-over-TCP server did not start"
 pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run.log"
 
 # Through the proxy with Connection: close from PORT, reading until the proxy's FIN (curl
@@ -88,19 +89,11 @@ print(reply.split(b" ")[1].decode() if reply else "none")
 PY
   ) || true
   [[ $code == 200 ]] || fail "proxied request from port $1 to $2: $code"
-  wait_until 2 bash -c "[[ -n \$(ip netns exec '$NS_NODE' ss -Htn state time-wait 'sport = :80 and dport = :$1') ]]" ||
+  wait_until 2 listed node ss -Htn state time-wait "sport = :80 and dport = :$1" ||
     fail "no TIME_WAIT socket in the node for port $1 (the proxy did not close first?)"
 }
 # The same 4-tuple directly: connects at once.
-direct_reuse() {  # PORT URL-HOST WHEN
-  local out
-  out=$(client curl -s -o /dev/null --max-time 5 --local-port "$1" -w '%{http_code} %{time_connect}' \
-    "http://$2/private/secret.txt") || fail "direct connection $3 from port $1 to $2 failed ($out)"
-  [[ ${out%% *} == 200 ]] || fail "direct request $3 from port $1 to $2: $out"
-  awk -v t="${out##* }" 'BEGIN { exit !(t < 0.5) }' ||
-    fail "direct connect $3 from port $1 to $2 took ${out##* } s (a SYN lost to TIME_WAIT)"
-  echo "${out##* }"
-}
+direct_reuse() { pc_direct_connect "$1" "http://$2/private/secret.txt" "$3"; }  # PORT HOST WHEN
 
 # A reload that stops redirecting port 80.
 proxied_close 41001 198.18.2.2
@@ -118,7 +111,7 @@ proxied_close 41003 198.18.2.2
 proxied_close 41004 2001:db8:2::2
 dns=$(client timeout 10 python3 "$dir/dns_tcp.py" client-wait-close 198.18.2.2 53 41005) || true
 [[ $dns == answered* ]] || fail "proxied DNS over TCP from port 41005: $dns"
-wait_until 2 bash -c "[[ -n \$(ip netns exec '$NS_NODE' ss -Htn state time-wait 'sport = :53 and dport = :41005') ]]" ||
+wait_until 2 listed node ss -Htn state time-wait 'sport = :53 and dport = :41005' ||
   fail "no TIME_WAIT socket in the node for DNS over TCP from port 41005"
 pc_stop
 grep -q "destroyed [1-9][0-9]* TIME_WAIT sockets of the proxy at exit" "$dir/run.log" ||

@@ -27,6 +27,9 @@
 #   pc_dnsmasq NS DIR LISTEN [dnsmasq args...]   dnsmasq in NS on the comma-separated LISTEN
 #                                                addresses (log DIR/dnsmasq.log); waits until the
 #                                                node ($NS_NODE) gets an answer from the first
+#   pc_direct_connect PORT URL WHEN              GET URL from the client's PORT, not redirected;
+#                                                fails unless 200 and connected within 0.5 s (no
+#                                                SYN lost to a TIME_WAIT socket); prints that time
 #   pc_rcode SERVER NAME [dig options...]        the RCODE the client gets for NAME A from
 #                                                SERVER ("none" without an answer)
 
@@ -169,6 +172,16 @@ pc_dnsmasq() {  # NS DIR LISTEN [dnsmasq args...]
   # Any answer will do (REFUSED too): dnsmasq is up.
   wait_until 10 ip netns exec "$NS_NODE" dig +tries=1 +time=1 "@${listen%%,*}" probe.invalid ||
     { cat "$dir/dnsmasq.log" >&2; fail "dnsmasq did not start"; }
+}
+
+pc_direct_connect() {  # PORT URL WHEN
+  local out
+  out=$(client curl -s -o /dev/null --max-time 5 --local-port "$1" -w '%{http_code} %{time_connect}' "$2") ||
+    fail "direct connection $3 from port $1 to $2 failed ($out)"
+  [[ ${out%% *} == 200 ]] || fail "direct request $3 from port $1 to $2: $out"
+  awk -v t="${out##* }" 'BEGIN { exit !(t < 0.5) }' ||
+    fail "direct connect $3 from port $1 to $2 took ${out##* } s (a SYN lost to TIME_WAIT)"
+  echo "${out##* }"
 }
 
 pc_rcode() {  # SERVER NAME [dig options...]
