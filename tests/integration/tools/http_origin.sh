@@ -1,7 +1,8 @@
 # The origin of the HTTP integration tests: nginx (package nginx-light) in a namespace, every
 # path in a folder of the test's temp dir. Needs lib/netns.sh first.
-#   origin_start NS DIR    writes DIR/nginx.conf and DIR/www, runs nginx on 198.18.2.2:80 and
-#                          [2001:db8:2::2]:80, waits until it answers
+#   origin_start NS DIR [ADDR4 ADDR6]   writes DIR/nginx.conf and DIR/www, runs nginx on ADDR4:80
+#                          and [ADDR6]:80 (default 198.18.2.2, 2001:db8:2::2), waits until it
+#                          answers
 #   origin_requests DIR    how many requests reached the origin (lines of its access log)
 # Files: /public/index.html ("hello from origin"), /public/one.txt, /public/two.txt,
 # /public/big.bin (8 MiB random), /private/secret.txt, /host/a.txt, /team/a.txt; PUT under
@@ -10,8 +11,8 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/nginx.sh"
 
-origin_start() {  # NS DIR
-  local ns=$1 dir=$2 www=$2/www
+origin_start() {  # NS DIR [ADDR4 ADDR6]
+  local ns=$1 dir=$2 www=$2/www v4=${3:-198.18.2.2} v6=${4:-2001:db8:2::2}
   mkdir -p "$www/public" "$www/private" "$www/host" "$www/team" "$www/upload"
   echo "hello from origin" >"$www/public/index.html"
   echo "one" >"$www/public/one.txt"
@@ -28,8 +29,8 @@ origin_start() {  # NS DIR
   access_log $dir/access.log serial;
   keepalive_requests 1000;
   server {
-    listen 198.18.2.2:80;
-    listen [2001:db8:2::2]:80;
+    listen $v4:80;
+    listen [$v6]:80;
     root $www;
     client_max_body_size 16m;
     location /upload/ {
@@ -44,9 +45,9 @@ CONF
   : >"$dir/access.log"
   netns_spawn "$ns" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
   ORIGIN_PID=$NETNS_LAST_PID
-  wait_until 5 ip netns exec "$ns" curl -sf -o /dev/null http://198.18.2.2/public/index.html ||
+  wait_until 5 ip netns exec "$ns" curl -sf -o /dev/null "http://$v4/public/index.html" ||
     { cat "$dir/nginx.out" "$dir/nginx-error.log" >&2; fail "nginx did not start"; }
-  wait_until 5 ip netns exec "$ns" curl -sf -o /dev/null "http://[2001:db8:2::2]/public/index.html" ||
+  wait_until 5 ip netns exec "$ns" curl -sf -o /dev/null "http://[$v6]/public/index.html" ||
     fail "nginx does not answer on IPv6"
   # The readiness probes are not the test's requests.
   : >"$dir/access.log"

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# An origin on the node itself, through portcullis, on a hardened host. The node runs nginx and
+# dnsmasq on its own address (198.18.1.1, 2001:db8:1::1, the client's gateway): an ingress rule
+# proxies HTTP to it, an egress rule DNS over UDP and TCP (a node-local DNS cache). The proxy's
+# upstream hop then ends on the node, answered by sockets that are not the proxy's. Two host
+# firewalls: `-m conntrack --ctstate INVALID -j DROP` in INPUT and OUTPUT (hardened hosts), and
+# in INPUT only (ufw's default). Each, IPv4 and IPv6: allowed -> 200 / NOERROR, denied -> 403 /
+# REFUSED; after 200 HTTP connections, 60 UDP and 20 TCP queries no packet was INVALID in INPUT
+# or OUTPUT (counting rules before the drops), and the node's conntrack table (nf_conntrack_count)
+# grew by no more than the upstream hops to the node and is back within seconds (no entry picked
+# up mid-stream and kept for minutes).
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/lib/netns.sh"
+source "$here/lib/portcullis.sh" "$1"
+source "$here/tools/http_origin.sh"
+netns_require_root
+pc_require_tools dnsmasq dig curl
+
+netns_topology
+dir=$NETNS_TMP
+node() { ip netns exec "$NS_NODE" "$@"; }
+client() { ip netns exec "$NS_CLIENT" "$@"; }
+count_file=/proc/sys/net/netfilter/nf_conntrack_count
+conntrack_count() { node cat "$count_file"; }
+
+origin_start "$NS_NODE" "$dir" 198.18.1.1 2001:db8:1::1
+pc_dnsmasq "$NS_NODE" "$dir" 198.18.1.1,2001:db8:1::1 --address=/allowed.test/198.18.2.10
+pc_write_config "$dir"
+cat >"$dir/policy.yaml" <<'POLICY'
+rules:
+  - name: web-ingress
+    direction: ingress
+    selector:
+      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
+      destination-cidrs: ["198.18.1.1/32", "2001:db8:1::1/128"]
+      ports: [{port: 80, protocol: TCP}]
+    http: [{method: GET, path: "/public/.*"}]
+  - name: dns-egress
+    direction: egress
+    selector:
+      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
+      destination-cidrs: ["198.18.1.1/32", "2001:db8:1::1/128"]
+      ports: [{port: 53, protocol: ANY}]
+    dns: [{matchPattern: "*.allowed.test"}]
+POLICY
+
+# Counters of the first rule in CHAIN of TABLE whose comment contains TEXT.
+packets() {  # TOOL TABLE CHAIN TEXT
+  node "$1" -t "$2" -L "$3" -v -x -n | awk -v t="$4" 'index($0, t) {print $1; exit}'
+}
+
+harden() {  # CHAIN...: INVALID counted in INPUT and OUTPUT, dropped in each CHAIN
+  local tool chain
+  for tool in iptables ip6tables; do
+    for chain in INPUT OUTPUT; do
+      node "$tool" -A "$chain" -m conntrack --ctstate INVALID -m comment --comment "test: invalid"
+    done
+    for chain in "$@"; do
+      node "$tool" -A "$chain" -m conntrack --ctstate INVALID -m comment --comment "test: hardened" -j DROP
+    done
+  done
+}
+unharden() {
+  local tool
+  for tool in iptables ip6tables; do node "$tool" -F INPUT && node "$tool" -F OUTPUT; done
+}
+
+problems=()
+problem() { echo "  problem: $*" >&2; problems+=("$*"); }
+
+# Each family, each protocol, allowed and denied, once. Returns 1 when anything failed.
+single_checks() {
+  local server host code body answer transport failed=0
+  for server in 198.18.1.1 2001:db8:1::1; do
+    host=$server
+    [[ $server == *:* ]] && host="[$server]"
+    body=$(client curl -s --max-time 5 "http://$host/public/index.html") || true
+    [[ $body == "hello from origin" ]] || { problem "HTTP to $server: '$body'"; failed=1; }
+    code=$(client curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$host/private/secret.txt") || true
+    [[ $code == 403 ]] || { problem "denied HTTP to $server answered '$code'"; failed=1; }
+    for transport in +notcp +tcp; do
+      answer=$(client dig +tries=1 +time=3 "$transport" "@$server" www.allowed.test A) || true
+      grep -q "status: NOERROR" <<<"$answer" || { problem "DNS ($transport) to $server: no NOERROR"; failed=1; }
+      answer=$(client dig +tries=1 +time=3 "$transport" "@$server" www.denied.test A) || true
+      grep -q "status: REFUSED" <<<"$answer" || { problem "denied DNS ($transport) to $server: no REFUSED"; failed=1; }
+    done
+  done
+  return "$failed"
+}
+
+bulk() {  # 200 HTTP connections, 60 UDP and 20 TCP queries
+  local server i names=()
+  for server in 198.18.1.1 "[2001:db8:1::1]"; do
+    for i in $(seq 100); do printf 'url = "http://%s/public/index.html?%d"\noutput = /dev/null\n' "$server" "$i"; done
+  done >"$dir/urls"
+  client curl -sf --max-time 10 -H 'Connection: close' -K "$dir/urls" || problem "200 HTTP connections"
+  for i in $(seq 30); do names+=("q$i.allowed.test"); done
+  for server in 198.18.1.1 2001:db8:1::1; do
+    client dig +tries=1 +time=3 "@$server" "${names[@]}" | grep -c "status: NOERROR" | grep -qx 30 ||
+      problem "30 UDP queries to $server"
+    client dig +tries=1 +time=3 +tcp "@$server" "${names[@]:0:10}" | grep -c "status: NOERROR" | grep -qx 10 ||
+      problem "10 TCP queries to $server"
+  done
+}
+
+variant() {  # NAME CHAIN...: one run of portcullis on a node that drops INVALID in CHAIN...
+  local name=$1 tool invalid dropped chain before after
+  shift
+  echo "== $name"
+  harden "$@"
+  node test -r "$count_file" || fail "no $count_file in the node namespace (nf_conntrack not loaded?)"
+  pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run-$name.log"
+  before=$(conntrack_count)
+  if single_checks; then
+    bulk
+    after=$(conntrack_count)
+    echo "  conntrack entries: $before before, $after after 200 connections and 80 queries"
+    # The upstream hop to the node may be tracked, one entry per connection at most.
+    [[ $((after - before)) -le 240 ]] || problem "conntrack grew from $before to $after"
+    # Those entries end with their connections: none kept for minutes.
+    wait_until 30 test "$(conntrack_count)" -le $((before + 10)) ||
+      problem "conntrack still holds $(conntrack_count) entries 30 s later ($before before)"
+  else
+    echo "  (no bulk run: a single exchange failed)"
+  fi
+  for tool in iptables ip6tables; do
+    for chain in INPUT OUTPUT; do
+      invalid=$(packets "$tool" filter "$chain" "test: invalid")
+      dropped=$(packets "$tool" filter "$chain" "test: hardened")
+      echo "  $tool $chain: ${invalid:-0} INVALID packets, ${dropped:-none} dropped"
+      [[ ${invalid:-0} == 0 ]] || problem "$tool $chain saw $invalid INVALID packets"
+    done
+  done
+  netns_stop "$PC_PID" TERM || problem "portcullis did not exit cleanly"
+  unharden
+}
+
+variant input-output INPUT OUTPUT
+variant input-only INPUT
+
+[[ ${#problems[@]} -eq 0 ]] || fail "${#problems[@]} problems: $(printf '%s; ' "${problems[@]}")"
+echo "PASS: HTTP and DNS (UDP, TCP) to the node's own addresses through the proxy on hardened hosts (IPv4, IPv6)"
