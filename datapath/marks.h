@@ -12,6 +12,12 @@ inline constexpr uint32_t kMarkMagicMask = 0xf00;
 inline constexpr uint32_t kMarkFromProxy = 0xa00;
 // Mask used to recognise from-proxy traffic in raw NOTRACK rules (Cilium: 0xfffffeff).
 inline constexpr uint32_t kMarkFromProxyMask = 0xfffffeff;
+// What the sockets that answer redirected clients send (listeners, so their SYN-ACKs and
+// accepted sockets; DNS reply sockets): Cilium's other proxy mark. Under the mask it is
+// from-proxy traffic like the upstream sockets', but the exact mark tells the two apart, which
+// the raw OUTPUT rules need for an upstream connection to the node itself (README).
+inline constexpr uint32_t kMarkProxyAnswer = 0xb00;
+static_assert((kMarkProxyAnswer & kMarkFromProxyMask) == kMarkFromProxy);
 
 // Cilium's formula: the listener port in network byte order in the upper 16 bits.
 // port 39799 -> 0x779b0200, port 15503 -> 0x8f3c0200.

@@ -182,8 +182,18 @@ std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) 
   const std::string from_proxy = "-m mark --mark " + proxy_mark;
   const std::string notrack = " -j CT --notrack";
   // raw OUTPUT: what the proxy sends (upstream connections, and the answers of its listeners
-  // and DNS reply sockets, which carry the same mark) is never tracked; nor are the packets of
-  // local processes on their way to the proxy (their classification follows, in mangle).
+  // and DNS reply sockets, kMarkProxyAnswer) is never tracked, nor are the packets of local
+  // processes on their way to the proxy (their classification follows, in mangle). Except an
+  // upstream connection to the node itself: the local server answers from a socket without
+  // our mark, which no rule can find in OUTPUT (xt_socket works in PREROUTING and INPUT only),
+  // so that hop is tracked from its first packet, as any local connection, rather than its
+  // answers being INVALID. It passes lo's PREROUTING with its entry (loopback keeps it), where
+  // the NOTRACK rules no longer apply. The answering sockets' mark differs from the upstream
+  // mark so that their answers to a local client, whose own packets were not tracked, stay
+  // untracked too.
+  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw -m mark --mark " + hex(kMarkFromProxy) +
+                       " -m addrtype --dst-type LOCAL " + comment("track upstream to local") +
+                       " -j RETURN");
   output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + from_proxy + " " + comment("notrack from-proxy") +
                        notrack);
   // raw PREROUTING: classification (the first matching selector wins; packets already marked,

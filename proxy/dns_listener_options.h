@@ -15,8 +15,8 @@ namespace portcullis::proxy {
 
 struct DnsListenerOptions {
   policy::Direction direction = policy::Direction::kEgress;
-  // SO_MARK of upstream and reply sockets (SPEC.md "Datapath layout": 0xa00, never redirected
-  // again, not connection-tracked); 0 leaves them unmarked.
+  // SO_MARK of upstream sockets (SPEC.md "Datapath layout": 0xa00, never redirected again, not
+  // connection-tracked) and, as answerMark(), of listeners and reply sockets; 0: unmarked.
   uint32_t upstream_mark = 0xa00;
   // IP_TRANSPARENT listeners (TPROXY), and UDP answers sent from the original destination's
   // address and port. Off: plain sockets, answers sent from the listener (unprivileged tests).

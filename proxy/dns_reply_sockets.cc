@@ -39,6 +39,12 @@ std::error_code DnsReplySockets::open(const udp::endpoint& from, udp::socket& so
   // The socket only sends; whatever reaches it is dropped soon by the smallest buffer.
   if (!ec) socket.set_option(udp::socket::receive_buffer_size(1), ec);
   if (!ec) socket.bind(from, ec);
+  // Connected to its own address: Linux still sends to the address each sendto names, but the
+  // socket now takes only packets coming from that address and port (none). Unconnected, it
+  // tied with a server on the node bound to the same address and port, and won the lookup
+  // (newest first): the proxy's own forwarded queries to a node-local DNS server were taken
+  // by it and lost. TPROXY's lookup of an established socket still cannot find it.
+  if (!ec) socket.connect(from, ec);
   return toStdError(ec);
 }
 

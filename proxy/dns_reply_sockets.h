@@ -1,12 +1,13 @@
 // Sockets that send UDP answers from the original destination's address and port, so the client
 // sees them come from the server it asked (issue 5). IP_PKTINFO can choose a source address but
 // not a source port, so each original destination gets its own IP_TRANSPARENT socket bound to
-// it (SO_REUSEADDR: several proxies may bind the same one). The sockets are never connected: an
-// unconnected socket is not the "established" socket TPROXY looks up first (xt_TPROXY,
-// nf_tproxy_get_sock_v4 skips unconnected UDP sockets), so queries to that server keep reaching
-// the listener. A socket unused for one idle period is closed at the next. Its answers carry the
-// proxy's mark (SPEC.md: traffic the proxy sends carries 0xa00), so the datapath's raw OUTPUT
-// rule exempts them from connection tracking, as it does the upstream queries.
+// it (SO_REUSEADDR: several proxies, or a DNS server on the node, may bind the same one). Each
+// is connected to that same address and port, so that it receives nothing: neither a client's
+// query (TPROXY's lookup of an established socket, nf_tproxy_get_sock_v4, does not find it, so
+// queries to that server keep reaching the listener) nor what the proxy forwards to a server
+// on the node itself (dns_reply_sockets.cc). A socket unused for one idle period is closed at the next. Its answers carry the
+// proxy's answer mark (answerMark(): 0xb00), so the datapath's raw OUTPUT rule exempts them from
+// connection tracking, even towards a local client.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -4,6 +4,7 @@
 #include "proxy/asio_address.h"
 #include "proxy/dns_socket.h"
 #include "proxy/dns_tcp_session.h"
+#include "proxy/socket_options.h"
 
 namespace portcullis::proxy {
 
@@ -16,7 +17,7 @@ Result<std::shared_ptr<DnsTcpListener>> DnsTcpListener::open(
   listener_options.reuse_port = self->options_->reuse_port;
   listener_options.backlog = tcp::acceptor::max_listen_connections;
   listener_options.limit = self->limit_;
-  listener_options.mark = self->options_->upstream_mark;
+  listener_options.mark = answerMark(self->options_->upstream_mark);
   listener_options.on_refused = [gate = self->gate_] {
     bump(gate->counters().tcp_rejected);
   };

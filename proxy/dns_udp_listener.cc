@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "proxy/asio_address.h"
 #include "proxy/dns_socket.h"
+#include "proxy/socket_options.h"
 
 namespace portcullis::proxy {
 namespace {
@@ -68,7 +69,7 @@ DnsUdpListener::DnsUdpListener(const boost::asio::any_io_executor& executor,
       options_(std::move(options)),
       gate_(std::move(gate)),
       socket_(executor),
-      reply_sockets_(executor, options_->upstream_mark),
+      reply_sockets_(executor, answerMark(options_->upstream_mark)),
       slots_(kBatch),
       headers_(kBatch),
       upstream_memory_(std::make_shared<std::pmr::unsynchronized_pool_resource>()),

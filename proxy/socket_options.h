@@ -17,6 +17,15 @@ using Tcp = boost::asio::ip::tcp;
 std::error_code setMark(Tcp::socket& socket, uint32_t mark);
 // On a listener: its SYN-ACKs carry the mark, and accepted sockets inherit it (inet_csk_clone).
 std::error_code setMark(Tcp::acceptor& acceptor, uint32_t mark);
+// The mark of the sockets that answer redirected clients (listeners, DNS reply sockets) for an
+// upstream mark: Cilium's other proxy mark, 0xb00 for 0xa00 (0 stays 0: unprivileged tests).
+// The datapath treats both as from-proxy traffic (never redirected, not tracked), except that
+// an upstream connection to the node itself is tracked, since the local server's answers carry
+// no mark; what answers a client must not be, as a local client's packets were not tracked.
+constexpr uint32_t answerMark(uint32_t upstream_mark) {
+  return upstream_mark == 0 ? 0 : upstream_mark | 0x100;
+}
+static_assert(answerMark(0xa00) == 0xb00);
 
 // IP_TRANSPARENT / IPV6_TRANSPARENT: a listener accepts connections addressed to any
 // destination (TPROXY); an upstream socket may bind to a non-local (the client's) address.

@@ -31,7 +31,7 @@ class TcpFront {
   TcpFront& operator=(const TcpFront&) = delete;
 
   // Opens the listeners of `context` (HttpProxyContext, TlsProxyContext): its options' name,
-  // bind, transparent and upstream_mark, admission by its limit, a refused connection counted in
+  // bind, transparent and upstream_mark (answerMark), admission by its limit, a refused connection counted in
   // its counters; tells it its own endpoints, then accepts. `extra` holds the protocol's own
   // listener options. Errors name the endpoint's errno.
   template <typename Context>
@@ -39,7 +39,7 @@ class TcpFront {
                      ShardedAccept on_accept) {
     const auto& opts = context->options();
     extra.transparent = opts.transparent;
-    extra.mark = opts.upstream_mark;
+    extra.mark = answerMark(opts.upstream_mark);
     extra.limit = context->limit();
     auto opened = open(opts.name, opts.bind, std::move(extra), std::move(on_accept),
                        [context](size_t shard) {

@@ -59,9 +59,9 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     int backlog = 4096;
     bool delayed_ack = false;  // setDelayedAck() on the listener, so on every accepted socket
     // SO_MARK of the listener, so of its SYN-ACKs and accepted sockets (0: none). The proxy's
-    // mark (0xa00): the datapath leaves redirected flows untracked, and the answers must be
-    // untracked too, or conntrack sees a SYN-ACK without its SYN (INVALID, dropped by
-    // hardened hosts).
+    // answer mark (answerMark(), 0xb00): the datapath leaves redirected flows untracked, and the
+    // answers must be untracked too, or conntrack sees a SYN-ACK without its SYN (INVALID,
+    // dropped by hardened hosts).
     uint32_t mark = 0;
     bool no_delay = false;  // TCP_NODELAY on the listener, inherited by every accepted socket
     // The executor is run by one thread (IoPool::Model::kContextPerThread): connections are

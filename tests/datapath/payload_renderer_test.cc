@@ -78,14 +78,34 @@ TEST(PayloadRenderer, PreroutingIsClassifiedInRawBeforeItsNotrackRules) {
 TEST(PayloadRenderer, LocalSelectorsAreUntrackedInRawOutputAndMarkedInMangle) {
   const auto payload = renderInstall(samplePlan(), Family::kV4, {});
   const auto raw = linesOf(payload, "-A PORTCULLIS_OUTPUT_raw");
-  ASSERT_EQ(raw.size(), 3u);
-  EXPECT_NE(raw[0].find("notrack from-proxy"), std::string::npos);
-  EXPECT_EQ(raw[1],
+  ASSERT_EQ(raw.size(), 4u);
+  EXPECT_NE(raw[1].find("notrack from-proxy"), std::string::npos);
+  EXPECT_EQ(raw[2],
             "-A PORTCULLIS_OUTPUT_raw -p tcp -m tcp --dport 8080 -m cgroup --path system.slice/app.service "
             "-m mark --mark 0x0/0xf00 -m comment --comment \"portcullis: notrack egress local-app\" "
             "-j CT --notrack");
-  EXPECT_NE(raw[2].find("-m owner --uid-owner 1000 -m mark --mark 0x0/0xf00 "), std::string::npos);
+  EXPECT_NE(raw[3].find("-m owner --uid-owner 1000 -m mark --mark 0x0/0xf00 "), std::string::npos);
   EXPECT_EQ(linesOf(payload, "-A PORTCULLIS_OUTPUT_mangle").size(), 2u);
+}
+
+// An upstream connection to the node itself (exactly the upstream mark, to a local address) is
+// left to conntrack before the from-proxy NOTRACK: the local server answers from a socket
+// without our mark, which would be INVALID after an untracked SYN. The answering sockets' mark
+// (0xb00) does not match it and stays untracked under the from-proxy mask, in both families.
+TEST(PayloadRenderer, UpstreamToALocalAddressIsTrackedAnswersAreNot) {
+  for (Family family : {Family::kV4, Family::kV6}) {
+    const auto raw = linesOf(renderInstall(samplePlan(), family, {}), "-A PORTCULLIS_OUTPUT_raw");
+    ASSERT_GE(raw.size(), 2u);
+    EXPECT_EQ(raw[0],
+              "-A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00 -m addrtype --dst-type LOCAL -m comment "
+              "--comment \"portcullis: track upstream to local\" -j RETURN");
+    EXPECT_EQ(raw[1],
+              "-A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00/0xfffffeff -m comment --comment "
+              "\"portcullis: notrack from-proxy\" -j CT --notrack");
+  }
+  EXPECT_EQ(kMarkProxyAnswer & kMarkFromProxyMask, kMarkFromProxy & kMarkFromProxyMask);
+  EXPECT_NE(kMarkProxyAnswer, kMarkFromProxy);
+  EXPECT_NE(kMarkProxyAnswer & kMarkMagicMask, kMarkToProxy) << "never routed to the proxy";
 }
 
 // TCP's socket rule comes first (established proxied flows skip classification); UDP's comes
