@@ -29,23 +29,23 @@ no_open_tcp_entries() { [[ $(open_tcp_entries) -eq 0 ]]; }
 origin_start "$NS_NODE" "$dir" 198.18.1.1 2001:db8:1::1
 pc_dnsmasq "$NS_NODE" "$dir" 198.18.1.1,2001:db8:1::1 --address=/allowed.test/198.18.2.10
 pc_write_config "$dir"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: web-ingress
-    direction: ingress
+node_rule() {  # NAME DIRECTION PORT PROTOCOL: the client's traffic to the node's own address
+  cat <<RULE
+  - name: $1
+    direction: $2
     selector:
       source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
       destination-cidrs: ["198.18.1.1/32", "2001:db8:1::1/128"]
-      ports: [{port: 80, protocol: TCP}]
-    http: [{method: GET, path: "/public/.*"}]
-  - name: dns-egress
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      destination-cidrs: ["198.18.1.1/32", "2001:db8:1::1/128"]
-      ports: [{port: 53, protocol: ANY}]
-    dns: [{matchPattern: "*.allowed.test"}]
-POLICY
+      ports: [{port: $3, protocol: $4}]
+RULE
+}
+{
+  echo "rules:"
+  node_rule web-ingress ingress 80 TCP
+  echo '    http: [{method: GET, path: "/public/.*"}]'
+  node_rule dns-egress egress 53 ANY
+  echo '    dns: [{matchPattern: "*.allowed.test"}]'
+} >"$dir/policy.yaml"
 
 # Counters of the first rule in CHAIN of TABLE whose comment contains TEXT.
 packets() {  # TOOL TABLE CHAIN TEXT
