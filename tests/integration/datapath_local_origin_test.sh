@@ -74,21 +74,18 @@ unharden() {
   for tool in iptables ip6tables; do node "$tool" -F INPUT && node "$tool" -F OUTPUT; done
 }
 
-local_get() {  # URL: the status a process of uid 4242 on the node gets
-  node setpriv --reuid=4242 --regid=4242 --clear-groups curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$1" || true
-}
-
 # A local process as the client: the proxy's answers to it stay untracked, as its own packets
 # are, while the upstream hop to the same node is tracked. After the conntrack checks: what the
 # kernel sends for its connection once it closed it escapes the owner match and is tracked
 # (README: "Not covered").
 local_checks() {
-  local host code
-  for host in 198.18.1.1 "[2001:db8:1::1]"; do
-    code=$(local_get "http://$host/public/index.html")
-    [[ $code == 200 ]] || problem "a local process's GET to $host answered '$code'"
-    code=$(local_get "http://$host/private/secret.txt")
-    [[ $code == 403 ]] || problem "a local process's denied GET to $host answered '$code'"
+  local url want code
+  for url in 198.18.1.1/public/index.html:200 [2001:db8:1::1]/public/index.html:200 \
+    198.18.1.1/private/secret.txt:403 [2001:db8:1::1]/private/secret.txt:403; do
+    want=${url##*:}
+    url=http://${url%:*}
+    code=$(pc_local_status "$url")
+    [[ $code == "$want" ]] || problem "a local process's GET $url answered '$code', not $want"
   done
 }
 

@@ -60,13 +60,10 @@ for server in 198.18.2.2 "[2001:db8:2::2]"; do
 done
 
 # A local process through the proxy: the 403 shows the request was proxied, not routed.
-local_get() {  # URL: the status a process of uid 4242 on the node gets
-  node setpriv --reuid=4242 --regid=4242 --clear-groups curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$1" || true
-}
 for server in 198.18.2.2 "[2001:db8:2::2]"; do
-  code=$(local_get "http://$server/public/index.html")
+  code=$(pc_local_status "http://$server/public/index.html")
   [[ $code == 200 ]] || fail "a local process's allowed GET to $server answered '$code'"
-  code=$(local_get "http://$server/private/secret.txt")
+  code=$(pc_local_status "http://$server/private/secret.txt")
   [[ $code == 403 ]] || fail "a local process's denied GET to $server answered '$code'"
 done
 

@@ -30,6 +30,8 @@
 #   pc_direct_connect PORT URL WHEN              GET URL from the client's PORT, not redirected;
 #                                                fails unless 200 and connected within 0.5 s (no
 #                                                SYN lost to a TIME_WAIT socket); prints that time
+#   pc_local_status URL                          the HTTP status a process of uid 4242 on the
+#                                                node gets for URL ("000" without an answer)
 #   pc_rcode SERVER NAME [dig options...]        the RCODE the client gets for NAME A from
 #                                                SERVER ("none" without an answer)
 
@@ -182,6 +184,11 @@ pc_direct_connect() {  # PORT URL WHEN
   awk -v t="${out##* }" 'BEGIN { exit !(t < 0.5) }' ||
     fail "direct connect $3 from port $1 to $2 took ${out##* } s (a SYN lost to TIME_WAIT)"
   echo "${out##* }"
+}
+
+pc_local_status() {  # URL
+  node setpriv --reuid=4242 --regid=4242 --clear-groups curl -s --max-time 5 -o /dev/null \
+    -w '%{http_code}' "$1" || true
 }
 
 pc_rcode() {  # SERVER NAME [dig options...]
