@@ -5,9 +5,9 @@
 // is connected to that same address and port, so that it receives nothing: neither a client's
 // query (TPROXY's lookup of an established socket, nf_tproxy_get_sock_v4, does not find it, so
 // queries to that server keep reaching the listener) nor what the proxy forwards to a server
-// on the node itself (dns_reply_sockets.cc). A socket unused for one idle period is closed at the next. Its answers carry the
-// proxy's answer mark (answerMark(): 0xb00), so the datapath's raw OUTPUT rule exempts them from
-// connection tracking, even towards a local client.
+// on the node itself (dns_reply_sockets.cc). A socket unused for one idle period is closed at
+// the next. Its answers carry the proxy's answer mark (answerMark(): 0xb00), so the datapath's
+// raw OUTPUT rule exempts them from connection tracking, even towards a local client.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -31,9 +31,9 @@ class TcpFront {
   TcpFront& operator=(const TcpFront&) = delete;
 
   // Opens the listeners of `context` (HttpProxyContext, TlsProxyContext): its options' name,
-  // bind, transparent and upstream_mark (answerMark), admission by its limit, a refused connection counted in
-  // its counters; tells it its own endpoints, then accepts. `extra` holds the protocol's own
-  // listener options. Errors name the endpoint's errno.
+  // bind, transparent and upstream_mark (as answerMark()), admission by its limit, a refused
+  // connection counted in its counters; tells it its own endpoints, then accepts. `extra` holds
+  // the protocol's own listener options. Errors name the endpoint's errno.
   template <typename Context>
   Result<void> start(const std::shared_ptr<Context>& context, TransparentListener::Options extra,
                      ShardedAccept on_accept) {
