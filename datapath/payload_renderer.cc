@@ -190,8 +190,10 @@ std::vector<ChainContent> renderChains(const DatapathPlan& plan, Family family) 
   // answers being INVALID. It passes lo's PREROUTING with its entry (loopback keeps it), where
   // the NOTRACK rules no longer apply. The answering sockets' mark differs from the upstream
   // mark so that their answers to a local client, whose own packets were not tracked, stay
-  // untracked too.
-  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw -m mark --mark " + hex(kMarkFromProxy) +
+  // untracked too. `-o lo` first (what goes to a local address is routed to lo): the other
+  // upstream packets are passed over by the rule's basic match, without the mark match or
+  // addrtype's address lookup (for IPv6 a route lookup) for each of them.
+  output_raw.push_back("-A PORTCULLIS_OUTPUT_raw -o lo -m mark --mark " + hex(kMarkFromProxy) +
                        " -m addrtype --dst-type LOCAL " + comment("track upstream to local") +
                        " -j RETURN");
   output_raw.push_back("-A PORTCULLIS_OUTPUT_raw " + from_proxy + " " + comment("notrack from-proxy") +

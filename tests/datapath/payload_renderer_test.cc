@@ -97,7 +97,7 @@ TEST(PayloadRenderer, UpstreamToALocalAddressIsTrackedAnswersAreNot) {
     const auto raw = linesOf(renderInstall(samplePlan(), family, {}), "-A PORTCULLIS_OUTPUT_raw");
     ASSERT_GE(raw.size(), 2u);
     EXPECT_EQ(raw[0],
-              "-A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00 -m addrtype --dst-type LOCAL -m comment "
+              "-A PORTCULLIS_OUTPUT_raw -o lo -m mark --mark 0xa00 -m addrtype --dst-type LOCAL -m comment "
               "--comment \"portcullis: track upstream to local\" -j RETURN");
     EXPECT_EQ(raw[1],
               "-A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00/0xfffffeff -m comment --comment "

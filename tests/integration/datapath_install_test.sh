@@ -55,7 +55,7 @@ COMMIT
 -A PREROUTING -m comment --comment "portcullis: jump" -j PORTCULLIS_PRE_raw
 -A PREROUTING -p udp -m udp --dport 9 -j CT --notrack
 -A OUTPUT -m comment --comment "portcullis: jump" -j PORTCULLIS_OUTPUT_raw
--A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00 -m addrtype --dst-type LOCAL -m comment --comment "portcullis: track upstream to local" -j RETURN
+-A PORTCULLIS_OUTPUT_raw -o lo -m mark --mark 0xa00 -m addrtype --dst-type LOCAL -m comment --comment "portcullis: track upstream to local" -j RETURN
 -A PORTCULLIS_OUTPUT_raw -m mark --mark 0xa00/0xfffffeff -m comment --comment "portcullis: notrack from-proxy" -j CT --notrack
 -A PORTCULLIS_PRE_raw -s $1 -i veth+ -p tcp -m tcp --dport 80 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress web-egress" -j MARK --set-xmark $http_mark/0xffffffff
 -A PORTCULLIS_PRE_raw -s $1 -p tcp -m tcp --dport 53 -m mark --mark 0x0/0xf00 -m comment --comment "portcullis: classify egress dns-egress" -j MARK --set-xmark $dns_mark/0xffffffff
