@@ -32,8 +32,7 @@ void acceptConnection(const std::shared_ptr<HttpProxyContext>& context, size_t s
 }  // namespace
 
 HttpProxy::HttpProxy(IoPool& pool, HttpProxyOptions options, PolicyStore& policies)
-    : pool_(pool),
-      context_(std::make_shared<HttpProxyContext>(std::move(options), policies, pool.threads())),
+    : context_(std::make_shared<HttpProxyContext>(std::move(options), policies, pool.threads())),
       front_(pool) {}
 
 HttpProxy::~HttpProxy() { stopAccepting(); }
@@ -46,7 +45,6 @@ Result<void> HttpProxy::start() {
   listener_options.delayed_ack = true;
   // Inherited by accepted sockets: one setsockopt per listener instead of one per connection.
   listener_options.no_delay = true;
-  listener_options.single_thread = pool_.threadPerContext();
   return front_.start(
       context_, listener_options,
       [context = context_](size_t shard, Tcp::socket socket, const Tcp::endpoint& client) {

@@ -56,9 +56,6 @@ class HttpProxy {
   uint32_t activeConnections() const;
 
  private:
-  void onAccept(size_t shard, Tcp::socket socket);
-
-  IoPool& pool_;
   std::shared_ptr<HttpProxyContext> context_;
   TcpFront front_;
 };

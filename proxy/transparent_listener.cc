@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -71,6 +72,8 @@ bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endp
 TransparentListener::TransparentListener(const asio::any_io_executor& executor, Options options,
                                          Handler on_accept)
     : executor_(executor),
+      serial_(options.strand_per_connection ? asio::any_io_executor(asio::make_strand(executor))
+                                            : executor),
       acceptor_(executor),
       backoff_(executor),
       options_(std::move(options)),
@@ -111,29 +114,21 @@ Result<std::shared_ptr<TransparentListener>> TransparentListener::open(
     acceptor.set_option(Tcp::no_delay(true), ec);
     if (ec) return std::error_code(ec);
   }
-  if (opts.single_thread) {
-    acceptor.non_blocking(true, ec);  // accept4 must report EAGAIN, not wait
-    if (ec) return std::error_code(ec);
-  }
+  acceptor.non_blocking(true, ec);  // accept4 must report EAGAIN, not wait
+  if (ec) return std::error_code(ec);
   listener->endpoint_ = acceptor.local_endpoint(ec);
   if (ec) return std::error_code(ec);
   return listener;
 }
 
 void TransparentListener::start() {
-  // single_thread: connections queued before start() raised their edge before anything waited
-  // for it, so the first pass accepts before it waits.
-  asio::post(executor_, [self = shared_from_this()] {
-    if (self->options_.single_thread) {
-      self->acceptReady();
-    } else {
-      self->accept();
-    }
-  });
+  // Connections queued before start() raised their readiness edge before anything waited for
+  // it: the first pass accepts before it waits.
+  acceptNext(Next::kBatch);
 }
 
 void TransparentListener::stop() {
-  asio::post(executor_, [self = shared_from_this()] { self->close(); });
+  asio::post(serial_, [self = shared_from_this()] { self->close(); });
 }
 
 void TransparentListener::close() {
@@ -142,65 +137,59 @@ void TransparentListener::close() {
   acceptor_.close(ignored);
 }
 
-void TransparentListener::accept() {
-  if (options_.single_thread) {
-    acceptor_.async_wait(Tcp::acceptor::wait_read, [self = shared_from_this()](error_code ec) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (ec) return self->backOff(ec);
-      self->acceptReady();
-    });
-    return;
-  }
-  auto handler = [self = shared_from_this()](error_code ec, Tcp::socket socket) {
-    self->onAccept(ec, std::move(socket));
-  };
-  if (options_.strand_per_connection) {
-    acceptor_.async_accept(asio::make_strand(executor_), peer_, std::move(handler));
-  } else {
-    acceptor_.async_accept(executor_, peer_, std::move(handler));
+void TransparentListener::acceptNext(Next next, const std::error_code& why) {
+  auto self = shared_from_this();
+  switch (next) {
+    case Next::kBatch:
+      // Posted, so that a flood of connections does not starve the sessions of this thread.
+      asio::post(serial_, [self] { self->acceptBatch(); });
+      return;
+    case Next::kReadable:
+      // No edge is lost, even when another thread's epoll_wait reports it between the EAGAIN and
+      // this wait: Asio starts a wait with EPOLL_CTL_MOD under the descriptor's lock, which
+      // re-reports a readiness already there (epoll_reactor::start_op, Boost 1.74).
+      acceptor_.async_wait(Tcp::acceptor::wait_read,
+                           asio::bind_executor(serial_, [self](error_code ec) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!self->acceptor_.is_open()) return;
+                             if (ec) return self->acceptNext(Next::kBackOff, ec);
+                             self->acceptBatch();
+                           }));
+      return;
+    case Next::kBackOff:
+      log::warn("accept on ", endpoint_, ": ", why.message());
+      backoff_.expires_after(std::chrono::milliseconds(50));
+      backoff_.async_wait(asio::bind_executor(serial_, [self](error_code ec) {
+        if (!ec) self->acceptBatch();
+      }));
+      return;
   }
 }
 
-void TransparentListener::onAccept(const error_code& ec, Tcp::socket socket) {
-  if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-  if (ec) return backOff(ec);
-  const Tcp::endpoint client = peer_;  // the next accept may fill peer_ at once
-  accept();
-  admit(std::move(socket), client);
-}
-
-void TransparentListener::acceptReady() {
-  // A bounded batch, so that a flood of connections does not starve the sessions of this thread.
+void TransparentListener::acceptBatch() {
   constexpr int kBatch = 16;
   for (int i = 0; i < kBatch; ++i) {
     if (!acceptor_.is_open()) return;
     std::error_code ec;
     Tcp::endpoint client;
-    Tcp::socket socket = acceptNonBlocking(acceptor_, executor_, client, ec);
+    Tcp::socket socket = acceptNonBlocking(acceptor_, nextSocketExecutor(), client, ec);
     if (ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again) {
-      accept();
-      return;
+      return acceptNext(Next::kReadable);
     }
     // The client gave up while in the queue, or a signal: the next one may be there.
     if (ec == std::errc::connection_aborted || ec == std::errc::interrupted) continue;
-    if (ec) return backOff(error_code(ec.value(), boost::system::system_category()));
+    if (ec) return acceptNext(Next::kBackOff, ec);
+    next_strand_ = {};  // the socket took it
     admit(std::move(socket), client);
   }
-  asio::post(executor_, [self = shared_from_this()] { self->acceptReady(); });
+  acceptNext(Next::kBatch);
 }
 
-void TransparentListener::backOff(const error_code& ec) {
-  // Out of descriptors or memory: back off briefly rather than spin on the same error.
-  log::warn("accept on ", endpoint_, ": ", ec.message());
-  backoff_.expires_after(std::chrono::milliseconds(50));
-  backoff_.async_wait([self = shared_from_this()](error_code e) {
-    if (e) return;
-    if (self->options_.single_thread) {
-      self->acceptReady();
-    } else {
-      self->accept();
-    }
-  });
+const asio::any_io_executor& TransparentListener::nextSocketExecutor() {
+  if (!options_.strand_per_connection) return executor_;
+  // Made once and kept until a connection takes it: the EAGAIN that ends a batch costs none.
+  if (!next_strand_) next_strand_ = asio::make_strand(executor_);
+  return next_strand_;
 }
 
 void TransparentListener::admit(Tcp::socket socket, const Tcp::endpoint& client) {

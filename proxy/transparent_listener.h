@@ -1,7 +1,8 @@
 // The one TCP transparent listener of the proxy (HTTP, DNS over TCP, TLS): an IP_TRANSPARENT
 // acceptor so TPROXY can hand it connections addressed anywhere, IPV6_V6ONLY on ::1 so the v4
 // and v6 listeners stay apart, SO_REUSEPORT when one acceptor per I/O context shares the port,
-// an accept loop that backs off on EMFILE, and admission against a shared ConnectionLimit.
+// one accept loop for every thread model (a readiness wait, then accept4 in bounded batches,
+// backing off on EMFILE), and admission against a shared ConnectionLimit.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -55,7 +56,9 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
   struct Options {
     bool transparent = true;
     bool reuse_port = false;
-    bool strand_per_connection = false;  // accepted sockets get their own strand
+    // The executor's context is run by several threads: each accepted socket gets its own strand,
+    // and the listener's own handlers run on one strand, so that stop() never races the loop.
+    bool strand_per_connection = false;
     int backlog = 4096;
     bool delayed_ack = false;  // setDelayedAck() on the listener, so on every accepted socket
     // SO_MARK of the listener, so of its SYN-ACKs and accepted sockets (0: none). The proxy's
@@ -64,12 +67,6 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
     // dropped by hardened hosts).
     uint32_t mark = 0;
     bool no_delay = false;  // TCP_NODELAY on the listener, inherited by every accepted socket
-    // The executor is run by one thread (IoPool::Model::kContextPerThread): connections are
-    // taken with accept4 (non-blocking, close-on-exec: no ioctl per socket, no EPOLL_CTL_DEL at
-    // its close) after a wait for readability. With several threads the wait could miss the
-    // edge that another thread's epoll_wait consumed between the last EAGAIN and the wait:
-    // Asio's async_accept is used then.
-    bool single_thread = false;
     // Admission: an accepted connection beyond the limit is reset at once (rather than left
     // hanging in the backlog) and on_refused runs, unless the limit stopped admitting
     // (shutdown). Null: every connection is handed on.
@@ -86,26 +83,35 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
 
   Tcp::endpoint endpoint() const { return endpoint_; }
   void start();  // accept until stop()
-  void stop();   // thread-safe: the acceptor closes on its own executor
-  // Closes the acceptor now: on its executor, or before start().
+  void stop();   // thread-safe: the acceptor closes on the loop's executor
+  // Closes the acceptor now: before start(), or on an executor that runs one handler at a time
+  // (a context run by one thread, a strand) without strand_per_connection; else use stop().
   void close();
 
  private:
+  // What the accept loop does next; acceptNext() is the one place that continues it.
+  enum class Next : uint8_t {
+    kBatch,     // connections may be queued (start, a full batch): accept now, after a post
+    kReadable,  // the queue was empty (EAGAIN): wait until it is not
+    kBackOff,   // out of descriptors or memory: retry after a pause, rather than spin
+  };
+
   TransparentListener(const boost::asio::any_io_executor& executor, Options options,
                       Handler on_accept);
-  void accept();
-  void onAccept(const boost::system::error_code& ec, Tcp::socket socket);
-  void acceptReady();  // single_thread: accept4 until EAGAIN, then wait for readability
-  void backOff(const boost::system::error_code& ec);
+  void acceptNext(Next next, const std::error_code& why = {});
+  void acceptBatch();  // accept4 until EAGAIN, at most a batch
+  // executor_, or with strand_per_connection a new strand of it.
+  const boost::asio::any_io_executor& nextSocketExecutor();
   void admit(Tcp::socket socket, const Tcp::endpoint& client);
 
-  boost::asio::any_io_executor executor_;
+  boost::asio::any_io_executor executor_;  // of the acceptor, and of accepted sockets
+  boost::asio::any_io_executor serial_;    // of the loop's handlers: executor_ or a strand of it
+  boost::asio::any_io_executor next_strand_;
   Tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   Options options_;
   Handler on_accept_;
   Tcp::endpoint endpoint_;
-  Tcp::endpoint peer_;  // filled by the accept in flight
 };
 
 // The acceptors of one proxy: one per bind endpoint and executor (SO_REUSEPORT when there are

@@ -1,4 +1,4 @@
-// The sockets of the HTTP listener's connections: accepted with accept4 (single_thread) and
+// The sockets of the HTTP listener's connections: accepted with accept4 (in every model) and
 // opened for the origin with openNonBlocking, both non-blocking and close-on-exec from the
 // system call that made them, and known as such to Asio (it must not ioctl(FIONBIO) them, and
 // its asynchronous operations must work on them); TCP_NODELAY inherited from the listener.
@@ -95,9 +95,8 @@ std::vector<Accepted> acceptAndEcho(TransparentListener::Options options, size_t
   return accepted;
 }
 
-TEST(HttpListenerSocketsTest, SingleThreadListenerAcceptsNonBlockingCloseOnExecSockets) {
+TEST(HttpListenerSocketsTest, ListenerAcceptsNonBlockingCloseOnExecSockets) {
   TransparentListener::Options options;
-  options.single_thread = true;
   options.no_delay = true;
   // More than one accept batch, all queued before start(): no readiness edge announces them.
   const std::vector<Accepted> accepted = acceptAndEcho(options, 40);
@@ -110,19 +109,21 @@ TEST(HttpListenerSocketsTest, SingleThreadListenerAcceptsNonBlockingCloseOnExecS
   }
 }
 
-TEST(HttpListenerSocketsTest, AsioAcceptWithoutSingleThreadStillServes) {
+TEST(HttpListenerSocketsTest, StrandPerConnectionSocketsAreAcceptedAlike) {
   TransparentListener::Options options;
-  const std::vector<Accepted> accepted = acceptAndEcho(options, 3);
-  ASSERT_EQ(accepted.size(), 3u);
+  options.strand_per_connection = true;
+  const std::vector<Accepted> accepted = acceptAndEcho(options, 20);
+  ASSERT_EQ(accepted.size(), 20u);
   for (const Accepted& a : accepted) {
-    EXPECT_FALSE(a.non_blocking);  // Asio's accept(2): made non-blocking at the first operation
-    EXPECT_EQ(a.no_delay, 0);
+    EXPECT_TRUE(a.non_blocking);
+    EXPECT_TRUE(a.close_on_exec);
+    EXPECT_TRUE(a.asio_non_blocking);
+    EXPECT_EQ(a.no_delay, 0);  // not asked for
   }
 }
 
-TEST(HttpListenerSocketsTest, SingleThreadListenerLimitResetsBeyondMax) {
+TEST(HttpListenerSocketsTest, ListenerLimitResetsBeyondMax) {
   TransparentListener::Options options;
-  options.single_thread = true;
   options.limit = std::make_shared<ConnectionLimit>(2);
   int refused = 0;
   options.on_refused = [&refused] { ++refused; };

@@ -1,0 +1,328 @@
+// TransparentListener's one accept loop (readiness wait, accept4 in bounded batches) when several
+// threads run its io_context (IoPool::Model::kSharedContext): every connection handed on exactly
+// once, each on a strand of its own; admission counted across threads; stop() from another
+// thread ends the loop for good; and, on one thread, the back-off when descriptors run out.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "proxy/transparent_listener.h"
+
+namespace portcullis::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using Strand = asio::strand<asio::any_io_executor>;  // what make_strand(any_io_executor) makes
+using std::chrono::milliseconds;
+
+const Tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"), 0);
+constexpr int kThreads = 4;
+
+// An io_context run by kThreads threads until destroyed.
+class ThreadedContext {
+ public:
+  ThreadedContext() {
+    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~ThreadedContext() {
+    guard_.reset();
+    io_.stop();
+    for (std::thread& thread : threads_) thread.join();
+  }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+ private:
+  asio::io_context io_{kThreads};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
+  std::vector<std::thread> threads_;
+};
+
+// What the accept handler saw, from any thread.
+struct Seen {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::map<Tcp::endpoint, int> clients;  // times each client was handed on
+  std::vector<Strand> strands;
+  size_t handled = 0;
+  size_t not_on_a_strand = 0;
+
+  // Waits (bounded) until `handled` reaches `count`; returns it.
+  size_t waitFor(size_t count, milliseconds limit = milliseconds(10000)) {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, limit, [&] { return handled >= count; });
+    return handled;
+  }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return handled;
+  }
+};
+
+// Records the connection, then echoes one byte on the socket's own executor.
+TransparentListener::Handler recordAndEcho(Seen& seen) {
+  return [&seen](Tcp::socket socket, const Tcp::endpoint& client) {
+    auto s = std::make_shared<Tcp::socket>(std::move(socket));
+    {
+      std::lock_guard lock(seen.mutex);
+      ++seen.clients[client];
+      const asio::any_io_executor executor = s->get_executor();
+      const Strand* strand = executor.target<Strand>();
+      if (strand == nullptr) {
+        ++seen.not_on_a_strand;
+      } else {
+        seen.strands.push_back(*strand);
+      }
+      ++seen.handled;
+    }
+    seen.changed.notify_all();
+    auto byte = std::make_shared<std::array<char, 1>>();
+    asio::async_read(*s, asio::buffer(*byte), [s, byte](boost::system::error_code ec, size_t) {
+      if (!ec) asio::async_write(*s, asio::buffer(*byte), [s, byte](auto, size_t) {});
+    });
+  };
+}
+
+// A blocking client connection that sends one byte and expects it back.
+bool connectAndEcho(asio::io_context& io, const Tcp::endpoint& server,
+                    std::vector<Tcp::socket>& keep, std::mutex& keep_mutex) {
+  Tcp::socket client(io);
+  boost::system::error_code ec;
+  client.connect(server, ec);
+  if (ec) return false;
+  char byte = 'x';
+  asio::write(client, asio::buffer(&byte, 1), ec);
+  char back = 0;
+  if (!ec) asio::read(client, asio::buffer(&back, 1), ec);
+  if (ec || back != 'x') return false;
+  std::lock_guard lock(keep_mutex);
+  keep.push_back(std::move(client));  // open, so that no later client reuses its port
+  return true;
+}
+
+TEST(TransparentListenerTest, SeveralThreadsHandEveryConnectionOnOnceOnItsOwnStrand) {
+  Seen seen;
+  ThreadedContext context;
+  TransparentListener::Options options;
+  options.transparent = false;
+  options.strand_per_connection = true;
+  auto listener =
+      TransparentListener::open(context.executor(), kLoopback, options, recordAndEcho(seen));
+  ASSERT_TRUE(listener);
+  const Tcp::endpoint server = listener.value()->endpoint();
+
+  asio::io_context client_io;
+  std::vector<Tcp::socket> clients;
+  std::mutex clients_mutex;
+  // Queued before start(), more than one batch: accepted without any readiness edge.
+  constexpr int kQueued = 40;
+  for (int i = 0; i < kQueued; ++i) {
+    clients.emplace_back(client_io);
+    clients.back().connect(server);
+    const char byte = 'x';
+    asio::write(clients.back(), asio::buffer(&byte, 1));
+  }
+  listener.value()->start();
+  // Then clients on several threads at once, while the loop runs on any of the pool's threads.
+  constexpr int kClientThreads = 3;
+  constexpr int kPerThread = 60;
+  std::atomic<int> echoed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClientThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (connectAndEcho(client_io, server, clients, clients_mutex)) ++echoed;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  constexpr size_t kTotal = kQueued + kClientThreads * kPerThread;
+  EXPECT_EQ(echoed.load(), kClientThreads * kPerThread);
+  for (int i = 0; i < kQueued; ++i) {
+    char back = 0;
+    boost::system::error_code ec;
+    asio::read(clients[i], asio::buffer(&back, 1), ec);
+    EXPECT_FALSE(ec) << i;
+    EXPECT_EQ(back, 'x');
+  }
+  EXPECT_EQ(seen.waitFor(kTotal), kTotal);
+  std::this_thread::sleep_for(milliseconds(100));  // a double hand-on would show by now
+  listener.value()->stop();
+
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.handled, kTotal);
+  ASSERT_EQ(seen.clients.size(), kTotal);
+  for (const Tcp::socket& client : clients) {
+    const auto it = seen.clients.find(client.local_endpoint());
+    ASSERT_NE(it, seen.clients.end()) << client.local_endpoint();
+    EXPECT_EQ(it->second, 1) << client.local_endpoint();
+  }
+  EXPECT_EQ(seen.not_on_a_strand, 0u);
+  for (size_t i = 1; i < seen.strands.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) ASSERT_NE(seen.strands[i], seen.strands[j]) << i << " " << j;
+  }
+}
+
+TEST(TransparentListenerTest, SeveralThreadsAdmitNoMoreThanTheLimitAndCountTheRest) {
+  ThreadedContext context;
+  TransparentListener::Options options;
+  options.transparent = false;
+  options.strand_per_connection = true;
+  options.limit = std::make_shared<ConnectionLimit>(10);
+  std::atomic<int> refused{0};
+  options.on_refused = [&refused] { ++refused; };
+  std::mutex kept_mutex;
+  std::vector<Tcp::socket> kept;
+  auto listener = TransparentListener::open(
+      context.executor(), kLoopback, options, [&](Tcp::socket socket, const Tcp::endpoint&) {
+        std::lock_guard lock(kept_mutex);
+        kept.push_back(std::move(socket));  // holds its unit of the limit: never released
+      });
+  ASSERT_TRUE(listener);
+  listener.value()->start();
+  asio::io_context client_io;
+  std::mutex clients_mutex;
+  std::vector<Tcp::socket> clients;
+  constexpr int kClients = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kClients / 2; ++i) {
+        Tcp::socket client(client_io);
+        client.connect(listener.value()->endpoint());
+        std::lock_guard lock(clients_mutex);
+        clients.push_back(std::move(client));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const auto handled = [&] {
+    std::lock_guard lock(kept_mutex);
+    return kept.size() + static_cast<size_t>(refused.load());
+  };
+  for (int i = 0; i < 500 && handled() < kClients; ++i) std::this_thread::sleep_for(milliseconds(10));
+  std::this_thread::sleep_for(milliseconds(100));  // nothing more may come
+  listener.value()->stop();
+  std::lock_guard lock(kept_mutex);
+  EXPECT_EQ(kept.size(), 10u);
+  EXPECT_EQ(refused.load(), kClients - 10);
+  EXPECT_EQ(options.limit->active(), 10u);
+}
+
+TEST(TransparentListenerTest, StopFromAnotherThreadEndsAcceptingWhileClientsArrive) {
+  Seen seen;
+  ThreadedContext context;
+  TransparentListener::Options options;
+  options.transparent = false;
+  options.strand_per_connection = true;
+  auto listener =
+      TransparentListener::open(context.executor(), kLoopback, options, recordAndEcho(seen));
+  ASSERT_TRUE(listener);
+  const Tcp::endpoint server = listener.value()->endpoint();
+  listener.value()->start();
+
+  asio::io_context client_io;
+  std::atomic<int> connected{0};
+  std::atomic<bool> refused{false};
+  std::thread clients([&] {
+    std::vector<Tcp::socket> open;  // open, so that no later client reuses a port
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (int i = 0; i < 4000 && !refused && std::chrono::steady_clock::now() < deadline; ++i) {
+      Tcp::socket client(client_io);
+      boost::system::error_code ec;
+      client.connect(server, ec);
+      if (ec == asio::error::connection_refused) refused = true;
+      if (ec) continue;
+      ++connected;
+      open.push_back(std::move(client));
+    }
+  });
+  EXPECT_GE(seen.waitFor(20), 20u);
+  listener.value()->stop();
+  clients.join();
+  EXPECT_TRUE(refused);  // the port was closed, by the loop's own strand
+  const size_t after_stop = seen.count();
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(seen.count(), after_stop);
+  // Connections still in the backlog at the close were reset by the kernel, never handed on.
+  EXPECT_LE(after_stop, static_cast<size_t>(connected.load()));
+  std::lock_guard lock(seen.mutex);
+  for (const auto& [client, times] : seen.clients) EXPECT_EQ(times, 1) << client;
+}
+
+// Lowers the descriptor limit so that the next descriptor cannot be made, until destroyed.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (lowest_free < 0) return;
+    ::close(lowest_free);
+    rlimit low = saved_;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free);  // a new descriptor would be >= the limit
+    ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+  }
+  ~DescriptorsExhausted() { restore(); }
+  void restore() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+};
+
+double cpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+TEST(TransparentListenerTest, OutOfDescriptorsBacksOffThenAcceptsWhatWaited) {
+  asio::io_context io;
+  TransparentListener::Options options;
+  options.transparent = false;
+  size_t handled = 0;
+  std::vector<Tcp::socket> kept;
+  auto listener = TransparentListener::open(io.get_executor(), kLoopback, options,
+                                            [&](Tcp::socket socket, const Tcp::endpoint&) {
+                                              ++handled;
+                                              kept.push_back(std::move(socket));
+                                            });
+  ASSERT_TRUE(listener);
+  std::vector<Tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(io);
+    clients.back().connect(listener.value()->endpoint());
+  }
+  DescriptorsExhausted exhausted;
+  ASSERT_TRUE(exhausted.ok());
+  listener.value()->start();
+  const double cpu_before = cpuSeconds();
+  io.run_for(milliseconds(300));  // EMFILE at each try, ~50 ms apart
+  const double cpu = cpuSeconds() - cpu_before;
+  exhausted.restore();
+  EXPECT_EQ(handled, 0u);
+  EXPECT_LT(cpu, 0.15);  // a loop retrying at once would have burnt the whole 300 ms
+  for (int i = 0; i < 100 && handled < 3; ++i) io.run_for(milliseconds(20));
+  EXPECT_EQ(handled, 3u);  // still queued: EMFILE leaves the connection in the backlog
+  listener.value()->close();
+}
+
+}  // namespace
+}  // namespace portcullis::proxy
