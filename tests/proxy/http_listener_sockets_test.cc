@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -122,24 +124,37 @@ TEST(HttpListenerSocketsTest, StrandPerConnectionSocketsAreAcceptedAlike) {
   }
 }
 
+// A loopback listener on `io` whose handler keeps every socket in `kept`.
+Result<std::shared_ptr<TransparentListener>> keepingListener(asio::io_context& io,
+                                                             TransparentListener::Options options,
+                                                             std::vector<Tcp::socket>& kept) {
+  options.transparent = false;
+  return TransparentListener::open(
+      io.get_executor(), kLoopback, options,
+      [&kept](Tcp::socket socket, const Tcp::endpoint&) { kept.push_back(std::move(socket)); });
+}
+
+// `count` connections to `server`, queued in its backlog.
+std::vector<Tcp::socket> queueClients(asio::io_context& io, const Tcp::endpoint& server,
+                                      int count) {
+  std::vector<Tcp::socket> clients;
+  for (int i = 0; i < count; ++i) {
+    clients.emplace_back(io);
+    clients.back().connect(server);
+  }
+  return clients;
+}
+
 TEST(HttpListenerSocketsTest, ListenerLimitResetsBeyondMax) {
   TransparentListener::Options options;
   options.limit = std::make_shared<ConnectionLimit>(2);
   int refused = 0;
   options.on_refused = [&refused] { ++refused; };
   asio::io_context io;
-  options.transparent = false;
   std::vector<Tcp::socket> kept;
-  auto listener = TransparentListener::open(io.get_executor(), kLoopback, options,
-                                            [&](Tcp::socket socket, const Tcp::endpoint&) {
-                                              kept.push_back(std::move(socket));
-                                            });
+  auto listener = keepingListener(io, options, kept);
   ASSERT_TRUE(listener);
-  std::vector<Tcp::socket> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.emplace_back(io);
-    clients.back().connect(listener.value()->endpoint());
-  }
+  std::vector<Tcp::socket> clients = queueClients(io, listener.value()->endpoint(), 3);
   listener.value()->start();
   for (int i = 0; i < 100 && kept.size() + static_cast<size_t>(refused) < 3; ++i) {
     io.run_for(std::chrono::milliseconds(20));
@@ -151,6 +166,54 @@ TEST(HttpListenerSocketsTest, ListenerLimitResetsBeyondMax) {
   char byte = 0;
   clients[2].read_some(asio::buffer(&byte, 1), ec);
   EXPECT_TRUE(ec);
+  listener.value()->close();
+}
+
+// Lowers the descriptor limit so that the next descriptor cannot be made, until destroyed.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (lowest_free < 0) return;
+    ::close(lowest_free);
+    rlimit low = saved_;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free);  // a new descriptor would be >= the limit
+    ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+  }
+  ~DescriptorsExhausted() { restore(); }
+  void restore() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+};
+
+double cpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+TEST(HttpListenerSocketsTest, OutOfDescriptorsBacksOffThenAcceptsWhatWaited) {
+  asio::io_context io;
+  std::vector<Tcp::socket> kept;
+  auto listener = keepingListener(io, TransparentListener::Options{}, kept);
+  ASSERT_TRUE(listener);
+  std::vector<Tcp::socket> clients = queueClients(io, listener.value()->endpoint(), 3);
+  DescriptorsExhausted exhausted;
+  ASSERT_TRUE(exhausted.ok());
+  listener.value()->start();
+  const double cpu_before = cpuSeconds();
+  io.run_for(std::chrono::milliseconds(300));  // EMFILE at each try, ~50 ms apart
+  const double cpu = cpuSeconds() - cpu_before;
+  exhausted.restore();
+  EXPECT_EQ(kept.size(), 0u);
+  EXPECT_LT(cpu, 0.15);  // a loop retrying at once would have burnt the whole 300 ms
+  for (int i = 0; i < 100 && kept.size() < 3; ++i) io.run_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(kept.size(), 3u);  // still queued: EMFILE leaves the connection in the backlog
   listener.value()->close();
 }
 
