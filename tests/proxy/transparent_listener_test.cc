@@ -125,6 +125,12 @@ class TransparentListenerTest : public ::testing::Test {
     listener_ = std::move(opened).value();
   }
 
+  // The strands seen must go before the io_context that owns their service.
+  void TearDown() override {
+    std::lock_guard lock(seen_.mutex);
+    seen_.strands.clear();
+  }
+
   Seen seen_;                // outlives the threads, which may still be running a handler
   ThreadedContext context_;  // joined before seen_ goes
   std::shared_ptr<TransparentListener> listener_;
