@@ -23,18 +23,13 @@ void HttpSession<Stream>::connectUpstream() {
   closeUpstream();
   upstream_reused_ = false;
   Tcp::socket& up = Traits::renew(up_);
-  error_code ec;
   std::error_code setup = openNonBlocking(up, destination_.protocol());
-  if (!setup && options().upstream_mark != 0) setup = setMark(up, options().upstream_mark);
-  if (!setup && options().preserve_source) {
-    // The origin sees the client's address; the datapath's `-m socket --transparent` rule
-    // brings the replies back to this socket.
-    setup = setTransparent(up, destination_.protocol());
-    if (!setup) up.bind(Tcp::endpoint(client_.address(), 0), ec);
+  if (!setup) {
+    setup = prepareUpstream(up, destination_.protocol(), options().upstream_mark,
+                            context_->upstreamSource(client_, destination_));
   }
-  if (ec || setup) {
-    log::warn(options().name, ": upstream socket for ", destination_, ": ",
-              ec ? ec.message() : setup.message());
+  if (setup) {
+    log::warn(options().name, ": upstream socket for ", destination_, ": ", setup.message());
     bump(counters_.upstream_unavailable);
     respondAndClose(kServiceUnavailable);
     return;

@@ -87,6 +87,18 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol) {
   return transparent(acceptor.native_handle(), protocol == Tcp::v6());
 }
 
+std::error_code prepareUpstream(Tcp::socket& socket, const Tcp& protocol, uint32_t mark,
+                                const boost::asio::ip::address* source) {
+  if (mark != 0) {
+    if (std::error_code m = setMark(socket, mark)) return m;
+  }
+  if (source == nullptr) return {};
+  if (std::error_code t = setTransparent(socket, protocol)) return t;
+  boost::system::error_code ec;
+  socket.bind(Tcp::endpoint(*source, 0), ec);
+  return ec;
+}
+
 void setAbortiveClose(Tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);

@@ -33,6 +33,12 @@ static_assert(answerMark(0xa00) == 0xb00);
 std::error_code setTransparent(Tcp::socket& socket, const Tcp& protocol);
 std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol);
 
+// An open upstream socket before its connect: the upstream mark (when not 0), and with `source`
+// (preserve-source) IP_TRANSPARENT and a bind to that address, so the origin sees the client's
+// address and the datapath's `-m socket --transparent` rule brings its replies back here.
+std::error_code prepareUpstream(Tcp::socket& socket, const Tcp& protocol, uint32_t mark,
+                                const boost::asio::ip::address* source);
+
 // SO_LINGER {on, 0}: close() sends RST and leaves no TIME_WAIT socket behind.
 void setAbortiveClose(Tcp::socket& socket);
 

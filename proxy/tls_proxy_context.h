@@ -40,6 +40,11 @@ class TlsProxyContext {
   bool isOwnEndpoint(const Tcp::endpoint& destination) const {
     return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
   }
+  const boost::asio::ip::address* upstreamSource(const Tcp::endpoint& client,
+                                                 const Tcp::endpoint& destination) const {
+    return proxy::upstreamSource(options_.preserve_source, client.address(), destination.address(),
+                                 local_addresses_);
+  }
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
   void add(const std::shared_ptr<TlsSession>& session) { sessions_.add(session); }

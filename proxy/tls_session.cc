@@ -190,17 +190,13 @@ void TlsSession::connectUpstream() {
   const TlsProxyOptions& options = context_->options();
   error_code ec;
   up_.open(destination_.protocol(), ec);
-  std::error_code setup;
-  if (!ec && options.upstream_mark != 0) setup = setMark(up_, options.upstream_mark);
-  if (!ec && !setup && options.preserve_source) {
-    // The origin sees the client's address; the datapath's `-m socket --transparent` rule
-    // brings the replies back to this socket.
-    setup = setTransparent(up_, destination_.protocol());
-    if (!setup) up_.bind(Tcp::endpoint(client_.address(), 0), ec);
+  std::error_code setup = ec;
+  if (!setup) {
+    setup = prepareUpstream(up_, destination_.protocol(), options.upstream_mark,
+                            context_->upstreamSource(client_, destination_));
   }
-  if (ec || setup) {
-    log::warn(name(), ": upstream socket for ", destination_, ": ",
-              ec ? ec.message() : setup.message());
+  if (setup) {
+    log::warn(name(), ": upstream socket for ", destination_, ": ", setup.message());
     bump(counters_.upstream_unavailable);
     return close(true);
   }

@@ -53,6 +53,22 @@ std::vector<asio::ip::address> localAddresses() {
   return out;
 }
 
+bool isLocalAddress(const asio::ip::address& address,
+                    const std::vector<asio::ip::address>& local_addresses) {
+  if (address.is_loopback() || address.is_unspecified()) return true;
+  for (const asio::ip::address& local : local_addresses) {
+    if (local == address) return true;
+  }
+  return false;
+}
+
+const asio::ip::address* upstreamSource(bool preserve_source, const asio::ip::address& client,
+                                        const asio::ip::address& destination,
+                                        const std::vector<asio::ip::address>& local_addresses) {
+  if (!preserve_source || isLocalAddress(destination, local_addresses)) return nullptr;
+  return &client;
+}
+
 bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endpoint>& listeners,
                    const std::vector<asio::ip::address>& local_addresses) {
   bool our_port = false;
@@ -60,13 +76,7 @@ bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endp
     if (listener == destination) return true;
     our_port = our_port || listener.port() == destination.port();
   }
-  if (!our_port) return false;
-  const asio::ip::address& a = destination.address();
-  if (a.is_loopback() || a.is_unspecified()) return true;
-  for (const asio::ip::address& local : local_addresses) {
-    if (local == a) return true;
-  }
-  return false;
+  return our_port && isLocalAddress(destination.address(), local_addresses);
 }
 
 TransparentListener::TransparentListener(const asio::any_io_executor& executor, Options options,

@@ -45,6 +45,19 @@ Tcp::endpoint originalDestinationOf(const Tcp::socket& socket, std::error_code& 
 // Every address of this host.
 std::vector<boost::asio::ip::address> localAddresses();
 
+// Whether `address` is this host's: loopback, unspecified, or one of `local_addresses`.
+bool isLocalAddress(const boost::asio::ip::address& address,
+                    const std::vector<boost::asio::ip::address>& local_addresses);
+
+// What an upstream socket binds to (prepareUpstream): nothing (the proxy's own address), or
+// with preserve-source the client's, except toward this host itself. A local origin's answers
+// to the client's address are made in OUTPUT, where no rule can find the proxy's transparent
+// socket, and would be routed out to the client: that connection never completes.
+const boost::asio::ip::address* upstreamSource(
+    bool preserve_source, const boost::asio::ip::address& client,
+    const boost::asio::ip::address& destination,
+    const std::vector<boost::asio::ip::address>& local_addresses);
+
 // Whether a connection's original destination is one of a proxy's own listeners, on any local
 // address: relaying it would loop through the proxy forever (and make it an open relay to
 // itself).

@@ -9,7 +9,8 @@
 # OUTPUT (counting rules before the drops); after 200 HTTP connections, 60 UDP and 20 TCP
 # queries the node's conntrack table grew by no more than the upstream hops to the node, whose
 # entries are closing once their connections are done (none picked up mid-stream and kept open
-# for minutes).
+# for minutes). Then with preserve-source, the source address each origin sees (nginx's
+# /whoami): the client's for an origin in the server namespace, the node's own for the node's.
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/lib/portcullis.sh" "$1"
@@ -28,6 +29,7 @@ open_tcp_entries() {
 open_tcp_entries_at_most() { [[ $(open_tcp_entries) -le $1 ]]; }
 
 origin_start "$NS_NODE" "$dir" 198.18.1.1 2001:db8:1::1
+origin_start "$NS_SERVER" "$dir/remote"  # 198.18.2.2, 2001:db8:2::2: for preserve-source
 pc_dnsmasq "$NS_NODE" "$dir" 198.18.1.1,2001:db8:1::1 --address=/allowed.test/198.18.2.10
 pc_write_config "$dir"
 node_rule() {  # NAME DIRECTION PORT PROTOCOL: the client's traffic to the node's own address
@@ -43,7 +45,14 @@ RULE
 {
   echo "rules:"
   node_rule web-ingress ingress 80 TCP
-  echo '    http: [{method: GET, path: "/public/.*"}]'
+  echo '    http: [{method: GET, path: "/(public/.*|whoami)"}]'
+  echo '  - name: web-egress'
+  echo '    direction: egress'
+  echo '    selector:'
+  echo '      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]'
+  echo '      destination-cidrs: ["198.18.2.0/24", "2001:db8:2::/64"]'
+  echo '      ports: [{port: 80, protocol: TCP}]'
+  echo '    http: [{method: GET, path: /whoami}]'
   node_rule dns-egress egress 53 ANY
   echo '    dns: [{matchPattern: "*.allowed.test"}]'
   # Processes of uid 4242 on the node itself (the OUTPUT path): both hops on the node.
@@ -166,5 +175,20 @@ variant() {  # NAME CHAIN...: one run of portcullis on a node that drops INVALID
 variant input-output INPUT OUTPUT
 variant input-only INPUT
 
+# preserve-source: an origin elsewhere sees the client's address; the origin on the node sees the
+# node's own, since its answers to the client's address would be routed out to the client
+# (README: datapath). Both answer.
+echo "== preserve-source"
+pc_proxy_option "$dir/config.yaml" "preserve-source: true"
+pc_start "$NS_NODE" "$dir/config.yaml" "$dir/run-preserve-source.log"
+for check in 198.18.2.2=198.18.1.2 "[2001:db8:2::2]=2001:db8:1::2" \
+  198.18.1.1=198.18.1.1 "[2001:db8:1::1]=2001:db8:1::1"; do
+  url=http://${check%%=*}/whoami
+  seen=$(client curl -s --max-time 5 "$url") || true
+  echo "  $url: the origin saw $seen"
+  [[ $seen == "${check#*=}" ]] || problem "preserve-source: $url saw '$seen', not ${check#*=}"
+done
+pc_stop
+
 [[ ${#problems[@]} -eq 0 ]] || fail "${#problems[@]} problems: $(printf '%s; ' "${problems[@]}")"
-echo "PASS: HTTP and DNS (UDP, TCP) to the node's own addresses through the proxy on hardened hosts (IPv4, IPv6)"
+echo "PASS: HTTP and DNS (UDP, TCP) to the node's own addresses through the proxy on hardened hosts, and with preserve-source (IPv4, IPv6)"

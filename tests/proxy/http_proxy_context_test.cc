@@ -28,6 +28,26 @@ TEST(HttpProxyContextTest, OwnEndpointsAreListenersOnAnyLocalAddress) {
   EXPECT_FALSE(context.isOwnEndpoint(ep("2001:db8::2", 15001)));
 }
 
+TEST(HttpProxyContextTest, PreserveSourceKeepsTheClientsAddressExceptTowardThisHost) {
+  PolicyStore store;
+  HttpProxyOptions options;
+  const Tcp::endpoint client = ep("198.18.1.2", 40000);
+  HttpProxyContext plain(options, store, 1);
+  EXPECT_EQ(plain.upstreamSource(client, ep("198.18.2.2", 80)), nullptr);
+  options.preserve_source = true;
+  HttpProxyContext context(options, store, 1);
+  context.setOwnEndpoints({}, {boost::asio::ip::make_address("198.18.1.1"),
+                               boost::asio::ip::make_address("2001:db8:1::1")});
+  const boost::asio::ip::address* source = context.upstreamSource(client, ep("198.18.2.2", 80));
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(*source, client.address());
+  // This host's addresses, loopback included: the proxy's own address (README, datapath).
+  EXPECT_EQ(context.upstreamSource(client, ep("198.18.1.1", 80)), nullptr);
+  EXPECT_EQ(context.upstreamSource(ep("2001:db8:1::2", 40000), ep("2001:db8:1::1", 80)), nullptr);
+  EXPECT_EQ(context.upstreamSource(client, ep("127.0.0.1", 80)), nullptr);
+  EXPECT_EQ(context.upstreamSource(client, ep("::1", 80)), nullptr);
+}
+
 TEST(HttpProxyContextTest, AdmissionStopsAtTheLimitAndAtShutdown) {
   PolicyStore store;
   HttpProxyOptions options;

@@ -38,6 +38,8 @@ origin_start() {  # NS DIR [ADDR4 ADDR6]
       create_full_put_path on;
       dav_access user:rw group:rw all:rw;
     }
+    # The source address the origin sees (preserve-source).
+    location = /whoami { return 200 "\$remote_addr"; }
   }
 }
 CONF
