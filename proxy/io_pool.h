@@ -28,8 +28,6 @@ class IoPool {
   boost::asio::io_context& context(size_t index) { return *contexts_[index]; }
   // Sessions need a strand when several threads run their context.
   bool strandPerSession() const { return model_ == Model::kSharedContext && threads_ > 1; }
-  // Every context is run by one thread.
-  bool threadPerContext() const { return !strandPerSession(); }
 
   void start();  // runs every context on its threads until stop()
   void stop();
