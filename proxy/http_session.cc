@@ -468,7 +468,12 @@ void HttpSession<Stream>::closeUpstream(bool abortive) {
   error_code ignored;
   Tcp::socket& up = Traits::tcp(up_);
   if (up.is_open()) {
-    if (abortive) setAbortiveClose(up);
+    // An idle origin connection (its last response complete, no request sent on it since) is
+    // reset too, as one not kept is (finishExchange): nothing is in flight, and a FIN would
+    // leave the proxy a TIME_WAIT socket holding an ephemeral port toward that origin for a
+    // minute, one for every keep-alive client that leaves.
+    const bool idle = upstream_reusable_ && (phase_ == Phase::kIdle || phase_ == Phase::kHeader);
+    if (abortive || idle) setAbortiveClose(up);
     up.close(ignored);
   }
   upstream_reusable_ = false;

@@ -590,6 +590,42 @@ TEST_F(HttpSessionTest, OriginConnectionNotKeptIsResetOnceTheResponseIsComplete)
   origin_thread.join();
 }
 
+TEST_F(HttpSessionTest, IdleOriginConnectionIsResetWhenTheClientLeaves) {
+  // A keep-alive client ends its connection between requests: the origin connection, idle and
+  // kept for the next request, is reset rather than closed with a FIN that would leave the proxy
+  // a TIME_WAIT socket (README: connections).
+  boost::asio::io_context io;
+  Tcp::acceptor origin(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  destination_ = origin.local_endpoint();
+  std::promise<boost::system::error_code> after_response;
+  std::thread origin_thread([&] {
+    Tcp::socket socket(io);
+    origin.accept(socket);
+    http_testing::setReceiveTimeout(socket.native_handle(), 5000ms);
+    std::string request;
+    char buf[1024];
+    boost::system::error_code ec;
+    while (request.find("\r\n\r\n") == std::string::npos && !ec) {
+      request.append(buf, http_testing::recvSome(socket, buf, sizeof buf, ec));
+    }
+    boost::asio::write(socket, boost::asio::buffer(http_testing::okResponse("ok")), ec);
+    http_testing::recvSome(socket, buf, sizeof buf, ec);
+    after_response.set_value(ec);
+  });
+  startProxy();
+  {
+    Client client(proxyEndpoint());
+    const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(bodyOf(r), "ok");
+    client.socket().shutdown(Tcp::socket::shutdown_send);
+    EXPECT_TRUE(closedByPeer(client.socket()));
+  }
+  auto result = after_response.get_future();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(result.get(), boost::asio::error::connection_reset);
+  origin_thread.join();
+}
+
 TEST_F(HttpSessionTest, ClientThatSaidCloseIsClosedWithoutWaitingForItsFin) {
   startProxy([](HttpProxyOptions& o) { o.linger_timeout = 10s; });
   Client client(proxyEndpoint());
