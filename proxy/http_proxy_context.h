@@ -40,8 +40,8 @@ class HttpProxyContext {
   // A connection whose original destination is one of our listeners, on any local address,
   // would loop through the proxy forever (and make it an open relay to itself).
   bool isOwnEndpoint(const Tcp::endpoint& destination) const;
-  const boost::asio::ip::address* upstreamSource(const Tcp::endpoint& client,
-                                                 const Tcp::endpoint& destination) const {
+  std::optional<boost::asio::ip::address> upstreamSource(const Tcp::endpoint& client,
+                                                         const Tcp::endpoint& destination) const {
     return proxy::upstreamSource(options_.preserve_source, client.address(), destination.address(),
                                  local_addresses_);
   }

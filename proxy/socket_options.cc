@@ -88,11 +88,11 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol) {
 }
 
 std::error_code prepareUpstream(Tcp::socket& socket, const Tcp& protocol, uint32_t mark,
-                                const boost::asio::ip::address* source) {
+                                const std::optional<boost::asio::ip::address>& source) {
   if (mark != 0) {
     if (std::error_code m = setMark(socket, mark)) return m;
   }
-  if (source == nullptr) return {};
+  if (!source) return {};
   if (std::error_code t = setTransparent(socket, protocol)) return t;
   boost::system::error_code ec;
   socket.bind(Tcp::endpoint(*source, 0), ec);

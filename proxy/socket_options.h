@@ -4,6 +4,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <optional>
 #include <system_error>
 
 #include "common/ip_address.h"
@@ -37,7 +38,7 @@ std::error_code setTransparent(Tcp::acceptor& acceptor, const Tcp& protocol);
 // (preserve-source) IP_TRANSPARENT and a bind to that address, so the origin sees the client's
 // address and the datapath's `-m socket --transparent` rule brings its replies back here.
 std::error_code prepareUpstream(Tcp::socket& socket, const Tcp& protocol, uint32_t mark,
-                                const boost::asio::ip::address* source);
+                                const std::optional<boost::asio::ip::address>& source);
 
 // SO_LINGER {on, 0}: close() sends RST and leaves no TIME_WAIT socket behind.
 void setAbortiveClose(Tcp::socket& socket);

@@ -40,8 +40,8 @@ class TlsProxyContext {
   bool isOwnEndpoint(const Tcp::endpoint& destination) const {
     return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
   }
-  const boost::asio::ip::address* upstreamSource(const Tcp::endpoint& client,
-                                                 const Tcp::endpoint& destination) const {
+  std::optional<boost::asio::ip::address> upstreamSource(const Tcp::endpoint& client,
+                                                         const Tcp::endpoint& destination) const {
     return proxy::upstreamSource(options_.preserve_source, client.address(), destination.address(),
                                  local_addresses_);
   }

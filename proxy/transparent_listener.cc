@@ -62,11 +62,11 @@ bool isLocalAddress(const asio::ip::address& address,
   return false;
 }
 
-const asio::ip::address* upstreamSource(bool preserve_source, const asio::ip::address& client,
-                                        const asio::ip::address& destination,
-                                        const std::vector<asio::ip::address>& local_addresses) {
-  if (!preserve_source || isLocalAddress(destination, local_addresses)) return nullptr;
-  return &client;
+std::optional<asio::ip::address> upstreamSource(
+    bool preserve_source, const asio::ip::address& client, const asio::ip::address& destination,
+    const std::vector<asio::ip::address>& local_addresses) {
+  if (!preserve_source || isLocalAddress(destination, local_addresses)) return std::nullopt;
+  return client;
 }
 
 bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endpoint>& listeners,

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -53,7 +54,7 @@ bool isLocalAddress(const boost::asio::ip::address& address,
 // with preserve-source the client's, except toward this host itself. A local origin's answers
 // to the client's address are made in OUTPUT, where no rule can find the proxy's transparent
 // socket, and would be routed out to the client: that connection never completes.
-const boost::asio::ip::address* upstreamSource(
+std::optional<boost::asio::ip::address> upstreamSource(
     bool preserve_source, const boost::asio::ip::address& client,
     const boost::asio::ip::address& destination,
     const std::vector<boost::asio::ip::address>& local_addresses);
