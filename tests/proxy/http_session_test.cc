@@ -558,60 +558,64 @@ bool waitForActive(const HttpProxy& proxy, uint32_t n, std::chrono::milliseconds
   return true;
 }
 
-TEST_F(HttpSessionTest, OriginConnectionNotKeptIsResetOnceTheResponseIsComplete) {
-  // A raw origin that answers "Connection: close" but leaves the connection open: the proxy,
-  // holding the whole response, resets it rather than exchanging FINs.
-  boost::asio::io_context io;
-  Tcp::acceptor origin(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  destination_ = origin.local_endpoint();
-  std::promise<boost::system::error_code> after_response;
-  std::thread origin_thread([&] {
-    Tcp::socket socket(io);
-    origin.accept(socket);
+// A raw origin for one connection: reads one request head, writes `response` and leaves the
+// connection open, then reports how its next read ended (connection_reset when the proxy resets
+// it, eof for a FIN).
+class OneShotOrigin {
+ public:
+  explicit OneShotOrigin(std::string response)
+      : acceptor_(io_, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)),
+        thread_([this, response = std::move(response)] { serve(response); }) {}
+  ~OneShotOrigin() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes an accept still waiting
+    thread_.join();
+  }
+  Tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+  std::future<boost::system::error_code> afterResponse() { return after_response_.get_future(); }
+
+ private:
+  void serve(const std::string& response) {
+    Tcp::socket socket(io_);
+    boost::system::error_code ec;
+    acceptor_.accept(socket, ec);
+    if (ec) return after_response_.set_value(ec);
     http_testing::setReceiveTimeout(socket.native_handle(), 5000ms);
     std::string request;
     char buf[1024];
-    boost::system::error_code ec;
     while (request.find("\r\n\r\n") == std::string::npos && !ec) {
       request.append(buf, http_testing::recvSome(socket, buf, sizeof buf, ec));
     }
-    boost::asio::write(
-        socket, boost::asio::buffer(http_testing::okResponse("ok", "Connection: close\r\n")), ec);
+    boost::asio::write(socket, boost::asio::buffer(response), ec);
     http_testing::recvSome(socket, buf, sizeof buf, ec);
-    after_response.set_value(ec);
-  });
+    after_response_.set_value(ec);
+  }
+
+  boost::asio::io_context io_;
+  Tcp::acceptor acceptor_;
+  std::promise<boost::system::error_code> after_response_;
+  std::thread thread_;  // last: it uses the members above
+};
+
+TEST_F(HttpSessionTest, OriginConnectionNotKeptIsResetOnceTheResponseIsComplete) {
+  // A raw origin that answers "Connection: close" but leaves the connection open: the proxy,
+  // holding the whole response, resets it rather than exchanging FINs.
+  OneShotOrigin origin(http_testing::okResponse("ok", "Connection: close\r\n"));
+  destination_ = origin.endpoint();
   startProxy();
   Client client(proxyEndpoint());
   const auto r = client.roundTrip("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(bodyOf(r), "ok");
-  auto result = after_response.get_future();
+  auto result = origin.afterResponse();
   ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(result.get(), boost::asio::error::connection_reset);
-  origin_thread.join();
 }
 
 TEST_F(HttpSessionTest, IdleOriginConnectionIsResetWhenTheClientLeaves) {
   // A keep-alive client ends its connection between requests: the origin connection, idle and
   // kept for the next request, is reset rather than closed with a FIN that would leave the proxy
   // a TIME_WAIT socket (README: connections).
-  boost::asio::io_context io;
-  Tcp::acceptor origin(io, Tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  destination_ = origin.local_endpoint();
-  std::promise<boost::system::error_code> after_response;
-  std::thread origin_thread([&] {
-    Tcp::socket socket(io);
-    origin.accept(socket);
-    http_testing::setReceiveTimeout(socket.native_handle(), 5000ms);
-    std::string request;
-    char buf[1024];
-    boost::system::error_code ec;
-    while (request.find("\r\n\r\n") == std::string::npos && !ec) {
-      request.append(buf, http_testing::recvSome(socket, buf, sizeof buf, ec));
-    }
-    boost::asio::write(socket, boost::asio::buffer(http_testing::okResponse("ok")), ec);
-    http_testing::recvSome(socket, buf, sizeof buf, ec);
-    after_response.set_value(ec);
-  });
+  OneShotOrigin origin(http_testing::okResponse("ok"));
+  destination_ = origin.endpoint();
   startProxy();
   {
     Client client(proxyEndpoint());
@@ -620,10 +624,9 @@ TEST_F(HttpSessionTest, IdleOriginConnectionIsResetWhenTheClientLeaves) {
     client.socket().shutdown(Tcp::socket::shutdown_send);
     EXPECT_TRUE(closedByPeer(client.socket()));
   }
-  auto result = after_response.get_future();
+  auto result = origin.afterResponse();
   ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(result.get(), boost::asio::error::connection_reset);
-  origin_thread.join();
 }
 
 TEST_F(HttpSessionTest, ClientThatSaidCloseIsClosedWithoutWaitingForItsFin) {
