@@ -2,7 +2,7 @@
 # Shared parts of the load benchmarks (bench/http, bench/dns). Source it from a bench script after
 # setting BENCH_NAME; it reuses the integration tests' namespace harness (client <-> node <->
 # server, 198.18.0.0/15 and 2001:db8::/32 only, everything torn down by PID and by name on EXIT).
-#   bench_parse_args "$@"        --portcullis PATH, --json FILE, --duration S, --access-log
+#   bench_parse_args "$@"        --portcullis PATH, --json FILE, --duration S, --access-log, --floor
 #   bench_topology               namespaces plus the sysctls a connection-per-request load needs
 #   bench_pc_start CONFIG LOG    portcullis run, pinned to the proxy CPU; sets PC_PID
 #   cpu_ticks PID / rss_kib PID  utime+stime (clock ticks) and VmRSS of one process (all threads)
@@ -14,6 +14,10 @@
 #   perf_start PID NAME / perf_stop NAME   with --perf DIR: a CPU profile of the proxy per run
 #   json_row KEY=VALUE...        one JSON object (numbers bare, the rest quoted) appended to ROWS
 #   bench_write_json EXTRA       writes {"bench":..., "pinning":..., EXTRA, "rows":[...]} to --json
+#   bench_remove_dry_run         removes what the last bench_apply_dry_run installed
+#   floor_start ARGS...          bench/floor_relay in the node namespace on the proxy CPU; FLOOR_PID
+#   tproxy_packets               packets TPROXY delivered so far in the node (the dry-run's rules)
+#   floor_ratio A B              A/B with two decimals, for the floor summary (null if either is)
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bench_lib=$repo/bench/lib
@@ -27,10 +31,12 @@ ACCESS_LOG=0
 JSON_OUT=
 PORTCULLIS_BIN=
 PERF_DIR=
+FLOOR=0
+FLOOR_BIN=
 
 bench_usage() {
   cat <<USAGE
-usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] [--access-log] [--perf DIR]
+usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] [--access-log] [--perf DIR] [--floor [--floor-relay PATH]]
   --portcullis  the binary to measure (default: build/app/portcullis)
   --json        where to write the results (default: bench/results/$BENCH_NAME.json)
   --duration    seconds per load run (default 10)
@@ -40,6 +46,9 @@ usage: bench/$BENCH_NAME [--portcullis PATH] [--json FILE] [--duration SECONDS] 
                 observability costs under 5% of throughput
   --perf DIR    profile each proxy run (perf record -g, 499 Hz) into DIR/MODE-LOAD.data and print
                 its top symbols (profiled runs are slower: take figures from a run without it)
+  --floor       also run the floor modes (bench/http: haproxy-tcp and floor; bench/dns: floor):
+                a bare relay on the same datapath, and the summary of what it leaves reachable
+  --floor-relay the floor_relay binary (default: bench/floor_relay next to --portcullis's app/)
 Environment: CLIENT_CPU (default 0), PROXY_CPU (default 1). Needs root.
 USAGE
 }
@@ -52,6 +61,8 @@ bench_parse_args() {
       --duration) DURATION=$2; shift 2 ;;
       --access-log) ACCESS_LOG=1; shift ;;
       --perf) PERF_DIR=$2; shift 2 ;;
+      --floor) FLOOR=1; shift ;;
+      --floor-relay) FLOOR_BIN=$2; shift 2 ;;
       -h|--help) bench_usage; exit 0 ;;
       *) bench_usage >&2; exit 2 ;;
     esac
@@ -62,6 +73,9 @@ bench_parse_args() {
     { echo "--duration must be 1..300 seconds" >&2; exit 2; }
   [[ $(id -u) -eq 0 ]] || { echo "bench/$BENCH_NAME needs root (namespaces, iptables)" >&2; exit 2; }
   [[ -x $PORTCULLIS_BIN ]] || { echo "no portcullis binary at $PORTCULLIS_BIN (build it, or --portcullis PATH)" >&2; exit 2; }
+  FLOOR_BIN=${FLOOR_BIN:-$(dirname "$(dirname "$PORTCULLIS_BIN")")/bench/floor_relay}
+  ((!FLOOR)) || [[ -x $FLOOR_BIN ]] ||
+    { echo "no floor_relay at $FLOOR_BIN (cmake --build BUILD --target floor_relay, or --floor-relay PATH)" >&2; exit 2; }
   bash "$repo/scripts/setup.sh" --bench
   if [[ -n $PERF_DIR ]]; then
     command -v perf >/dev/null || { echo "--perf needs perf (package linux-perf)" >&2; exit 2; }
@@ -157,6 +171,41 @@ bench_apply_dry_run() {  # CONFIG
       ip netns exec "$NS_NODE" $line || fail "failed: $line"
     done
   sed -n 's/^listener \([^ ]*\) port \([0-9]*\) .*/\1 \2/p' "$out"
+}
+
+# Undoes the last bench_apply_dry_run (its iptables jumps and chains, its rule and route), so that
+# a mode with an interception of its own (dnsdist's REDIRECT) can follow.
+bench_remove_dry_run() {
+  local out=$NETNS_TMP/dry-run.txt
+  awk '/^# iptables-restore .*\(IPv4\)/ {on = 1; next} /^# / {on = 0} on' "$out" | awk '
+    /^\*/ { print; n = 0; next }
+    /^:/ { chain[++n] = substr($1, 2); next }
+    /^-I / { sub(/^-I /, "-D "); print; next }
+    /^COMMIT/ { for (i = 1; i <= n; i++) print "-F " chain[i]; for (i = 1; i <= n; i++) print "-X " chain[i]; print }' |
+    ip netns exec "$NS_NODE" iptables-restore -w --noflush || fail "removing the dry-run payload failed"
+  awk '/^# (rules|routes)/ {on = 1; next} /^# / {on = 0} on && /^ip / {sub(/ add /, " del "); print}' "$out" |
+    while read -r line; do
+      # shellcheck disable=SC2086  # the dry-run prints plain argv words
+      ip netns exec "$NS_NODE" $line || fail "failed: $line"
+    done
+}
+
+# The floor (--floor): bench/floor_relay in the node namespace, pinned like every proxy.
+floor_start() {  # ARGS... (--tcp PORT, --udp PORT)
+  netns_spawn "$NS_NODE" "$NETNS_TMP/floor.log" taskset -c "$PROXY_CPU" "$FLOOR_BIN" "$@"
+  FLOOR_PID=$NETNS_LAST_PID
+  wait_until 10 grep -q '^ready' "$NETNS_TMP/floor.log" || { cat "$NETNS_TMP/floor.log" >&2; fail "floor_relay did not start"; }
+}
+
+# Packets the dry-run's TPROXY rules delivered so far: a relay check that sees it grow knows the
+# traffic went through the listener on the redirected port, not straight through the node.
+tproxy_packets() {
+  ip netns exec "$NS_NODE" iptables -t mangle -L PORTCULLIS_PRE_mangle -v -x -n 2>/dev/null |
+    awk '/TPROXY/ {n += $1} END {print n + 0}'
+}
+
+floor_ratio() {  # A B
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || a == "" || b == "" || b + 0 == 0) print "null"; else printf "%.2f", a / b }'
 }
 
 PERF_PID=
