@@ -73,6 +73,14 @@ def main(http_path, dns_path, out_path):
                              + ("" if r.get("added_connect_to_first_byte_mean_ms") is None else
                                 f"; mean connect to first byte (handshake included) "
                                 f"{signed(r['added_connect_to_first_byte_mean_ms'])} ms"))
+            elif r.get("measure") == "floor":
+                load = r.get("load", r.get("transport"))
+                peer = "haproxy" if name == "http" else "dnsdist"
+                cpu = r.get("floor_cpu_us_per_req", r.get("floor_cpu_us_per_query"))
+                notes.append(f"{name} {load}: floor CPU/op {cpu} us; portcullis / floor "
+                             f"{r['portcullis_over_floor_cpu']}, {peer} / floor "
+                             f"{r[peer + '_over_floor_cpu']}; floor / direct throughput "
+                             f"{r['floor_over_direct_throughput']}")
             elif r.get("load") == "idle":
                 notes.append(f"{name} {r['mode']}: {r['connections']} idle connections, "
                              f"{r['kib_per_connection']} KiB RSS per connection")
@@ -83,8 +91,8 @@ def main(http_path, dns_path, out_path):
         if mode == "portcullis" and "@" not in load and peer and peer["ops_per_s"]:
             notes.append(f"{bench} {load}: portcullis / {peer['mode']} throughput "
                          f"{r['ops_per_s'] / peer['ops_per_s']:.2f}")
-    # Direct first, then portcullis' modes, then the peer, per bench and load.
-    order = {"direct": 0, "haproxy": 2, "dnsdist": 2}
+    # Direct first, then portcullis' modes, then the peer, then the floor (--floor), per load.
+    order = {"direct": 0, "haproxy": 2, "dnsdist": 2, "haproxy-tcp": 3, "floor": 4}
     rows.sort(key=lambda r: (r["bench"] != "http", r["load"], order.get(r["mode"], 1), r["mode"]))
     widths = [max(len(c), *(len(cell(r[c])) for r in rows)) if rows else len(c) for c in COLUMNS]
     line = lambda values: "  ".join(v.rjust(w) if i >= 3 else v.ljust(w)
