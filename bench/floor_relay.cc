@@ -65,9 +65,7 @@ int transparentSocket(int type, uint16_t port) {
 
 class Relay {
  public:
-  Relay() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
-    if (epoll_ < 0) die("epoll_create1");
-  }
+  Relay();
   void listenTcp(uint16_t port);
   void listenUdp(uint16_t port);
   [[noreturn]] void run();
@@ -106,7 +104,7 @@ class Relay {
   void readQueries();
   void readAnswers();
   int replySocket(const sockaddr_in& server);
-  static void prepare(std::vector<Datagram>& slots, std::vector<mmsghdr>& headers, bool control);
+  int receive(int fd);
 
   int epoll_;
   int tcp_listener_ = -1;
@@ -252,21 +250,24 @@ void Relay::close(Side& s) {
   }
 }
 
-void Relay::prepare(std::vector<Datagram>& slots, std::vector<mmsghdr>& headers, bool control) {
-  for (size_t i = 0; i < slots.size(); ++i) {
-    Datagram& d = slots[i];
+// Receives up to kBatch datagrams into in_: the headers point at in_'s buffers once for all,
+// and only what recvmmsg overwrites is reset.
+Relay::Relay() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_ < 0) die("epoll_create1");
+  for (unsigned i = 0; i < kBatch; ++i) {
+    Datagram& d = in_[i];
     d.iov = {d.data.data(), d.data.size()};
-    msghdr& h = headers[i].msg_hdr;
-    h = {};
-    h.msg_name = &d.from;
-    h.msg_namelen = sizeof d.from;
-    h.msg_iov = &d.iov;
-    h.msg_iovlen = 1;
-    if (control) {
-      h.msg_control = d.control.data();
-      h.msg_controllen = d.control.size();
-    }
+    in_headers_[i].msg_hdr = {&d.from, 0, &d.iov, 1, d.control.data(), 0, 0};
+    out_headers_[i].msg_hdr = {&out_to_[i], sizeof(sockaddr_in), &out_iov_[i], 1, nullptr, 0, 0};
   }
+}
+
+int Relay::receive(int fd) {
+  for (mmsghdr& h : in_headers_) {
+    h.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    h.msg_hdr.msg_controllen = sizeof(Datagram::control);
+  }
+  return recvmmsg(fd, in_headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
 }
 
 void sendAll(int fd, mmsghdr* headers, unsigned count) {
@@ -281,8 +282,7 @@ void sendAll(int fd, mmsghdr* headers, unsigned count) {
 
 void Relay::readQueries() {
   for (;;) {
-    prepare(in_, in_headers_, true);
-    const int n = recvmmsg(udp_listener_, in_headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    const int n = receive(udp_listener_);
     if (n <= 0) return;
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
@@ -304,12 +304,6 @@ void Relay::readQueries() {
       std::memcpy(d.data.data(), &wire_id, 2);
       out_to_[out] = q.server;
       out_iov_[out] = {d.data.data(), in_headers_[i].msg_len};
-      msghdr& o = out_headers_[out].msg_hdr;
-      o = {};
-      o.msg_name = &out_to_[out];
-      o.msg_namelen = sizeof(sockaddr_in);
-      o.msg_iov = &out_iov_[out];
-      o.msg_iovlen = 1;
       ++out;
     }
     sendAll(upstream_, out_headers_.data(), out);
@@ -319,8 +313,7 @@ void Relay::readQueries() {
 
 void Relay::readAnswers() {
   for (;;) {
-    prepare(in_, in_headers_, false);
-    const int n = recvmmsg(upstream_, in_headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    const int n = receive(upstream_);
     if (n <= 0) return;
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
@@ -338,12 +331,6 @@ void Relay::readAnswers() {
       out_fds_[out] = replySocket(q.server);
       out_to_[out] = q.client;
       out_iov_[out] = {d.data.data(), in_headers_[i].msg_len};
-      msghdr& o = out_headers_[out].msg_hdr;
-      o = {};
-      o.msg_name = &out_to_[out];
-      o.msg_namelen = sizeof(sockaddr_in);
-      o.msg_iov = &out_iov_[out];
-      o.msg_iovlen = 1;
       ++out;
     }
     // One sendmmsg per run of answers from the same server, as DnsUdpReplyBatch.
