@@ -166,13 +166,20 @@ void TransparentListener::acceptNext(Next next, const std::error_code& why) {
                              self->acceptBatch();
                            }));
       return;
-    case Next::kBackOff:
-      log::warn("accept on ", endpoint_, ": ", why.message());
+    case Next::kBackOff: {
+      constexpr auto kWarnEvery = std::chrono::seconds(10);
+      const auto now = std::chrono::steady_clock::now();
+      if (++failed_accepts_ == 1 || now - last_warning_ >= kWarnEvery) {
+        last_warning_ = now;
+        log::warn("accept on ", endpoint_, ": ", why.message(), "; retrying every 50 ms (",
+                  failed_accepts_, " failed so far)");
+      }
       backoff_.expires_after(std::chrono::milliseconds(50));
       backoff_.async_wait(asio::bind_executor(serial_, [self](error_code ec) {
         if (!ec) self->acceptBatch();
       }));
       return;
+    }
   }
 }
 
@@ -190,6 +197,10 @@ void TransparentListener::acceptBatch() {
     if (ec == std::errc::connection_aborted || ec == std::errc::interrupted) continue;
     if (ec) return acceptNext(Next::kBackOff, ec);
     next_strand_ = {};  // the socket took it
+    if (failed_accepts_ != 0) {
+      log::info("accept on ", endpoint_, " works again after ", failed_accepts_, " failed");
+      failed_accepts_ = 0;
+    }
     admit(std::move(socket), client);
   }
   acceptNext(Next::kBatch);

@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -123,6 +124,10 @@ class TransparentListener : public std::enable_shared_from_this<TransparentListe
   boost::asio::any_io_executor next_strand_;
   Tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
+  // The failed accepts of the current run of failures (EMFILE can last minutes: one warning on
+  // the first, then at most one per kWarnEvery with the count, and one line when it ends).
+  uint64_t failed_accepts_ = 0;
+  std::chrono::steady_clock::time_point last_warning_;
   Options options_;
   Handler on_accept_;
   Tcp::endpoint endpoint_;

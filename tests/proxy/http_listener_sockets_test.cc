@@ -17,6 +17,7 @@
 #include <boost/asio/write.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
@@ -210,9 +211,9 @@ TEST(HttpListenerSocketsTest, OutOfDescriptorsBacksOffThenAcceptsWhatWaited) {
   auto listener = keepingListener(io, TransparentListener::Options{}, kept);
   ASSERT_TRUE(listener);
   std::vector<Tcp::socket> clients = queueClients(io, listener.value()->endpoint(), 3);
-  // The warning of each retry is not written (its formatting is not needed here).
   const log::Level level = log::level();
-  log::setLevel(log::Level::kError);
+  log::setLevel(log::Level::kInfo);
+  testing::internal::CaptureStderr();  // its file is opened while descriptors are left
   DescriptorsExhausted exhausted;
   ASSERT_TRUE(exhausted.ok());
   listener.value()->start();
@@ -220,12 +221,22 @@ TEST(HttpListenerSocketsTest, OutOfDescriptorsBacksOffThenAcceptsWhatWaited) {
   io.run_for(std::chrono::milliseconds(300));  // EMFILE at each try, ~50 ms apart
   const double cpu = cpuSeconds() - cpu_before;
   exhausted.restore();
-  log::setLevel(level);
   EXPECT_EQ(kept.size(), 0u);
   EXPECT_LT(cpu, 0.15);  // a loop retrying at once would have burnt the whole 300 ms
   for (int i = 0; i < 100 && kept.size() < 3; ++i) io.run_for(std::chrono::milliseconds(20));
   EXPECT_EQ(kept.size(), 3u);  // still queued: EMFILE leaves the connection in the backlog
   listener.value()->close();
+  const std::string logged = testing::internal::GetCapturedStderr();
+  log::setLevel(level);
+  // About six failed tries, one warning (the next would come 10 s later), one line at the end.
+  const auto count = [&logged](std::string_view what) {
+    size_t n = 0;
+    for (size_t at = logged.find(what); at != std::string::npos; at = logged.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("Too many open files; retrying every 50 ms (1 failed so far)"), 1u) << logged;
+  EXPECT_EQ(count("failed so far"), 1u) << logged;
+  EXPECT_EQ(count(" works again after "), 1u) << logged;
 }
 
 TEST(HttpListenerSocketsTest, OpenNonBlockingConnectsAndCarriesBytes) {
