@@ -63,6 +63,10 @@ int transparentSocket(int type, uint16_t port) {
   return fd;
 }
 
+bool isListener(const sockaddr_in& address, uint16_t port) {
+  return address.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && address.sin_port == htons(port);
+}
+
 class Relay {
  public:
   Relay();
@@ -111,6 +115,7 @@ class Relay {
   int udp_listener_ = -1;
   int upstream_ = -1;
   char tcp_tag_ = 0, udp_tag_ = 0, upstream_tag_ = 0;  // epoll tags of those three sockets
+  uint16_t tcp_port_ = 0, udp_port_ = 0;
   std::array<char, 65536> buffer_;
   std::vector<Side*> closed_;  // freed after the epoll batch that closed them
   std::vector<Query> queries_ = std::vector<Query>(65536);
@@ -125,6 +130,7 @@ class Relay {
 };
 
 void Relay::listenTcp(uint16_t port) {
+  tcp_port_ = port;
   tcp_listener_ = transparentSocket(SOCK_STREAM, port);
   setInt(tcp_listener_, IPPROTO_TCP, TCP_NODELAY, 1);  // inherited by accepted sockets
   if (listen(tcp_listener_, 4096) != 0) die("listen");
@@ -132,6 +138,7 @@ void Relay::listenTcp(uint16_t port) {
 }
 
 void Relay::listenUdp(uint16_t port) {
+  udp_port_ = port;
   udp_listener_ = transparentSocket(SOCK_DGRAM, port);
   setInt(udp_listener_, SOL_IP, IP_RECVORIGDSTADDR, 1);
   setInt(udp_listener_, SOL_SOCKET, SO_RCVBUF, 4 << 20);  // as portcullis's listener
@@ -173,7 +180,9 @@ void Relay::accept() {
     sockaddr_in original{};
     socklen_t length = sizeof original;
     const int server = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (server < 0 || getsockname(client, reinterpret_cast<sockaddr*>(&original), &length) != 0) {
+    // A connection made to the listener itself (not redirected) would be relayed to it again.
+    if (server < 0 || getsockname(client, reinterpret_cast<sockaddr*>(&original), &length) != 0 ||
+        isListener(original, tcp_port_)) {
       ::close(client);
       if (server >= 0) ::close(server);
       continue;
@@ -294,7 +303,10 @@ void Relay::readQueries() {
           std::memcpy(&server, CMSG_DATA(c), sizeof server);
         }
       }
-      if (server.sin_family != AF_INET || in_headers_[i].msg_len < 12) continue;
+      if (server.sin_family != AF_INET || isListener(server, udp_port_) ||
+          in_headers_[i].msg_len < 12) {
+        continue;
+      }
       // The slot of a query 65,536 queries old is taken over: its answer, if any, is dropped.
       const uint16_t id = next_id_++;
       Query& q = queries_[id];
