@@ -224,8 +224,16 @@ int Daemon::run() {
   if (!startAccessLog()) return kExitRuntime;
   // Nothing could read the latency histograms: their clock reads are skipped too.
   proxy::LatencyHistogram::setEnabled(config_.proxy.admin_enabled);
+  // Before the listeners: their first connection decides on the node's current addresses.
+  address_follower_ = std::make_unique<NodeAddressFollower>(io_, node_addresses_);
+  if (auto followed = address_follower_->start(); !followed) {
+    log::warn("cannot follow the node's addresses (", followed.error().message(),
+              "); read once, now: one added later is treated as remote");
+    address_follower_.reset();
+  }
   listeners_.emplace(pool_, policy_store_);
   listeners_->setAccessLog(access_log_);
+  listeners_->setNodeAddresses(node_addresses_);
   listeners_->setTlsInterceptions(tls_store_);
   if (!openListeners(policy_)) return kExitRuntime;
   const datapath::Kernel kernel{&*iptables_, rules_.get(), routes_.get()};

@@ -27,6 +27,7 @@
 #include "datapath/ruleset_generation.h"
 #include "policy/model.h"
 #include "app/listener_set.h"
+#include "app/node_address_follower.h"
 #include "proxy/admin_server.h"
 #include "app/policy_watcher.h"
 #include "proxy/access_log.h"
@@ -86,6 +87,8 @@ class Daemon {
   proxy::IoPool pool_;
   std::optional<ListenerSet> listeners_;
   std::shared_ptr<proxy::AccessLog> access_log_;  // null: proxy.access-log off
+  // The node's addresses (loop check, preserve-source), followed while the proxies run.
+  std::shared_ptr<proxy::NodeAddresses> node_addresses_ = std::make_shared<proxy::NodeAddresses>();
 
   datapath::ProcessCommandRunner runner_;
   std::optional<datapath::Iptables> iptables_;
@@ -112,6 +115,7 @@ class Daemon {
   std::unique_ptr<proxy::AdminServer> admin_;  // on io_; stopped at teardown
   // On io_ too: declared after it, so they go before its services do.
   std::unique_ptr<PolicyWatcher> watcher_;  // policy-watch: true
+  std::unique_ptr<NodeAddressFollower> address_follower_;
   int exit_code_ = 0;
 };
 

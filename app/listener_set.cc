@@ -51,6 +51,7 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
     auto options = proxy::tlsProxyOptions(config, port);
     options.interceptions = tls_interceptions_;
     options.access_log = access_log_;
+    options.node_addresses = node_addresses_;
     auto proxy = std::make_unique<proxy::TlsProxy>(pool_, std::move(options), policies_);
     if (auto started = proxy->start(); !started) return started.error();
     tls_.emplace(name, std::move(proxy));
@@ -59,6 +60,7 @@ Result<void> ListenerSet::open(const policy::Config& config, const std::string& 
   if (kind->l7 == L7Protocol::kHttp) {
     auto options = proxy::httpProxyOptions(config, kind->direction, port);
     options.access_log = access_log_;
+    options.node_addresses = node_addresses_;
     auto proxy = std::make_unique<proxy::HttpProxy>(pool_, std::move(options), policies_);
     if (auto started = proxy->start(); !started) return started.error();
     http_.emplace(name, std::move(proxy));

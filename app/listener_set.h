@@ -18,6 +18,7 @@
 #include "proxy/http_proxy.h"
 #include "proxy/io_pool.h"
 #include "proxy/metrics_report.h"
+#include "proxy/node_addresses.h"
 #include "proxy/policy_store.h"
 #include "proxy/tls_interception_store.h"
 #include "proxy/tls_proxy.h"
@@ -38,6 +39,10 @@ class ListenerSet {
   void setTlsInterceptions(std::shared_ptr<proxy::TlsInterceptionStore> store) {
     tls_interceptions_ = std::move(store);
   }
+  // HTTP and TLS listeners opened from now on decide on this set (loop check, preserve-source).
+  void setNodeAddresses(std::shared_ptr<const proxy::NodeAddresses> node) {
+    node_addresses_ = std::move(node);
+  }
   // Binds listener `name` ("portcullis-dns-egress", ...) on `port` with the config's options and
   // starts serving. EADDRINUSE when the port is taken (the caller draws another).
   Result<void> open(const policy::Config& config, const std::string& name, uint16_t port);
@@ -56,6 +61,7 @@ class ListenerSet {
   std::shared_ptr<proxy::DnsNameCache> names_;
   std::shared_ptr<proxy::AccessLog> access_log_;
   std::shared_ptr<proxy::TlsInterceptionStore> tls_interceptions_;
+  std::shared_ptr<const proxy::NodeAddresses> node_addresses_;
   std::map<std::string, std::unique_ptr<proxy::HttpProxy>> http_;
   std::map<std::string, std::unique_ptr<proxy::DnsProxy>> dns_;
   std::map<std::string, std::unique_ptr<proxy::TlsProxy>> tls_;

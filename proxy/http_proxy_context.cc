@@ -8,6 +8,7 @@ HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& polici
     : options_(std::move(options)),
       policies_(policies),
       counters_(shards),
+      node_addresses_(orReadNow(options_.node_addresses)),
       limit_(std::make_shared<ConnectionLimit>(options_.limits.max_connections)) {}
 
 HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& policies, size_t shards,
@@ -15,6 +16,7 @@ HttpProxyContext::HttpProxyContext(HttpProxyOptions options, PolicyStore& polici
     : options_(std::move(options)),
       policies_(policies),
       counters_(shards),
+      node_addresses_(orReadNow(options_.node_addresses)),
       limit_(std::move(limit)) {}
 
 void HttpProxyContext::setOnEmpty(std::function<void()> callback) {
@@ -24,14 +26,12 @@ void HttpProxyContext::setOnEmpty(std::function<void()> callback) {
   });
 }
 
-void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
-                                       std::vector<boost::asio::ip::address> local_addresses) {
+void HttpProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners) {
   own_endpoints_ = std::move(listeners);
-  local_addresses_ = std::move(local_addresses);
 }
 
 bool HttpProxyContext::isOwnEndpoint(const Tcp::endpoint& destination) const {
-  return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
+  return proxy::isOwnEndpoint(destination, own_endpoints_, *node_addresses_);
 }
 
 Tcp::endpoint HttpProxyContext::originalDestination(const Tcp::socket& socket,

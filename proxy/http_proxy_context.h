@@ -35,16 +35,17 @@ class HttpProxyContext {
   HttpCounters& counters() { return counters_; }
 
   // Set by the proxy once its listeners are bound.
-  void setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
-                       std::vector<boost::asio::ip::address> local_addresses);
-  // A connection whose original destination is one of our listeners, on any local address,
-  // would loop through the proxy forever (and make it an open relay to itself).
+  void setOwnEndpoints(std::vector<Tcp::endpoint> listeners);
+  // A connection whose original destination is one of our listeners, on any of the node's
+  // addresses, would loop through the proxy forever (and make it an open relay to itself).
   bool isOwnEndpoint(const Tcp::endpoint& destination) const;
   std::optional<boost::asio::ip::address> upstreamSource(const Tcp::endpoint& client,
                                                          const Tcp::endpoint& destination) const {
     return proxy::upstreamSource(options_.preserve_source, client.address(), destination.address(),
-                                 local_addresses_);
+                                 *node_addresses_);
   }
+  // options.node_addresses, or (when it was null) the node's addresses read at construction.
+  const std::shared_ptr<const NodeAddresses>& nodeAddresses() const { return node_addresses_; }
 
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
@@ -87,7 +88,7 @@ class HttpProxyContext {
   PolicyStore& policies_;
   HttpCounters counters_;
   std::vector<Tcp::endpoint> own_endpoints_;
-  std::vector<boost::asio::ip::address> local_addresses_;
+  const std::shared_ptr<const NodeAddresses> node_addresses_;
   const std::shared_ptr<ConnectionLimit> limit_;
   SessionRegistry<HttpSession<Tcp::socket>> sessions_;
   SessionRegistry<HttpSession<TlsStream>> tls_sessions_;

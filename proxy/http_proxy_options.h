@@ -10,6 +10,7 @@
 
 #include "common/duration.h"
 #include "proxy/access_log.h"
+#include "proxy/node_addresses.h"
 #include "policy/model.h"
 #include "proxy/socket_options.h"
 
@@ -39,6 +40,8 @@ struct HttpProxyOptions {
   size_t buffer_bytes = 16 * 1024;  // per direction, allocated only while bytes are in flight
   OriginalDestination original_destination;  // empty: the accepted socket's local address
   std::shared_ptr<AccessLog> access_log;     // null: proxy.access-log is off
+  // The node's addresses, kept current by the daemon; null: read once at the start.
+  std::shared_ptr<const NodeAddresses> node_addresses;
 };
 
 // What SPEC.md's config says for one direction's listener: named portcullis-http-<direction>,

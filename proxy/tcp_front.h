@@ -46,7 +46,7 @@ class TcpFront {
                          bump(context->counters().shard(shard).connections_over_limit);
                        });
     if (!opened) return opened.error();
-    context->setOwnEndpoints(endpoints_, localAddresses());
+    context->setOwnEndpoints(endpoints_);
     for (const auto& listener : listeners_) listener->start();
     return ok();
   }

@@ -8,7 +8,8 @@ namespace {
 
 // The HTTP side of an intercepted connection keeps the TLS listener's name in logs and the
 // access log, its limits, its upstream socket options and its view of original destinations.
-HttpProxyOptions interceptedHttpOptions(const TlsProxyOptions& tls) {
+HttpProxyOptions interceptedHttpOptions(const TlsProxyOptions& tls,
+                                        std::shared_ptr<const NodeAddresses> node_addresses) {
   HttpProxyOptions http;
   http.name = tls.name;
   http.direction = tls.direction;
@@ -21,6 +22,7 @@ HttpProxyOptions interceptedHttpOptions(const TlsProxyOptions& tls) {
   http.buffer_bytes = tls.buffer_bytes;
   http.original_destination = tls.original_destination;
   http.access_log = tls.access_log;  // intercepted requests are logged like port 80 ones
+  http.node_addresses = std::move(node_addresses);
   return http;
 }
 
@@ -33,14 +35,13 @@ TlsProxyContext::TlsProxyContext(TlsProxyOptions options, PolicyStore& policies,
                                             : std::make_shared<TlsInterceptionStore>()),
       counters_(shards),
       limit_(std::make_shared<ConnectionLimit>(options_.limits.max_connections)),
-      http_(std::make_shared<HttpProxyContext>(interceptedHttpOptions(options_), policies, shards,
-                                               limit_)) {}
+      node_addresses_(orReadNow(options_.node_addresses)),
+      http_(std::make_shared<HttpProxyContext>(interceptedHttpOptions(options_, node_addresses_),
+                                               policies, shards, limit_)) {}
 
-void TlsProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
-                                      std::vector<boost::asio::ip::address> local_addresses) {
-  http_->setOwnEndpoints(listeners, local_addresses);
+void TlsProxyContext::setOwnEndpoints(std::vector<Tcp::endpoint> listeners) {
+  http_->setOwnEndpoints(listeners);
   own_endpoints_ = std::move(listeners);
-  local_addresses_ = std::move(local_addresses);
 }
 
 void TlsProxyContext::setOnEmpty(std::function<void()> callback) {

@@ -35,16 +35,17 @@ class TlsProxyContext {
   const std::shared_ptr<HttpProxyContext>& http() const { return http_; }
   const std::shared_ptr<ConnectionLimit>& limit() const { return limit_; }
 
-  void setOwnEndpoints(std::vector<Tcp::endpoint> listeners,
-                       std::vector<boost::asio::ip::address> local_addresses);
+  void setOwnEndpoints(std::vector<Tcp::endpoint> listeners);
   bool isOwnEndpoint(const Tcp::endpoint& destination) const {
-    return proxy::isOwnEndpoint(destination, own_endpoints_, local_addresses_);
+    return proxy::isOwnEndpoint(destination, own_endpoints_, *node_addresses_);
   }
   std::optional<boost::asio::ip::address> upstreamSource(const Tcp::endpoint& client,
                                                          const Tcp::endpoint& destination) const {
     return proxy::upstreamSource(options_.preserve_source, client.address(), destination.address(),
-                                 local_addresses_);
+                                 *node_addresses_);
   }
+  // options.node_addresses, or (when it was null) the node's addresses read at construction.
+  const std::shared_ptr<const NodeAddresses>& nodeAddresses() const { return node_addresses_; }
   Tcp::endpoint originalDestination(const Tcp::socket& socket, std::error_code& ec) const;
 
   void add(const std::shared_ptr<TlsSession>& session) { sessions_.add(session); }
@@ -61,7 +62,8 @@ class TlsProxyContext {
   TlsCounters counters_;
   const std::shared_ptr<ConnectionLimit> limit_;
   std::vector<Tcp::endpoint> own_endpoints_;
-  std::vector<boost::asio::ip::address> local_addresses_;
+  // Shared with http_: both decide on the same, live, set.
+  const std::shared_ptr<const NodeAddresses> node_addresses_;
   SessionRegistry<TlsSession> sessions_;
   const std::shared_ptr<HttpProxyContext> http_;
 };

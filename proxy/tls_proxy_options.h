@@ -11,6 +11,7 @@
 
 #include "common/duration.h"
 #include "proxy/access_log.h"
+#include "proxy/node_addresses.h"
 #include "policy/model.h"
 #include "proxy/socket_options.h"
 
@@ -31,6 +32,8 @@ struct TlsProxyOptions {
   bool preserve_source = false;     // bind upstream sockets to the client's address
   size_t buffer_bytes = 16 * 1024;  // per direction while relaying
   std::shared_ptr<AccessLog> access_log;  // null: proxy.access-log is off
+  // The node's addresses, kept current by the daemon; null: read once at the start.
+  std::shared_ptr<const NodeAddresses> node_addresses;
   // Where an accepted connection was going; empty: the accepted socket's local address (TPROXY).
   // Unit tests substitute a test origin on 127.0.0.1.
   std::function<Tcp::endpoint(const Tcp::socket&, std::error_code&)> original_destination;

@@ -1,14 +1,11 @@
 #include "proxy/transparent_listener.h"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <cstring>
 
 #include "common/log.h"
 
@@ -33,50 +30,23 @@ Tcp::endpoint originalDestinationOf(const Tcp::socket& socket, std::error_code& 
   return local;
 }
 
-std::vector<asio::ip::address> localAddresses() {
-  std::vector<asio::ip::address> out;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr) continue;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-      out.emplace_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
-      asio::ip::address_v6::bytes_type bytes;
-      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
-      out.emplace_back(asio::ip::address_v6(bytes, in6->sin6_scope_id));
-    }
-  }
-  ::freeifaddrs(list);
-  return out;
-}
-
-bool isLocalAddress(const asio::ip::address& address,
-                    const std::vector<asio::ip::address>& local_addresses) {
-  if (address.is_loopback() || address.is_unspecified()) return true;
-  for (const asio::ip::address& local : local_addresses) {
-    if (local == address) return true;
-  }
-  return false;
-}
-
-std::optional<asio::ip::address> upstreamSource(
-    bool preserve_source, const asio::ip::address& client, const asio::ip::address& destination,
-    const std::vector<asio::ip::address>& local_addresses) {
-  if (!preserve_source || isLocalAddress(destination, local_addresses)) return std::nullopt;
+std::optional<asio::ip::address> upstreamSource(bool preserve_source,
+                                                const asio::ip::address& client,
+                                                const asio::ip::address& destination,
+                                                const NodeAddresses& node) {
+  if (!preserve_source || node.isLocal(destination)) return std::nullopt;
   return client;
 }
 
 bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endpoint>& listeners,
-                   const std::vector<asio::ip::address>& local_addresses) {
+                   const NodeAddresses& node) {
   bool our_port = false;
   for (const Tcp::endpoint& listener : listeners) {
     if (listener == destination) return true;
     our_port = our_port || listener.port() == destination.port();
   }
-  return our_port && isLocalAddress(destination.address(), local_addresses);
+  // Most connections are to another port: they never read the node's addresses.
+  return our_port && node.isLocal(destination.address());
 }
 
 TransparentListener::TransparentListener(const asio::any_io_executor& executor, Options options,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "proxy/node_addresses.h"
 #include "proxy/socket_options.h"
 
 namespace portcullis::proxy {
@@ -44,27 +45,20 @@ class ConnectionLimit {
 // original destination as its own (local) address.
 Tcp::endpoint originalDestinationOf(const Tcp::socket& socket, std::error_code& ec);
 
-// Every address of this host.
-std::vector<boost::asio::ip::address> localAddresses();
-
-// Whether `address` is this host's: loopback, unspecified, or one of `local_addresses`.
-bool isLocalAddress(const boost::asio::ip::address& address,
-                    const std::vector<boost::asio::ip::address>& local_addresses);
-
 // What an upstream socket binds to (prepareUpstream): nothing (the proxy's own address), or
 // with preserve-source the client's, except toward this host itself. A local origin's answers
 // to the client's address are made in OUTPUT, where no rule can find the proxy's transparent
 // socket, and would be routed out to the client: that connection never completes.
-std::optional<boost::asio::ip::address> upstreamSource(
-    bool preserve_source, const boost::asio::ip::address& client,
-    const boost::asio::ip::address& destination,
-    const std::vector<boost::asio::ip::address>& local_addresses);
+std::optional<boost::asio::ip::address> upstreamSource(bool preserve_source,
+                                                       const boost::asio::ip::address& client,
+                                                       const boost::asio::ip::address& destination,
+                                                       const NodeAddresses& node);
 
-// Whether a connection's original destination is one of a proxy's own listeners, on any local
-// address: relaying it would loop through the proxy forever (and make it an open relay to
-// itself).
+// Whether a connection's original destination is one of a proxy's own listeners, on any of the
+// node's addresses: relaying it would loop through the proxy forever (and make it an open relay
+// to itself).
 bool isOwnEndpoint(const Tcp::endpoint& destination, const std::vector<Tcp::endpoint>& listeners,
-                   const std::vector<boost::asio::ip::address>& local_addresses);
+                   const NodeAddresses& node);
 
 class TransparentListener : public std::enable_shared_from_this<TransparentListener> {
  public:

@@ -9,12 +9,18 @@ Tcp::endpoint ep(const char* address, uint16_t port) {
   return {boost::asio::ip::make_address(address), port};
 }
 
+std::shared_ptr<NodeAddresses> nodeOf(std::initializer_list<const char*> addresses) {
+  std::vector<boost::asio::ip::address> list;
+  for (const char* a : addresses) list.push_back(boost::asio::ip::make_address(a));
+  return std::make_shared<NodeAddresses>(std::move(list));
+}
+
 TEST(HttpProxyContextTest, OwnEndpointsAreListenersOnAnyLocalAddress) {
   PolicyStore store;
-  HttpProxyContext context({}, store, 1);
-  context.setOwnEndpoints(
-      {ep("127.0.0.1", 15001), ep("::1", 15001)},
-      {boost::asio::ip::make_address("198.18.0.1"), boost::asio::ip::make_address("2001:db8::1")});
+  HttpProxyOptions options;
+  options.node_addresses = nodeOf({"198.18.0.1", "2001:db8::1"});
+  HttpProxyContext context(options, store, 1);
+  context.setOwnEndpoints({ep("127.0.0.1", 15001), ep("::1", 15001)});
   EXPECT_TRUE(context.isOwnEndpoint(ep("127.0.0.1", 15001)));
   EXPECT_TRUE(context.isOwnEndpoint(ep("127.0.0.2", 15001)));  // all of 127/8 is loopback
   EXPECT_TRUE(context.isOwnEndpoint(ep("::1", 15001)));
@@ -31,13 +37,12 @@ TEST(HttpProxyContextTest, OwnEndpointsAreListenersOnAnyLocalAddress) {
 TEST(HttpProxyContextTest, PreserveSourceKeepsTheClientsAddressExceptTowardThisHost) {
   PolicyStore store;
   HttpProxyOptions options;
+  options.node_addresses = nodeOf({"198.18.1.1", "2001:db8:1::1"});
   const Tcp::endpoint client = ep("198.18.1.2", 40000);
   HttpProxyContext plain(options, store, 1);
   EXPECT_EQ(plain.upstreamSource(client, ep("198.18.2.2", 80)), std::nullopt);
   options.preserve_source = true;
   HttpProxyContext context(options, store, 1);
-  context.setOwnEndpoints({}, {boost::asio::ip::make_address("198.18.1.1"),
-                               boost::asio::ip::make_address("2001:db8:1::1")});
   EXPECT_EQ(context.upstreamSource(client, ep("198.18.2.2", 80)), client.address());
   // This host's addresses, loopback included: the proxy's own address (README, datapath).
   EXPECT_EQ(context.upstreamSource(client, ep("198.18.1.1", 80)), std::nullopt);
@@ -45,6 +50,35 @@ TEST(HttpProxyContextTest, PreserveSourceKeepsTheClientsAddressExceptTowardThisH
             std::nullopt);
   EXPECT_EQ(context.upstreamSource(client, ep("127.0.0.1", 80)), std::nullopt);
   EXPECT_EQ(context.upstreamSource(client, ep("::1", 80)), std::nullopt);
+}
+
+// The daemon publishes the node's addresses again when they change (a new interface, DHCP):
+// contexts made before decide on the new set from then on.
+TEST(HttpProxyContextTest, DecisionsFollowTheAddressesPublishedAfterTheStart) {
+  PolicyStore store;
+  HttpProxyOptions options;
+  options.preserve_source = true;
+  auto node = nodeOf({"198.18.1.1"});
+  options.node_addresses = node;
+  HttpProxyContext context(options, store, 1);
+  context.setOwnEndpoints({ep("127.0.0.1", 15001)});
+  const Tcp::endpoint client = ep("198.18.1.2", 40000);
+  EXPECT_EQ(context.upstreamSource(client, ep("198.18.7.1", 80)), client.address());
+  EXPECT_FALSE(context.isOwnEndpoint(ep("198.18.7.1", 15001)));
+  EXPECT_FALSE(context.isOwnEndpoint(ep("2001:db8:7::1", 15001)));
+
+  node->publish({boost::asio::ip::make_address("198.18.1.1"),
+                 boost::asio::ip::make_address("198.18.7.1"),
+                 boost::asio::ip::make_address("2001:db8:7::1")});
+  EXPECT_EQ(context.upstreamSource(client, ep("198.18.7.1", 80)), std::nullopt);
+  EXPECT_EQ(context.upstreamSource(client, ep("2001:db8:7::1", 80)), std::nullopt);
+  EXPECT_TRUE(context.isOwnEndpoint(ep("198.18.7.1", 15001)));
+  EXPECT_TRUE(context.isOwnEndpoint(ep("2001:db8:7::1", 15001)));
+
+  node->publish({boost::asio::ip::make_address("198.18.1.1")});  // removed again
+  EXPECT_EQ(context.upstreamSource(client, ep("198.18.7.1", 80)), client.address());
+  EXPECT_FALSE(context.isOwnEndpoint(ep("198.18.7.1", 15001)));
+  EXPECT_EQ(context.upstreamSource(client, ep("198.18.1.1", 80)), std::nullopt);
 }
 
 TEST(HttpProxyContextTest, AdmissionStopsAtTheLimitAndAtShutdown) {
