@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace portcullis::datapath {
@@ -67,11 +68,14 @@ Result<bool> AddressWatcher::drain() {
 }
 
 bool announcesAddressChange(const void* datagram, size_t size) {
-  // NLMSG_OK and NLMSG_NEXT take a mutable header and an int length.
-  auto* header = static_cast<nlmsghdr*>(const_cast<void*>(datagram));
-  int left = static_cast<int>(size);
-  for (; NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
-    if (header->nlmsg_type == RTM_NEWADDR || header->nlmsg_type == RTM_DELADDR) return true;
+  // By hand rather than NLMSG_OK/NLMSG_NEXT: they compare a length as int and as __u32.
+  const auto* bytes = static_cast<const char*>(datagram);
+  for (size_t at = 0; at + sizeof(nlmsghdr) <= size;) {
+    nlmsghdr header;
+    std::memcpy(&header, bytes + at, sizeof header);
+    if (header.nlmsg_len < sizeof header || header.nlmsg_len > size - at) return false;
+    if (header.nlmsg_type == RTM_NEWADDR || header.nlmsg_type == RTM_DELADDR) return true;
+    at += NLMSG_ALIGN(header.nlmsg_len);
   }
   return false;
 }

@@ -8,6 +8,8 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <atomic>
+#include <compare>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -27,7 +29,16 @@ class NodeAddresses {
     const std::vector<Address>& addresses() const { return addresses_; }
 
    private:
+    struct V6 {
+      boost::asio::ip::address_v6::bytes_type bytes;
+      uint32_t scope;  // a link-local address is one per interface
+      auto operator<=>(const V6&) const = default;
+    };
     std::vector<Address> addresses_;
+    // What contains() searches, sorted: integers and bytes compare in a few instructions, where
+    // Address's operator< goes through its type and a byte swap each time.
+    std::vector<uint32_t> v4_;
+    std::vector<V6> v6_;
   };
 
   // What a publish() changed, each list sorted.
@@ -45,6 +56,9 @@ class NodeAddresses {
 
   // Loopback and unspecified addresses are the node's whatever was published: 127/8 and ::1
   // never appear one by one, and 0.0.0.0 or :: as a destination reaches the node.
+  // Once per connection on the I/O threads: each thread keeps the set it read last and reads
+  // again only after a publish (one atomic load otherwise, instead of load()'s lock and
+  // reference count).
   bool isLocal(const Address& address) const;
 
   // Swaps in `addresses` (the node's complete list) when they differ from the set in force, and
@@ -54,6 +68,9 @@ class NodeAddresses {
  private:
   std::mutex publishing_;  // writers only: a diff and its swap go together
   std::atomic<std::shared_ptr<const Set>> set_;
+  // Of the set in force: unique among all stores of the process, ever (a thread's cached set is
+  // never taken for another store's, even one made where a destroyed store was).
+  std::atomic<uint64_t> version_;
 };
 
 // `given`, or when it is null a set read now and never updated: for proxies no daemon feeds

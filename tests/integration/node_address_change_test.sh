@@ -74,6 +74,7 @@ wait_until 5 grep -q "node addresses: removed.* 2001:db8:7::1" "$PC_LOG" ||
   problem "no log line for the removed 2001:db8:7::1"
 whoami_is http://198.18.2.2/whoami 198.18.1.2
 pc_stop
+grep "node addresses:" "$PC_LOG" | sed 's/^/  log: /'
 
 [[ ${#problems[@]} -eq 0 ]] || fail "${#problems[@]} problems: $(printf '%s; ' "${problems[@]}")"
 echo "PASS: preserve-source toward addresses the node gained after the start (IPv4, IPv6); their removal noticed"
