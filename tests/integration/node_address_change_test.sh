@@ -19,23 +19,18 @@ chmod 755 "$dir"  # the origins' folders are below it: nginx's workers run as no
 origin_start "$NS_SERVER" "$dir/remote"  # 198.18.2.2, 2001:db8:2::2
 pc_write_config "$dir"
 pc_proxy_option "$dir/config.yaml" "preserve-source: true"
-cat >"$dir/policy.yaml" <<'POLICY'
-rules:
-  - name: new-address
-    direction: ingress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      destination-cidrs: ["198.18.7.1/32", "2001:db8:7::1/128"]
-      ports: [{port: 80, protocol: TCP}]
-    http: [{method: GET, path: /whoami}]
-  - name: remote
-    direction: egress
-    selector:
-      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]
-      destination-cidrs: ["198.18.2.0/24", "2001:db8:2::/64"]
-      ports: [{port: 80, protocol: TCP}]
-    http: [{method: GET, path: /whoami}]
-POLICY
+whoami_rule() {  # NAME DIRECTION DESTINATION-CIDRS: GET /whoami on 80 from the client's subnets
+  printf '  - name: %s\n    direction: %s\n    selector:\n' "$1" "$2"
+  echo '      source-cidrs: ["198.18.1.0/24", "2001:db8:1::/64"]'
+  echo "      destination-cidrs: $3"
+  echo '      ports: [{port: 80, protocol: TCP}]'
+  echo '    http: [{method: GET, path: /whoami}]'
+}
+{
+  echo "rules:"
+  whoami_rule new-address ingress '["198.18.7.1/32", "2001:db8:7::1/128"]'
+  whoami_rule remote egress '["198.18.2.0/24", "2001:db8:2::/64"]'
+} >"$dir/policy.yaml"
 
 problems=()
 problem() { echo "  problem: $*" >&2; problems+=("$*"); }
