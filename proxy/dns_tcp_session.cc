@@ -1,6 +1,6 @@
 #include "proxy/dns_tcp_session.h"
 
-#include <boost/asio/read.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "common/log.h"
@@ -40,56 +40,46 @@ void DnsTcpSession::close() {
 
 void DnsTcpSession::resume() {
   if (closed_) return;
+  while (pending() < options_->max_tcp_pipeline) {
+    const std::optional<std::span<const uint8_t>> message = reader_.next();
+    if (!message) break;
+    handle(*message);
+  }
   if (client_done_ || server_done_) {
     if (pending() == 0) close();
     return;
   }
   if (reading_ || pending() >= options_->max_tcp_pipeline) return;
-  doReadLength();
+  doRead();
 }
 
-void DnsTcpSession::doReadLength() {
+void DnsTcpSession::doRead() {
   reading_ = true;
-  boost::asio::async_read(socket_, boost::asio::buffer(length_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                            self->onLength(ec);
-                          });
+  socket_.async_read_some(
+      reader_.space(), [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->onRead(ec, n);
+      });
 }
 
-void DnsTcpSession::onLength(const boost::system::error_code& ec) {
+void DnsTcpSession::onRead(const boost::system::error_code& ec, size_t n) {
   if (closed_ || ec == boost::asio::error::operation_aborted) return;
-  if (ec == boost::asio::error::eof) {
-    reading_ = false;
+  reading_ = false;
+  if (ec == boost::asio::error::eof && !reader_.holding()) {
     client_done_ = true;
     return resume();
   }
-  if (ec) return close();
-  const size_t length = size_t{length_[0]} << 8 | length_[1];
-  if (length == 0) {
-    bump(gate_->counters().malformed);
-    reading_ = false;
-    return resume();
-  }
-  message_.resize(length);
-  in_message_ = true;
-  boost::asio::async_read(socket_, boost::asio::buffer(message_),
-                          [self = shared_from_this()](const boost::system::error_code& e, size_t) {
-                            self->onMessage(e);
-                          });
-}
-
-void DnsTcpSession::onMessage(const boost::system::error_code& ec) {
-  if (closed_ || ec == boost::asio::error::operation_aborted) return;
-  reading_ = false;
-  in_message_ = false;
   if (ec) return close();  // EOF inside a message breaks the framing: nothing left to answer
+  reader_.commit(n);
   last_activity_ = std::chrono::steady_clock::now();
-  handle();
   resume();
 }
 
-void DnsTcpSession::handle() {
-  DnsDecision decision = gate_->judge(flow_, message_, memo_);
+void DnsTcpSession::handle(std::span<const uint8_t> message) {
+  if (message.empty()) {
+    bump(gate_->counters().malformed);
+    return;
+  }
+  DnsDecision decision = gate_->judge(flow_, message, memo_);
   switch (decision.kind) {
     case DnsDecision::Kind::kDrop:
       return;
@@ -109,7 +99,7 @@ void DnsTcpSession::handle() {
           if (auto self = weak.lock()) self->onServerClosed();
         });
   }
-  upstream_->forward(message_, {std::move(decision.query), std::move(decision.slot)});
+  upstream_->forward(message, {std::move(decision.query), std::move(decision.slot)});
 }
 
 size_t DnsTcpSession::forwarded() const { return upstream_ ? upstream_->pending() : 0; }
@@ -137,7 +127,7 @@ void DnsTcpSession::onUpstream(DnsTcpUpstream::Query& query, std::error_code ec,
 // (being read, or waiting in the socket) keeps the connection: it is forwarded on a new
 // upstream connection. One still on the wire meets the close as it would meet the server's.
 void DnsTcpSession::onServerClosed() {
-  if (closed_ || client_done_ || in_message_) return;
+  if (closed_ || client_done_ || reader_.holding()) return;
   boost::system::error_code ec;
   if (socket_.available(ec) > 0 || ec) return;
   server_done_ = true;
@@ -145,19 +135,24 @@ void DnsTcpSession::onServerClosed() {
 }
 
 void DnsTcpSession::send(std::span<const uint8_t> answer) {
-  std::vector<uint8_t> framed;
-  framed.reserve(answer.size() + 2);
-  framed.push_back(static_cast<uint8_t>(answer.size() >> 8));
-  framed.push_back(static_cast<uint8_t>(answer.size()));
-  framed.insert(framed.end(), answer.begin(), answer.end());
-  writes_.push_back(std::move(framed));
-  doWrite();
+  queued_.push_back(static_cast<uint8_t>(answer.size() >> 8));
+  queued_.push_back(static_cast<uint8_t>(answer.size()));
+  queued_.insert(queued_.end(), answer.begin(), answer.end());
+  ++queued_answers_;
+  if (writing_ || write_posted_) return;
+  write_posted_ = true;
+  boost::asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->write_posted_ = false;
+    self->doWrite();
+  });
 }
 
 void DnsTcpSession::doWrite() {
-  if (writing_ || writes_.empty() || closed_) return;
+  if (writing_ || queued_answers_ == 0 || closed_) return;
   writing_ = true;
-  boost::asio::async_write(socket_, boost::asio::buffer(writes_.front()),
+  std::swap(writing_buffer_, queued_);
+  writing_answers_ = std::exchange(queued_answers_, 0);
+  boost::asio::async_write(socket_, boost::asio::buffer(writing_buffer_),
                            [self = shared_from_this()](const boost::system::error_code& ec,
                                                        size_t) { self->onWrite(ec); });
 }
@@ -169,7 +164,10 @@ void DnsTcpSession::onWrite(const boost::system::error_code& ec) {
     bump(gate_->counters().reply_failures);
     return close();
   }
-  writes_.pop_front();
+  writing_buffer_.clear();
+  // Kept for the next answers, unless a large batch grew it: idle connections stay small.
+  if (writing_buffer_.capacity() > 4 * DnsTcpReader::kStartSize) writing_buffer_ = {};
+  writing_answers_ = 0;
   last_activity_ = std::chrono::steady_clock::now();
   doWrite();
   resume();

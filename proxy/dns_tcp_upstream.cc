@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include "proxy/dns_socket.h"
@@ -42,8 +41,15 @@ void DnsTcpUpstream::forward(std::span<const uint8_t> message, Query query) {
     case State::kConnecting:
       return;
     case State::kConnected:
-      return doWrite();
+      break;
   }
+  // Queries forwarded together (a client's pipelined segment) leave in one write.
+  if (writing_ || write_posted_) return;
+  write_posted_ = true;
+  boost::asio::post(executor_, [self = shared_from_this()] {
+    self->write_posted_ = false;
+    if (!self->closed_ && self->state_ == State::kConnected) self->doWrite();
+  });
 }
 
 void DnsTcpUpstream::connect() {
@@ -82,66 +88,70 @@ void DnsTcpUpstream::onConnect(uint64_t generation, const boost::system::error_c
     return pending_.failAll(toStd(ec));
   }
   state_ = State::kConnected;
+  reader_ = DnsTcpReader();
   doWrite();
-  doReadLength();
+  doRead();
 }
 
 void DnsTcpUpstream::doWrite() {
   if (writing_ || to_write_.empty()) return;
   writing_ = true;
-  const Bytes bytes = to_write_.front();
-  boost::asio::async_write(
-      socket_, boost::asio::buffer(*bytes),
-      [self = shared_from_this(), generation = generation_, bytes](
-          const boost::system::error_code& ec, size_t) { self->onWrite(generation, ec); });
+  writing_count_ = to_write_.size();
+  auto done = [self = shared_from_this(), generation = generation_](
+                  const boost::system::error_code& ec, size_t) { self->onWrite(generation, ec); };
+  // to_write_'s front entries stay until the write completes, keeping the bytes alive.
+  if (writing_count_ == 1)
+    return boost::asio::async_write(socket_, boost::asio::buffer(*to_write_.front()),
+                                    std::move(done));
+  gather_.clear();
+  for (const Bytes& bytes : to_write_) gather_.push_back(boost::asio::buffer(*bytes));
+  boost::asio::async_write(socket_, gather_, std::move(done));  // asio copies the sequence
 }
 
 void DnsTcpUpstream::onWrite(uint64_t generation, const boost::system::error_code& ec) {
   if (closed_ || generation != generation_) return;
   writing_ = false;
   if (ec) return onConnectionLost(toStd(ec));
-  to_write_.pop_front();
+  to_write_.erase(to_write_.begin(), to_write_.begin() + static_cast<ptrdiff_t>(writing_count_));
+  writing_count_ = 0;
   doWrite();
 }
 
-void DnsTcpUpstream::doReadLength() {
-  boost::asio::async_read(
-      socket_, boost::asio::buffer(length_),
-      [self = shared_from_this(), generation = generation_](
-          const boost::system::error_code& ec, size_t) { self->onLength(generation, ec); });
+void DnsTcpUpstream::doRead() {
+  socket_.async_read_some(reader_.space(), [self = shared_from_this(), generation = generation_](
+                                               const boost::system::error_code& ec, size_t n) {
+    self->onRead(generation, ec, n);
+  });
 }
 
-void DnsTcpUpstream::onLength(uint64_t generation, const boost::system::error_code& ec) {
+void DnsTcpUpstream::onRead(uint64_t generation, const boost::system::error_code& ec, size_t n) {
   if (closed_ || generation != generation_) return;
   if (ec) return onConnectionLost(toStd(ec));
-  answer_.resize(size_t{length_[0]} << 8 | length_[1]);
-  boost::asio::async_read(
-      socket_, boost::asio::buffer(answer_),
-      [self = shared_from_this(), generation](const boost::system::error_code& e, size_t) {
-        self->onAnswer(generation, e);
-      });
+  reader_.commit(n);
+  while (const std::optional<std::span<const uint8_t>> answer = reader_.next()) {
+    onAnswer(*answer);
+    if (closed_ || generation != generation_) return;
+  }
+  doRead();
 }
 
-void DnsTcpUpstream::onAnswer(uint64_t generation, const boost::system::error_code& ec) {
-  if (closed_ || generation != generation_) return;
-  if (ec) return onConnectionLost(toStd(ec));
-  if (const auto header = parseDnsHeader(answer_); header && header->qr()) {
-    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-      const DnsMessage& q = it->query.query.query;
-      if (q.header.id == header->id && dnsQuestionMatches(answer_, q.question)) {
-        finish(it, {}, answer_);
-        break;
-      }
+void DnsTcpUpstream::onAnswer(std::span<const uint8_t> answer) {
+  const auto header = parseDnsHeader(answer);
+  if (!header || !header->qr()) return;
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    const DnsMessage& q = it->query.query.query;
+    if (q.header.id == header->id && dnsQuestionMatches(answer, q.question)) {
+      return finish(it, {}, answer);
     }
   }
   // An unmatched answer (its query timed out) is dropped.
-  if (!closed_ && generation == generation_) doReadLength();
 }
 
 void DnsTcpUpstream::onConnectionLost(std::error_code ec) {
   ++generation_;
   state_ = State::kIdle;
   writing_ = false;
+  writing_count_ = 0;
   boost::system::error_code ignored;
   socket_.close(ignored);
   to_write_.clear();

@@ -2,7 +2,8 @@
 // destination, opened at the first allowed query and kept while the client's stays, so the
 // server sees as many connections as there are clients (a connection per query would exhaust
 // servers that serve few TCP clients at a time, dnsmasq's 20 for one). Queries are pipelined
-// (RFC 7766 6.2.1.1) and answers matched by ID in whatever order they come.
+// (RFC 7766 6.2.1.1), those forwarded in the same turn of the event loop in one write, and
+// answers matched by ID in whatever order they come, all those of one read (DnsTcpReader) at once.
 //
 // proxy.dns.upstream-timeout per query (DnsPendingQueries). When the server closes
 // or resets the connection with queries unanswered, each is sent once more on a new connection
@@ -12,7 +13,6 @@
 // DnsTcpSession::onServerClosed).
 #pragma once
 
-#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -27,6 +27,7 @@
 #include "common/duration.h"
 #include "proxy/dns_pending_queries.h"
 #include "proxy/dns_policy_gate.h"
+#include "proxy/dns_tcp_reader.h"
 
 namespace portcullis::proxy {
 
@@ -67,9 +68,9 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   void onConnect(uint64_t generation, const boost::system::error_code& ec);
   void doWrite();
   void onWrite(uint64_t generation, const boost::system::error_code& ec);
-  void doReadLength();
-  void onLength(uint64_t generation, const boost::system::error_code& ec);
-  void onAnswer(uint64_t generation, const boost::system::error_code& ec);
+  void doRead();
+  void onRead(uint64_t generation, const boost::system::error_code& ec, size_t n);
+  void onAnswer(std::span<const uint8_t> answer);
   // The connection ended: resend what may be resent, fail the rest.
   void onConnectionLost(std::error_code ec);
   void finish(PendingQueries::Iterator it, std::error_code ec, std::span<const uint8_t> answer);
@@ -84,11 +85,13 @@ class DnsTcpUpstream : public std::enable_shared_from_this<DnsTcpUpstream> {
   // What to write on the connection, in order; a query that timed out meanwhile is still
   // written (its answer, unmatched, is dropped).
   std::deque<Bytes> to_write_;
-  std::array<uint8_t, 2> length_{};
-  std::vector<uint8_t> answer_;
+  size_t writing_count_ = 0;                       // the front ones of to_write_, being written
+  std::vector<boost::asio::const_buffer> gather_;  // their buffers (asio copies the list)
+  DnsTcpReader reader_;      // one per connection: a new one for each new connection
   uint64_t generation_ = 0;  // of the connection: handlers of a lost one are ignored
   enum class State : uint8_t { kIdle, kConnecting, kConnected } state_ = State::kIdle;
   bool writing_ = false;
+  bool write_posted_ = false;
   bool closed_ = false;
 };
 

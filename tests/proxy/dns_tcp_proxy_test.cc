@@ -3,6 +3,7 @@
 // connection, large answers, timeouts, idle and half-closed connections, the server's close.
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/proxy/dns_proxy_fixture.h"
 
@@ -171,6 +172,82 @@ TEST_F(DnsTcpProxyTest, MalformedQueryGetsFormerrAndTheConnectionGoesOn) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(idOf(*answer), 5);
   EXPECT_EQ(counters().malformed, 2u);
+}
+
+TEST_F(DnsTcpProxyTest, ManyQueriesInOneSegmentAreAllAnswered) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  // Allowed, denied, an empty frame and a malformed one, all in one write.
+  std::vector<std::vector<uint8_t>> messages;
+  for (uint16_t id = 1; id <= 20; ++id) {
+    messages.push_back(query(id, id % 4 == 0 ? "denied.test" : "www.example.test"));
+  }
+  messages.insert(messages.begin() + 5, std::vector<uint8_t>{});
+  std::vector<uint8_t> loop = header(0x4444, kRdFlag, 1);
+  append(loop, std::vector<uint8_t>{0xc0, 12, 0, 1, 0, 1});
+  messages.push_back(loop);
+  client.sendRaw(framedTogether(messages));
+  std::map<uint16_t, int> rcodes;
+  for (int i = 0; i < 21; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer) << "after " << i;
+    rcodes[idOf(*answer)] = rcodeOf(*answer);
+  }
+  ASSERT_EQ(rcodes.size(), 21u);
+  for (uint16_t id = 1; id <= 20; ++id) EXPECT_EQ(rcodes[id], id % 4 == 0 ? 5 : 0) << id;
+  EXPECT_EQ(rcodes[0x4444], 1);
+  EXPECT_EQ(counters().malformed, 2u);
+  EXPECT_EQ(upstream_->received(), 15u);
+  EXPECT_EQ(upstream_->tcpConnections(), 1u);
+}
+
+TEST_F(DnsTcpProxyTest, QueriesSplitAtEveryByteOffsetAreAnswered) {
+  startProxy();
+  const std::vector<uint8_t> stream =
+      framedTogether({query(1, "www.example.test"), query(2, "denied.test")});
+  for (size_t cut = 1; cut < stream.size(); ++cut) {
+    TcpClient client("127.0.0.1", port());
+    client.sendRaw({stream.begin(), stream.begin() + static_cast<ptrdiff_t>(cut)});
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // two segments, two reads
+    client.sendRaw({stream.begin() + static_cast<ptrdiff_t>(cut), stream.end()});
+    std::map<uint16_t, int> rcodes;
+    for (int i = 0; i < 2; ++i) {
+      auto answer = client.receive();
+      ASSERT_TRUE(answer) << "cut at " << cut << ", answer " << i;
+      rcodes[idOf(*answer)] = rcodeOf(*answer);
+    }
+    EXPECT_EQ(rcodes, (std::map<uint16_t, int>{{1, 0}, {2, 5}})) << "cut at " << cut;
+  }
+  EXPECT_EQ(counters().malformed, 0u);
+}
+
+TEST_F(DnsTcpProxyTest, QueriesBeyondThePipelineWaitInTheBuffer) {
+  startProxy([](DnsProxyConfig& c) { c.listener.max_tcp_pipeline = 2; });
+  TcpClient client("127.0.0.1", port());
+  client.sendRaw(framedTogether({query(1, "hold.example.test"), query(2, "hold.example.test"),
+                                 query(3, "www.example.test"), query(4, "www.example.test")}));
+  ASSERT_TRUE(upstream_->waitReceived(2));
+  EXPECT_FALSE(upstream_->waitReceived(3, std::chrono::milliseconds(100)));
+  upstream_->releaseHeld();
+  std::set<uint16_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto answer = client.receive();
+    ASSERT_TRUE(answer) << "after " << i;
+    ids.insert(idOf(*answer));
+  }
+  EXPECT_EQ(ids, (std::set<uint16_t>{1, 2, 3, 4}));
+}
+
+TEST_F(DnsTcpProxyTest, EofInsideAMessageClosesTheConnection) {
+  startProxy();
+  TcpClient client("127.0.0.1", port());
+  std::vector<uint8_t> bytes = framedTogether({query(1, "denied.test")});
+  bytes.insert(bytes.end(), {0, 40, 1, 2});  // then a length and 2 of its 40 bytes
+  client.sendRaw(bytes);
+  client.shutdownWrite();
+  auto answer = client.receive();  // the first may or may not be answered before the close
+  if (answer) EXPECT_EQ(idOf(*answer), 1);
+  EXPECT_TRUE(client.closedByPeer());
 }
 
 }  // namespace
