@@ -246,7 +246,9 @@ TEST_F(DnsTcpProxyTest, EofInsideAMessageClosesTheConnection) {
   client.sendRaw(bytes);
   client.shutdownWrite();
   auto answer = client.receive();  // the first may or may not be answered before the close
-  if (answer) EXPECT_EQ(idOf(*answer), 1);
+  if (answer) {
+    EXPECT_EQ(idOf(*answer), 1);
+  }
   EXPECT_TRUE(client.closedByPeer());
 }
 

@@ -59,28 +59,34 @@ class DnsTcpUpstreamTest : public ::testing::Test {
     }
     tcp::socket server(io_);
     acceptor_.accept(server);                    // the connect is in the kernel's backlog already
-    io_.run_for(std::chrono::milliseconds(20));  // connected, queries written
+    run(std::chrono::milliseconds(20));  // connected, queries written
     Bytes received(query_bytes);
     boost::asio::read(server, boost::asio::buffer(received));
     EXPECT_EQ(received, framed(queries));
     std::vector<Bytes> frames = extra;
-    for (const Bytes& q : queries) frames.push_back(DnsFakeUpstream::answerFor(q));
+    for (const Bytes& q : queries) frames.push_back(FakeDnsUpstream::answerFor(q));
     const Bytes stream = framed(frames);
     size_t at = 0;
     cuts.push_back(stream.size());
     for (size_t cut : cuts) {
       boost::asio::write(server, boost::asio::buffer(stream.data() + at, cut - at));
       at = cut;
-      io_.run_for(std::chrono::milliseconds(2));  // one read per piece
+      run(std::chrono::milliseconds(2));  // one read per piece
     }
     for (int i = 0; i < 100 && answers.size() + errors < queries.size(); ++i) {
-      io_.run_for(std::chrono::milliseconds(10));
+      run(std::chrono::milliseconds(10));
     }
     EXPECT_EQ(errors, 0u);
     EXPECT_EQ(upstream->pending(), 0u);
     upstream->close();
-    io_.run_for(std::chrono::milliseconds(1));
+    run(std::chrono::milliseconds(1));
     return answers;
+  }
+
+  // The context stops whenever it runs out of work: restarted for each run.
+  void run(std::chrono::milliseconds duration) {
+    io_.restart();
+    io_.run_for(duration);
   }
 
   boost::asio::io_context io_;
@@ -92,18 +98,18 @@ TEST_F(DnsTcpUpstreamTest, ManyAnswersInOneSegment) {
   for (uint16_t id = 1; id <= 30; ++id) queries.push_back(query(id, "www.example.test"));
   const auto answers = exchange(queries, {});
   ASSERT_EQ(answers.size(), 30u);
-  for (const Bytes& q : queries) EXPECT_EQ(answers.at(idOf(q)), DnsFakeUpstream::answerFor(q));
+  for (const Bytes& q : queries) EXPECT_EQ(answers.at(idOf(q)), FakeDnsUpstream::answerFor(q));
 }
 
 TEST_F(DnsTcpUpstreamTest, AnswersSplitAtEveryByteOffset) {
   const std::vector<Bytes> queries = {query(7, "a.example.test"), query(8, "cname.example.test")};
-  const size_t total = 4 + DnsFakeUpstream::answerFor(queries[0]).size() +
-                       DnsFakeUpstream::answerFor(queries[1]).size();
+  const size_t total = 4 + FakeDnsUpstream::answerFor(queries[0]).size() +
+                       FakeDnsUpstream::answerFor(queries[1]).size();
   for (size_t cut = 1; cut < total; ++cut) {
     const auto answers = exchange(queries, {cut});
     ASSERT_EQ(answers.size(), 2u) << "cut at " << cut;
-    EXPECT_EQ(answers.at(7), DnsFakeUpstream::answerFor(queries[0])) << "cut at " << cut;
-    EXPECT_EQ(answers.at(8), DnsFakeUpstream::answerFor(queries[1])) << "cut at " << cut;
+    EXPECT_EQ(answers.at(7), FakeDnsUpstream::answerFor(queries[0])) << "cut at " << cut;
+    EXPECT_EQ(answers.at(8), FakeDnsUpstream::answerFor(queries[1])) << "cut at " << cut;
   }
 }
 
@@ -111,9 +117,9 @@ TEST_F(DnsTcpUpstreamTest, EmptyAndUnmatchedFramesAreSkipped) {
   const std::vector<Bytes> queries = {query(3, "www.example.test")};
   // An empty frame, a frame too short for a header and an answer nobody asked for.
   const auto answers = exchange(
-      queries, {1, 3}, {Bytes{}, Bytes{1, 2, 3}, DnsFakeUpstream::answerFor(query(99, "x.test"))});
+      queries, {1, 3}, {Bytes{}, Bytes{1, 2, 3}, FakeDnsUpstream::answerFor(query(99, "x.test"))});
   ASSERT_EQ(answers.size(), 1u);
-  EXPECT_EQ(answers.at(3), DnsFakeUpstream::answerFor(queries[0]));
+  EXPECT_EQ(answers.at(3), FakeDnsUpstream::answerFor(queries[0]));
 }
 
 }  // namespace
