@@ -56,6 +56,7 @@ class AdminServer {
   void stop();
 
   uint16_t port() const;  // the bound port (for port 0 in tests)
+  // On the io_context's thread, like the handlers.
   uint32_t activeConnections() const;
   uint64_t rejectedConnections() const;  // closed unserved: over max_connections
 

@@ -15,6 +15,7 @@
 #include <boost/property_tree/ptree.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -46,6 +47,20 @@ class AdminServerTest : public ::testing::Test {
     asio::post(io_, [this] { server_->stop(); });
     io_.stop();
     if (thread_.joinable()) thread_.join();
+  }
+
+  // AdminServer lives on its io_context's thread (its gauges are plain members): read them there.
+  template <class F>
+  auto onServerThread(F read) {
+    std::promise<decltype(read())> value;
+    asio::post(io_, [&] { value.set_value(read()); });
+    return value.get_future().get();
+  }
+  uint32_t activeConnections() {
+    return onServerThread([this] { return server_->activeConnections(); });
+  }
+  uint64_t rejectedConnections() {
+    return onServerThread([this] { return server_->rejectedConnections(); });
   }
 
   Tcp::socket connect() {
@@ -134,16 +149,16 @@ TEST_F(AdminServerTest, ConnectionsOverTheLimitAreClosedAndTheOthersStillServed)
   Tcp::socket a = connect();
   Tcp::socket b = connect();
   // Wait until both are registered: the third is then over the limit.
-  for (int i = 0; i < 200 && server_->activeConnections() < 2; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_EQ(server_->activeConnections(), 2u);
+  for (int i = 0; i < 200 && activeConnections() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(activeConnections(), 2u);
   Tcp::socket c = connect();
   asio::write(c, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")));
   EXPECT_EQ(readAll(c), "");
-  EXPECT_EQ(server_->rejectedConnections(), 1u);
+  EXPECT_EQ(rejectedConnections(), 1u);
   asio::write(a, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")));
   EXPECT_EQ(readAll(a).rfind("HTTP/1.1 200", 0), 0u);
   // A closed connection frees its place.
-  for (int i = 0; i < 200 && server_->activeConnections() > 1; ++i) std::this_thread::sleep_for(5ms);
+  for (int i = 0; i < 200 && activeConnections() > 1; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
 }
 
