@@ -91,6 +91,24 @@ TEST_F(DnsNameCacheTest, ANameKeepsItsLongestLivedAddressesUpToTheCap) {
   EXPECT_EQ(std::count(held.begin(), held.end(), IpAddress::v4(0xc6120000 + 8)), 1);
 }
 
+// An answer as large as a TCP answer gets (3000 A records), with repeats far apart: each address
+// is held once, with its last TTL, and the cap keeps the longest-lived, the earliest first among
+// equals, as for a short answer.
+TEST_F(DnsNameCacheTest, ALargeAnswerWithRepeatsKeepsEachAddressOnceWithItsLastTtl) {
+  DnsNameCache cache(1);
+  const auto nth = [](uint32_t i) { return IpAddress::v4(0xc6130000 + i); };
+  std::vector<DnsLearnedAddress> big;
+  for (uint32_t i = 0; i < 3000; ++i) big.push_back({nth(i), 60});
+  big.push_back({nth(5), 600});  // lives longest now
+  big.push_back({nth(1), 10});   // shortest now: drops out of the 32
+  cache.learn("big.test.", big, t0_);
+  std::vector<IpAddress> expected = {nth(5), nth(0), nth(2), nth(3), nth(4)};
+  for (uint32_t i = 6; i <= 32; ++i) expected.push_back(nth(i));
+  ASSERT_EQ(expected.size(), DnsNameCache::kMaxAddressesPerName);
+  EXPECT_EQ(cache.lookup("big.test.", t0_), expected);
+  EXPECT_EQ(cache.lookup("big.test.", t0_ + seconds(60)), std::vector<IpAddress>{nth(5)});
+}
+
 TEST_F(DnsNameCacheTest, SnapshotIsSortedAndSkipsExpired) {
   DnsNameCache cache(10);
   cache.learn("b.test.", std::vector<DnsLearnedAddress>{{ip("198.18.0.2"), 10}}, t0_);
