@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev
+  libtsan2  # GCC's ThreadSanitizer runtime (scripts/test.sh --tsan)
   # libraries
   libboost-dev libre2-dev libyaml-cpp-dev node-llhttp libc-ares-dev
   libnl-3-dev libnl-route-3-dev libssl-dev
