@@ -464,6 +464,17 @@ void HttpParser::resumeAfterUpgrade() {
   impl_->state = State::kIdle;
 }
 
+void HttpParser::restart() {
+  Impl& s = *impl_;
+  llhttp_init(&s.parser, s.type == Type::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &kSettings);
+  s.parser.data = &s;
+  s.state = State::kIdle;
+  s.paused_at_head = false;
+  s.head_bytes_before = 0;
+  s.error = {};
+  s.detail = {};
+}
+
 std::error_code HttpParser::error() const { return impl_->error; }
 std::string_view HttpParser::errorDetail() const { return impl_->detail; }
 

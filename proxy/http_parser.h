@@ -68,6 +68,10 @@ class HttpParser {
   bool upgraded() const;
   // After a refused upgrade: treat the following bytes as HTTP again.
   void resumeAfterUpgrade();
+  // The bytes that follow come from a new connection: what ended the previous one (its
+  // Connection: close, after which llhttp accepts nothing, an error, a cut-short message) is
+  // forgotten. Buffers keep their capacity.
+  void restart();
 
   std::error_code error() const;
   std::string_view errorDetail() const;  // llhttp's reason, or the check that failed

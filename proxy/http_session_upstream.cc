@@ -22,6 +22,7 @@ template <class Stream>
 void HttpSession<Stream>::connectUpstream() {
   closeUpstream();
   upstream_reused_ = false;
+  response_.restart();  // the previous origin connection may have ended with Connection: close
   Tcp::socket& up = Traits::renew(up_);
   std::error_code setup = openNonBlocking(up, destination_.protocol());
   if (!setup) {

@@ -61,6 +61,27 @@ TEST_F(HttpKeepAliveTest, RequestSentWhileTheResponseIsAwaitedIsServed) {
   EXPECT_EQ(second->body, "/public/next");
 }
 
+// The origin ends its connection after a response (Connection: close, as nginx does after
+// keepalive_requests): the client's next request goes out on a new origin connection, whose
+// response is parsed afresh. It got a 502 ("Data after `Connection: close`") when the response
+// parser kept the closed connection's state.
+TEST_F(HttpKeepAliveTest, NextRequestAfterTheOriginClosedItsConnectionIsServedOnANewOne) {
+  TestOrigin origin([](const Message& m) {
+    Reply r{http_testing::okResponse(m.target, "Connection: close\r\n")};
+    r.close = true;
+    return r;
+  });
+  startProxy(origin);
+  Client client(proxyEndpoint());
+  for (const std::string target : {"/public/1", "/public/2", "/public/3"}) {
+    const auto response = client.roundTrip("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(response) << target;
+    EXPECT_EQ(response->status, 200) << target;
+    EXPECT_EQ(response->body, target);
+  }
+  EXPECT_EQ(origin.connections(), 3);
+}
+
 Reply echoHeader(const Message& m) {
   return Reply{http_testing::okResponse(m.header("x-fill").value_or("-"))};
 }
