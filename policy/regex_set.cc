@@ -77,6 +77,18 @@ Scratch& scratch() {
   return s;
 }
 
+// A policy has few distinct literals and buckets per field (often one or two): comparing each
+// key, most of which differ in length, costs fewer instructions than hashing the text.
+template <class Map>
+typename Map::const_iterator findKey(const Map& map, std::string_view key) {
+  constexpr size_t kScanBelow = 8;
+  if (map.size() >= kScanBelow) return map.find(key);
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (it->first == key) return it;
+  }
+  return map.end();
+}
+
 }  // namespace
 
 RegexSet::RegexSet(Options options)
@@ -222,18 +234,18 @@ void RegexSet::match(std::string_view text, std::vector<int>& ids) const {
     key = folded;
   }
   if (!literals_.empty()) {
-    if (auto it = literals_.find(key); it != literals_.end()) {
+    if (auto it = findKey(literals_, key); it != literals_.end()) {
       ids.insert(ids.end(), it->second.begin(), it->second.end());
     }
   }
   if (!buckets_.empty()) {
-    if (auto it = buckets_.find(std::string_view()); it != buckets_.end()) {
+    if (auto it = findKey(buckets_, std::string_view()); it != buckets_.end()) {
       matchBucket(it->second, text, key, ids);
     }
     for (size_t at = options_.separator == 0 ? std::string_view::npos
                                              : key.find(options_.separator);
          at != std::string_view::npos; at = key.find(options_.separator, at + 1)) {
-      if (auto it = buckets_.find(key.substr(0, at + 1)); it != buckets_.end()) {
+      if (auto it = findKey(buckets_, key.substr(0, at + 1)); it != buckets_.end()) {
         matchBucket(it->second, text, key, ids);
       }
     }

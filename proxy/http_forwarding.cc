@@ -163,6 +163,7 @@ const HeaderEdit* findEdit(std::span<const HeaderEdit> edits, std::string_view n
 
 // No field the rewrite would drop or change: see requestForwardableAsIs.
 bool onlyEndToEndFields(const HttpHead& head) {
+  if (head.hop_by_hop != HttpHead::Known::kUnknown) return head.hop_by_hop == HttpHead::Known::kNo;
   for (const HttpHeader& field : head.headers) {
     switch (classify(field.name)) {
       case FieldClass::kOther:
@@ -185,8 +186,9 @@ bool onlyEndToEndFields(const HttpHead& head) {
 
 // A complete head whose every line ends in CRLF (the rewrite's line ends, whatever the parser
 // tolerated).
-bool crlfLines(std::string_view raw) {
+bool crlfLines(const HttpHead& head, std::string_view raw) {
   if (!raw.ends_with("\r\n\r\n")) return false;
+  if (head.crlf_lines != HttpHead::Known::kUnknown) return head.crlf_lines == HttpHead::Known::kYes;
   for (size_t at = raw.find('\n'); at != std::string_view::npos; at = raw.find('\n', at + 1)) {
     if (at == 0 || raw[at - 1] != '\r') return false;
   }
@@ -209,14 +211,14 @@ bool requestForwardableAsIs(const HttpHead& head, std::span<const HeaderEdit> ed
       raw.substr(version_at, kVersion.size()) != kVersion) {
     return false;
   }
-  return onlyEndToEndFields(head) && crlfLines(raw);
+  return onlyEndToEndFields(head) && crlfLines(head, raw);
 }
 
 bool responseForwardableAsIs(const HttpHead& head, ConnectionMode mode, std::string_view raw) {
   if (mode != ConnectionMode::kKeepAlive || !isHttp11(head) || !raw.starts_with("HTTP/1.1 ")) {
     return false;
   }
-  return onlyEndToEndFields(head) && crlfLines(raw);
+  return onlyEndToEndFields(head) && crlfLines(head, raw);
 }
 
 bool editAllowed(const HeaderEdit& edit) {

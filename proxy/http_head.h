@@ -30,6 +30,15 @@ struct HttpHead {
   std::optional<uint64_t> content_length;
   bool body_until_close = false;  // responses: neither length nor chunked, the close ends it
 
+  // Facts HttpParser learns while parsing, so that forwarding need not scan the head again
+  // (http_forwarding.h). A head built otherwise leaves them kUnknown, and is scanned.
+  enum class Known : uint8_t { kUnknown, kNo, kYes };
+  // A field that forwarding drops or rewrites: TE, Upgrade, Keep-Alive, Proxy-Connection, or a
+  // Connection listing anything but "keep-alive".
+  Known hop_by_hop = Known::kUnknown;
+  // Every line of the head, from its first byte, ends in CRLF.
+  Known crlf_lines = Known::kUnknown;
+
   bool isConnect() const { return method == "CONNECT"; }
   bool isHttp10() const { return version_major == 1 && version_minor == 0; }
   // Whether a request carries content (RFC 9112 6.3: no Content-Length or chunked means none).

@@ -12,7 +12,7 @@ namespace portcullis::proxy {
 namespace {
 
 enum class State : uint8_t { kIdle, kHead, kBody, kUpgraded, kError };
-enum class FieldKind : uint8_t { kOther, kContentLength, kTransferEncoding, kHost };
+enum class FieldKind : uint8_t { kOther, kContentLength, kTransferEncoding, kHost, kConnection };
 
 struct Span {
   uint32_t offset = 0;
@@ -93,6 +93,11 @@ struct HttpParser::Impl {
   uint32_t host_count = 0;
   bool seen_content_length = false;
   bool seen_transfer_encoding = false;
+  // For HttpHead::hop_by_hop and crlf_lines: what the callbacks saw of this head's fields and
+  // line ends; a line end they could not see (it came in an earlier parse() call) is unknown.
+  bool hop_by_hop = false;
+  bool crlf_lines = true;
+  bool crlf_unknown = false;
   std::string transfer_encoding;  // all Transfer-Encoding values, comma-joined
 
   // Size accounting: bytes of this head consumed by earlier parse() calls, and where the input
@@ -147,6 +152,9 @@ struct HttpParser::Impl {
     field_kind = FieldKind::kOther;
     header_count = host_count = 0;
     seen_content_length = seen_transfer_encoding = false;
+    hop_by_hop = false;
+    crlf_lines = true;
+    crlf_unknown = false;
     transfer_encoding.clear();
     trailer_bytes = 0;
   }
@@ -166,8 +174,20 @@ struct HttpParser::Impl {
   int onHeaderField(const char* at, size_t length) {
     if (state == State::kBody) return onTrailerBytes(length);
     if (headTooLarge(at + length)) return fail(ProxyError::kHeaderTooLarge, "head too large");
+    if (current.name.length == 0) checkLineEndBefore(at);
     append(current.name, at, length);
     return 0;
+  }
+
+  // A field name starts a line (strict llhttp: no whitespace before it, and obs-fold is
+  // refused), so the two bytes before it end the previous line. With the final CRLF CRLF, which
+  // forwarding checks itself, these are all the line ends of a head.
+  void checkLineEndBefore(const char* at) {
+    if (at - exec_begin < 2) {
+      crlf_unknown = true;
+    } else if (at[-2] != '\r' || at[-1] != '\n') {
+      crlf_lines = false;
+    }
   }
 
   int onHeaderFieldComplete() {
@@ -177,8 +197,31 @@ struct HttpParser::Impl {
     if (state == State::kBody) return 0;  // a trailer: framing fields there mean nothing
     const std::string_view name = view(current.name);
     field_kind = FieldKind::kOther;
-    // By length first: most fields are none of these three.
-    if (name.size() != 14 && name.size() != 17 && name.size() != 4) return 0;
+    // By length first: most fields are none of these.
+    switch (name.size()) {
+      case 2:
+      case 7:
+      case 16:
+        // The hop-by-hop fields forwarding always drops or rewrites (http_forwarding.cc).
+        if (equalsIgnoreCase(name, "te") || equalsIgnoreCase(name, "upgrade") ||
+            equalsIgnoreCase(name, "proxy-connection")) {
+          hop_by_hop = true;
+        }
+        return 0;
+      case 10:
+        if (equalsIgnoreCase(name, "connection")) {
+          field_kind = FieldKind::kConnection;  // judged by its value
+        } else if (equalsIgnoreCase(name, "keep-alive")) {
+          hop_by_hop = true;
+        }
+        return 0;
+      case 4:
+      case 14:
+      case 17:
+        break;
+      default:
+        return 0;
+    }
     if (equalsIgnoreCase(name, "content-length")) {
       field_kind = FieldKind::kContentLength;
       // RFC 9112 6.3 items 3 and 5: checked here, before llhttp reads the value, so the error
@@ -228,6 +271,13 @@ struct HttpParser::Impl {
 
   int onHeaderValueComplete() {
     if (state == State::kBody) return 0;
+    if (field_kind == FieldKind::kConnection && !hop_by_hop) {
+      // "Connection: keep-alive" says what HTTP/1.1 means by default; any other option names a
+      // field to drop or asks for a close.
+      forEachListElement(trimmed(view(current.value)), [&](std::string_view option) {
+        if (!equalsIgnoreCase(option, "keep-alive")) hop_by_hop = true;
+      });
+    }
     raw_headers.push_back(current);
     current = RawHeader{};
     return 0;
@@ -317,6 +367,8 @@ struct HttpParser::Impl {
     head.upgrade = parser.upgrade != 0;
     head.keep_alive = llhttp_should_keep_alive(&parser) != 0;
     head.body_until_close = type == Type::kResponse && llhttp_message_needs_eof(&parser) != 0;
+    head.hop_by_hop = hop_by_hop ? HttpHead::Known::kYes : HttpHead::Known::kNo;
+    if (!crlf_unknown) head.crlf_lines = crlf_lines ? HttpHead::Known::kYes : HttpHead::Known::kNo;
   }
 
   int onMessageComplete() {

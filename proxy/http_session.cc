@@ -2,6 +2,9 @@
 // timeouts. The upstream half (connect, response, tunnel) is in http_session_upstream.cc.
 #include "proxy/http_session.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -174,8 +177,9 @@ void HttpSession<Stream>::onRequestHead(std::string_view raw) {
   exchange_.connect = head.isConnect();
   exchange_.keep_downstream = head.keep_alive && !head.isHttp10() && !draining_;
   exchange_.client_closes = !head.keep_alive;
-  const policy::HttpVerdict verdict = judge(head);
-  log_entry_.begin(head.method, requestHost(head), head.target, verdict.rule);
+  const std::string_view host = requestHost(head);
+  const policy::HttpVerdict verdict = judge(head, host);
+  log_entry_.begin(head.method, host, head.target, verdict.rule);
   if (!verdict.allowed) {
     bump(counters_.requests_denied);
     log::debug(options().name, ": 403 ", head.method, " ", head.target, " from ", client_, " to ",
@@ -210,7 +214,7 @@ void HttpSession<Stream>::onRequestHead(std::string_view raw) {
 }
 
 template <class Stream>
-policy::HttpVerdict HttpSession<Stream>::judge(const HttpHead& head) {
+policy::HttpVerdict HttpSession<Stream>::judge(const HttpHead& head, std::string_view host) {
   if (context_->policies().refresh(policy_, policy_generation_)) {
     // matchFlow once per connection, again only when a reload swapped the policy.
     rules_ = policy_ ? Traits::rules(*policy_, flow_, up_) : policy::FlowRules{};
@@ -219,7 +223,7 @@ policy::HttpVerdict HttpSession<Stream>::judge(const HttpHead& head) {
   header_views_.clear();
   header_views_.reserve(head.headers.size());  // one allocation, not one per doubling
   for (const HttpHeader& h : head.headers) header_views_.push_back({h.name, h.value});
-  const policy::HttpRequestView view{head.method, head.target, requestHost(head), header_views_};
+  const policy::HttpRequestView view{head.method, head.target, host, header_views_};
   return policy_->http(rules_, view);
 }
 
@@ -500,6 +504,39 @@ void HttpSession<Stream>::fail(const error_code& ec, std::string_view where) {
     log::debug(options().name, ": ", where, ": ", ec.message(), " (client ", client_, ")");
   }
   close(!end);
+}
+
+template <class Stream>
+bool HttpSession<Stream>::sendAtOnce(Tcp::socket& socket,
+                                     std::array<asio::const_buffer, 2>& buffers) {
+  if constexpr (!std::is_same_v<Stream, Tcp::socket>) {
+    return false;  // TLS: the bytes must go through the TLS stream
+  } else {
+    constexpr uint8_t kMaxNested = 4;
+    if (inline_sends_ >= kMaxNested) return false;
+    std::array<iovec, 2> iov{};
+    size_t count = 0;
+    size_t total = 0;
+    for (const asio::const_buffer& b : buffers) {
+      if (b.size() == 0) continue;
+      // iovec takes a non-const pointer; sendmsg only reads through it.
+      iov[count++] = {const_cast<void*>(b.data()), b.size()};
+      total += b.size();
+    }
+    if (total == 0) return true;
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    size_t left = static_cast<size_t>(n);
+    for (asio::const_buffer& b : buffers) {
+      const size_t taken = std::min(left, b.size());
+      b += taken;
+      left -= taken;
+    }
+    return static_cast<size_t>(n) == total;
+  }
 }
 
 // ---------------------------------------------------------------- time

@@ -90,7 +90,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void onRequestHeadRead(const boost::system::error_code& ec, size_t n);
   // `raw`: the whole head as received, or empty when it came in more than one read.
   void onRequestHead(std::string_view raw);
-  policy::HttpVerdict judge(const HttpHead& head);
+  // `host`: requestHost(head), which the access log records too.
+  policy::HttpVerdict judge(const HttpHead& head, std::string_view host);
   void deny();
   void discardRequestBody();
   void onDiscardRead(const boost::system::error_code& ec, size_t n);
@@ -116,6 +117,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void tunnel(bool to_upstream);
   void onTunnelRead(bool to_upstream, const boost::system::error_code& ec, size_t n);
   void onTunnelWritten(bool to_upstream, const boost::system::error_code& ec, size_t n);
+  // Plain TCP: sends what the socket takes at once (one sendmsg, MSG_DONTWAIT), advancing
+  // `buffers` past it; true when all of it went, and the caller continues at once instead of
+  // through async_write's operation, reactor and scheduler trip. Anything else (EAGAIN, an
+  // error, TLS, continuations nested too deep) is left to async_write, errors included.
+  bool sendAtOnce(Tcp::socket& socket, std::array<boost::asio::const_buffer, 2>& buffers);
 
   // --- endings and time (http_session.cc) ---
   void respond(std::string_view canned, bool keep_alive);
@@ -173,6 +179,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   std::chrono::steady_clock::time_point upstream_sent_{};
   bool draining_ = false;
   int tunnel_open_ = 0;  // directions of a tunnel still carrying bytes
+  // Continuations run inside sendAtOnce's caller: bounded, since a peer sending many pipelined
+  // messages at once could otherwise nest one exchange inside the other without end.
+  uint8_t inline_sends_ = 0;
   Stage stage_ = Stage::kActive;
 
   Phase phase_ = Phase::kHeader;

@@ -94,8 +94,15 @@ void HttpSession<Stream>::onUpstreamReady(const error_code& ec) {
 template <class Stream>
 void HttpSession<Stream>::writeUpstreamHead() {
   upstream_sent_ = LatencyHistogram::start();
+  std::array<asio::const_buffer, 2> out = {asio::buffer(up_head_), asio::const_buffer()};
+  if (sendAtOnce(Traits::tcp(up_), out)) {
+    ++inline_sends_;
+    onUpstreamHeadWritten({});
+    --inline_sends_;
+    return;
+  }
   asio::async_write(
-      Traits::stream(up_), asio::buffer(up_head_),
+      Traits::stream(up_), out,
       [self = this->shared_from_this()](error_code e, size_t) { self->onUpstreamHeadWritten(e); });
 }
 
@@ -174,32 +181,55 @@ void HttpSession<Stream>::readResponse() {
   if (exchange_.raw_head > 0) {
     // The head as received and the body bytes after it: one buffer, one send(2).
     const size_t bytes = exchange_.raw_head + body_bytes;
+    std::array<asio::const_buffer, 2> out = {asio::buffer(up_in_.data().data(), bytes),
+                                             asio::const_buffer()};
+    if (sendAtOnce(Traits::tcp(down_), out)) {
+      exchange_.head_pending = false;
+      exchange_.raw_head = 0;
+      up_in_.consume(bytes);
+      ++inline_sends_;
+      onResponseWritten({}, step.event, bytes);
+      --inline_sends_;
+      return;
+    }
+    const size_t sent = bytes - out[0].size();
     asio::async_write(
-        down_, asio::buffer(up_in_.data().data(), bytes),
-        [self = this->shared_from_this(), event = step.event, bytes](error_code e, size_t n) {
+        down_, out,
+        [self = this->shared_from_this(), event = step.event, bytes, sent](error_code e, size_t n) {
           if (!self->active()) return;
           if (!e) {
             self->exchange_.head_pending = false;
             self->exchange_.raw_head = 0;
             self->up_in_.consume(bytes);
           }
-          self->onResponseWritten(e, event, n);
+          self->onResponseWritten(e, event, sent + n);
         });
     return;
   }
   // One write for the rewritten head and the body bytes that came with it.
-  const std::array<asio::const_buffer, 2> out = {
+  std::array<asio::const_buffer, 2> out = {
       asio::buffer(down_head_.data(), exchange_.head_pending ? down_head_.size() : 0),
       asio::buffer(up_in_.data().data(), body_bytes)};
+  const size_t bytes = out[0].size() + out[1].size();
+  if (sendAtOnce(Traits::tcp(down_), out)) {
+    exchange_.head_pending = false;
+    up_in_.consume(body_bytes);
+    ++inline_sends_;
+    onResponseWritten({}, step.event, bytes);
+    --inline_sends_;
+    return;
+  }
+  const size_t sent = bytes - out[0].size() - out[1].size();
   asio::async_write(
       down_, out,
-      [self = this->shared_from_this(), event = step.event, body_bytes](error_code e, size_t n) {
+      [self = this->shared_from_this(), event = step.event, body_bytes, sent](error_code e,
+                                                                              size_t n) {
         if (!self->active()) return;
         if (!e) {
           self->exchange_.head_pending = false;
           self->up_in_.consume(body_bytes);
         }
-        self->onResponseWritten(e, event, n);
+        self->onResponseWritten(e, event, sent + n);
       });
 }
 
