@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,29 @@ inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+// Whether `name` is `lower` (lowercase letters, digits and '-': a fixed field name) in any ASCII
+// case. Eight bytes at a time: where `lower` has a letter, the case bit of `name` is forced on
+// (only the two cases of that letter then compare equal); elsewhere the bytes must be equal.
+inline bool equalsLowercase(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr uint64_t kToHigh = 0x1f1f1f1f1f1f1f1fULL;  // 'a'..'z' + 0x1f sets the high bit
+  size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    const uint64_t case_bits = ((b + kToHigh) & kHigh) >> 2;
+    if ((a | case_bits) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    const char case_bit = lower[i] >= 'a' ? 0x20 : 0;
+    if (static_cast<char>(name[i] | case_bit) != lower[i]) return false;
   }
   return true;
 }

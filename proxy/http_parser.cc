@@ -37,22 +37,31 @@ bool validValueByte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x
 // Eight bytes at a time: whether any byte is below 0x20 or is 0x7f (the classic "has less
 // than" and "has zero byte" word tricks). Only then are the bytes looked at one by one, since a
 // tab is the one control character allowed.
-bool validValue(const char* at, size_t length) {
+bool plainWord(const char* at) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t i = 0;
-  for (; i + 8 <= length; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, at + i, 8);
-    const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
-    const uint64_t x = w ^ (kOnes * 0x7f);
-    const uint64_t del = (x - kOnes) & ~x & kHigh;
-    if ((below_space | del) != 0) break;
-  }
-  for (; i < length; ++i) {
+  uint64_t w;
+  std::memcpy(&w, at, 8);
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  const uint64_t x = w ^ (kOnes * 0x7f);
+  const uint64_t del = (x - kOnes) & ~x & kHigh;
+  return (below_space | del) == 0;
+}
+
+bool validBytes(const char* at, size_t length) {
+  for (size_t i = 0; i < length; ++i) {
     if (!validValueByte(static_cast<unsigned char>(at[i]))) return false;
   }
   return true;
+}
+
+bool validValue(const char* at, size_t length) {
+  if (length < 8) return validBytes(at, length);
+  size_t i = 0;
+  while (i + 8 <= length && plainWord(at + i)) i += 8;
+  if (i + 8 <= length) return validBytes(at + i, length - i);  // a word to look at closely
+  // The last bytes as one word that overlaps the one before: no byte-by-byte tail.
+  return i == length || plainWord(at + length - 8) || validBytes(at + i, length - i);
 }
 
 ProxyError fromLlhttp(llhttp_errno_t e) {
@@ -203,15 +212,15 @@ struct HttpParser::Impl {
       case 7:
       case 16:
         // The hop-by-hop fields forwarding always drops or rewrites (http_forwarding.cc).
-        if (equalsIgnoreCase(name, "te") || equalsIgnoreCase(name, "upgrade") ||
-            equalsIgnoreCase(name, "proxy-connection")) {
+        if (equalsLowercase(name, "te") || equalsLowercase(name, "upgrade") ||
+            equalsLowercase(name, "proxy-connection")) {
           hop_by_hop = true;
         }
         return 0;
       case 10:
-        if (equalsIgnoreCase(name, "connection")) {
+        if (equalsLowercase(name, "connection")) {
           field_kind = FieldKind::kConnection;  // judged by its value
-        } else if (equalsIgnoreCase(name, "keep-alive")) {
+        } else if (equalsLowercase(name, "keep-alive")) {
           hop_by_hop = true;
         }
         return 0;
@@ -222,7 +231,7 @@ struct HttpParser::Impl {
       default:
         return 0;
     }
-    if (equalsIgnoreCase(name, "content-length")) {
+    if (equalsLowercase(name, "content-length")) {
       field_kind = FieldKind::kContentLength;
       // RFC 9112 6.3 items 3 and 5: checked here, before llhttp reads the value, so the error
       // names the smuggling attempt rather than a symptom.
@@ -233,7 +242,7 @@ struct HttpParser::Impl {
       if (seen_content_length)
         return fail(ProxyError::kInvalidContentLength, "duplicate Content-Length");
       seen_content_length = true;
-    } else if (equalsIgnoreCase(name, "transfer-encoding")) {
+    } else if (equalsLowercase(name, "transfer-encoding")) {
       field_kind = FieldKind::kTransferEncoding;
       if (seen_content_length) {
         return fail(ProxyError::kContentLengthWithTransferEncoding,
@@ -241,7 +250,7 @@ struct HttpParser::Impl {
       }
       if (seen_transfer_encoding) transfer_encoding += ',';
       seen_transfer_encoding = true;
-    } else if (equalsIgnoreCase(name, "host")) {
+    } else if (equalsLowercase(name, "host")) {
       field_kind = FieldKind::kHost;
       ++host_count;
     }
@@ -274,9 +283,12 @@ struct HttpParser::Impl {
     if (field_kind == FieldKind::kConnection && !hop_by_hop) {
       // "Connection: keep-alive" says what HTTP/1.1 means by default; any other option names a
       // field to drop or asks for a close.
-      forEachListElement(trimmed(view(current.value)), [&](std::string_view option) {
-        if (!equalsIgnoreCase(option, "keep-alive")) hop_by_hop = true;
-      });
+      const std::string_view value = trimmed(view(current.value));
+      if (!equalsLowercase(value, "keep-alive")) {
+        forEachListElement(value, [&](std::string_view option) {
+          if (!equalsLowercase(option, "keep-alive")) hop_by_hop = true;
+        });
+      }
     }
     raw_headers.push_back(current);
     current = RawHeader{};
