@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <type_traits>
@@ -508,7 +509,8 @@ void HttpSession<Stream>::fail(const error_code& ec, std::string_view where) {
 
 template <class Stream>
 bool HttpSession<Stream>::sendAtOnce(Tcp::socket& socket,
-                                     std::array<asio::const_buffer, 2>& buffers) {
+                                     std::array<asio::const_buffer, 2>& buffers,
+                                     error_code* error) {
   if constexpr (!std::is_same_v<Stream, Tcp::socket>) {
     return false;  // TLS: the bytes must go through the TLS stream
   } else {
@@ -528,6 +530,10 @@ bool HttpSession<Stream>::sendAtOnce(Tcp::socket& socket,
     message.msg_iov = iov.data();
     message.msg_iovlen = count;
     const ssize_t n = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && error != nullptr && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      *error = error_code(errno, boost::system::system_category());
+      return true;
+    }
     if (n <= 0) return false;
     size_t left = static_cast<size_t>(n);
     for (asio::const_buffer& b : buffers) {

@@ -120,8 +120,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // Plain TCP: sends what the socket takes at once (one sendmsg, MSG_DONTWAIT), advancing
   // `buffers` past it; true when all of it went, and the caller continues at once instead of
   // through async_write's operation, reactor and scheduler trip. Anything else (EAGAIN, an
-  // error, TLS, continuations nested too deep) is left to async_write, errors included.
-  bool sendAtOnce(Tcp::socket& socket, std::array<boost::asio::const_buffer, 2>& buffers);
+  // error, TLS, continuations nested too deep) is left to async_write, errors included; with
+  // `error`, an error (a refused connect) is reported there instead, with true, since the
+  // socket reports it only once.
+  bool sendAtOnce(Tcp::socket& socket, std::array<boost::asio::const_buffer, 2>& buffers,
+                  boost::system::error_code* error = nullptr);
 
   // --- endings and time (http_session.cc) ---
   void respond(std::string_view canned, bool keep_alive);

@@ -95,9 +95,10 @@ template <class Stream>
 void HttpSession<Stream>::writeUpstreamHead() {
   upstream_sent_ = LatencyHistogram::start();
   std::array<asio::const_buffer, 2> out = {asio::buffer(up_head_), asio::const_buffer()};
-  if (sendAtOnce(Traits::tcp(up_), out)) {
+  error_code failed;  // a refused connect, say
+  if (sendAtOnce(Traits::tcp(up_), out, &failed)) {
     ++inline_sends_;
-    onUpstreamHeadWritten({});
+    onUpstreamHeadWritten(failed);
     --inline_sends_;
     return;
   }
